@@ -1,0 +1,282 @@
+//! Generates code for `#[monitored_bench]`: a registration in the suite's
+//! distributed slice plus calls into `benchscope`'s runtime. No measuring
+//! logic is generated here; the runtime holds all of it.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{FnArg, ItemFn, ReturnType, Type};
+
+use crate::attr::Options;
+
+/// How the attribute treats the function.
+enum Mode {
+    /// `fn f()`: registered as a benchmark, and instrumented when called.
+    Bench,
+    /// `fn f(b: &mut Bencher)`: registered as a benchmark.
+    BenchWithBencher,
+    /// Anything else: each call is timed.
+    App,
+}
+
+pub fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream> {
+    let mode = mode(&item)?;
+    if let Mode::App = mode {
+        if let Some((option, span)) = options.bench_only.first() {
+            return Err(syn::Error::new(
+                *span,
+                format!(
+                    "`{option}` applies to benchmarks only; `{}` is instrumented in application mode because it {}. Only `name` and `labels` apply here",
+                    item.sig.ident,
+                    app_reason(&item)
+                ),
+            ));
+        }
+    }
+    let name = options
+        .name
+        .as_ref()
+        .map_or_else(|| item.sig.ident.to_string(), |n| n.value());
+    let labels = options.labels.iter().map(|(k, v)| {
+        let k = k.to_string();
+        quote!((#k, #v))
+    });
+    let labels = quote!(&[#(#labels),*]);
+
+    Ok(match mode {
+        Mode::App => {
+            let mut item = item;
+            let site = site(&name, &labels);
+            let stmts = &item.block.stmts;
+            item.block = syn::parse_quote!({ #site #(#stmts)* });
+            quote!(#item)
+        }
+        Mode::BenchWithBencher => {
+            let run = &item.sig.ident;
+            let registration = registration(&options, &name, quote!(#run), item.sig.ident.span());
+            quote!(#item #registration)
+        }
+        Mode::Bench => {
+            let ItemFn {
+                attrs,
+                vis,
+                sig,
+                block,
+            } = item;
+            let body_fn = format_ident!("__benchscope_body_{}", sig.ident);
+            let output = &sig.output;
+            let site = site(&name, &labels);
+            let registration = registration(
+                &options,
+                &name,
+                quote!(|b: &mut ::benchscope::Bencher<'_>| b.iter(#body_fn)),
+                sig.ident.span(),
+            );
+            quote! {
+                #(#attrs)*
+                #vis #sig {
+                    #site
+                    #body_fn()
+                }
+                #[doc(hidden)]
+                fn #body_fn() #output #block
+                #registration
+            }
+        }
+    })
+}
+
+/// The static call site and the guard that times the rest of the body.
+fn site(name: &str, labels: &TokenStream) -> TokenStream {
+    quote! {
+        static __BENCHSCOPE_SITE: ::benchscope::__private::CallSite =
+            ::benchscope::__private::CallSite::new(#name, #labels);
+        let __benchscope_guard = __BENCHSCOPE_SITE.enter();
+    }
+}
+
+fn registration(options: &Options, name: &str, run: TokenStream, fn_span: Span) -> TokenStream {
+    let group = match &options.group {
+        Some(g) => quote!(::core::option::Option::Some(#g)),
+        None => quote!(::core::option::Option::None),
+    };
+    let some = |field: &str, span: Span, value: TokenStream| {
+        let field = syn::Ident::new(field, span);
+        quote_spanned!(span=> #field: ::core::option::Option::Some(#value),)
+    };
+    let mut fields = TokenStream::new();
+    if let Some(n) = &options.samples {
+        fields.extend(some("samples", n.span(), quote!(#n)));
+    }
+    for (field, opt) in [
+        ("warmup", &options.warmup),
+        ("min_time", &options.min_time),
+        ("max_time", &options.max_time),
+    ] {
+        if let Some(d) = opt {
+            let nanos = d.nanos;
+            fields.extend(some(
+                field,
+                d.span,
+                quote!(::benchscope::__private::Duration::from_nanos(#nanos)),
+            ));
+        }
+    }
+    if let Some((kind, n)) = &options.throughput {
+        let variant = if kind == "bytes" {
+            quote!(Bytes)
+        } else {
+            quote!(Elements)
+        };
+        fields.extend(some(
+            "throughput",
+            kind.span(),
+            quote!(::benchscope::Throughput::#variant(#n)),
+        ));
+    }
+    if !options.labels.is_empty() {
+        let labels = options.labels.iter().map(|(k, v)| {
+            let k = k.to_string();
+            quote!((#k, #v))
+        });
+        fields.extend(quote!(labels: &[#(#labels),*],));
+    }
+
+    let full_name = match &options.group {
+        Some(g) => format!("{}/{name}", g.value()),
+        None => name.to_owned(),
+    };
+    let dup_span = options.name.as_ref().map_or(fn_span, |n| n.span());
+    let dup_guard = duplicate_guard(&full_name, dup_span);
+    let line = quote_spanned!(fn_span=> ::core::line!());
+    quote! {
+        #dup_guard
+        const _: () = {
+            #[::benchscope::__private::linkme::distributed_slice(::benchscope::__private::BENCHES)]
+            #[linkme(crate = ::benchscope::__private::linkme)]
+            static __BENCHSCOPE_ENTRY: ::benchscope::BenchEntry = ::benchscope::BenchEntry {
+                name: #name,
+                group: #group,
+                module_path: ::core::module_path!(),
+                file: ::core::file!(),
+                line: #line,
+                options: __benchscope_options,
+                run: #run,
+            };
+            fn __benchscope_options() -> ::benchscope::BenchOptions {
+                ::benchscope::BenchOptions {
+                    #fields
+                    ..::core::default::Default::default()
+                }
+            }
+        };
+    }
+}
+
+/// A module-level item named after the benchmark: two benchmarks of the same
+/// name in one module then fail to compile, pointing at the second name.
+fn duplicate_guard(full_name: &str, span: Span) -> TokenStream {
+    let sanitized: String = full_name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    let suffix = if sanitized == full_name {
+        String::new()
+    } else {
+        // Keep `a-b` and `a_b` apart.
+        full_name
+            .bytes()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let ident = syn::Ident::new(
+        &format!("__benchscope_benchmark_named_{sanitized}{suffix}"),
+        span,
+    );
+    quote! {
+        #[doc(hidden)]
+        #[allow(non_upper_case_globals, dead_code)]
+        const #ident: () = ();
+    }
+}
+
+fn mode(item: &ItemFn) -> syn::Result<Mode> {
+    let sig = &item.sig;
+    let bencher_arg = sig.inputs.iter().find(|arg| mentions_bencher(arg));
+    if let Some(arg) = bencher_arg {
+        let shape_ok = sig.inputs.len() == 1 && is_mut_ref_bencher(arg);
+        if !shape_ok {
+            return Err(syn::Error::new(
+                if sig.inputs.len() == 1 {
+                    arg.span()
+                } else {
+                    sig.inputs.span()
+                },
+                "a benchmark that takes a bencher takes exactly one argument, `b: &mut Bencher`",
+            ));
+        }
+        if let Some(a) = &sig.asyncness {
+            return Err(syn::Error::new(
+                a.span(),
+                "a benchmark taking `&mut Bencher` cannot be `async`; set up a runtime in the body and call `b.iter(|| rt.block_on(...))`",
+            ));
+        }
+        if !sig.generics.params.is_empty() {
+            return Err(syn::Error::new(
+                sig.generics.span(),
+                "a benchmark cannot be generic: the runner cannot choose its type arguments; write one benchmark per type",
+            ));
+        }
+        if let ReturnType::Type(_, ty) = &sig.output {
+            return Err(syn::Error::new(
+                ty.span(),
+                "a benchmark taking `&mut Bencher` returns nothing; return the value from the closure passed to `b.iter`, which black-boxes it",
+            ));
+        }
+        return Ok(Mode::BenchWithBencher);
+    }
+    if sig.inputs.is_empty()
+        && sig.asyncness.is_none()
+        && sig.generics.params.is_empty()
+        && sig.constness.is_none()
+        && sig.unsafety.is_none()
+        && sig.abi.is_none()
+    {
+        Ok(Mode::Bench)
+    } else {
+        Ok(Mode::App)
+    }
+}
+
+fn app_reason(item: &ItemFn) -> &'static str {
+    let sig = &item.sig;
+    if sig.asyncness.is_some() {
+        "is `async`"
+    } else if !sig.generics.params.is_empty() {
+        "is generic"
+    } else if !sig.inputs.is_empty() {
+        "takes arguments"
+    } else {
+        "is `const`, `unsafe` or `extern`"
+    }
+}
+
+fn mentions_bencher(arg: &FnArg) -> bool {
+    match arg {
+        FnArg::Typed(pat) => quote!(#pat).to_string().contains("Bencher"),
+        FnArg::Receiver(_) => false,
+    }
+}
+
+fn is_mut_ref_bencher(arg: &FnArg) -> bool {
+    let FnArg::Typed(pat) = arg else {
+        return false;
+    };
+    let Type::Reference(r) = &*pat.ty else {
+        return false;
+    };
+    let Type::Path(p) = &*r.elem else {
+        return false;
+    };
+    r.mutability.is_some() && p.path.segments.last().is_some_and(|s| s.ident == "Bencher")
+}

@@ -1,0 +1,354 @@
+//! The measuring loop: warm-up, batch sizing and sampling. The timed region of
+//! every sample holds only the user's code (in a `black_box`ed loop) and two
+//! clock reads; everything else (progress, recording, statistics) happens
+//! between samples.
+
+use std::hint::black_box;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// Resolved measurement settings for one benchmark.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Settings {
+    /// Number of samples to take.
+    pub samples: u32,
+    /// Warm-up time.
+    pub warmup: Duration,
+    /// Measurement time target.
+    pub min_time: Duration,
+    /// Measurement time ceiling.
+    pub max_time: Duration,
+}
+
+/// Fewest samples kept when `max_time` cuts sampling short: below this the
+/// percentiles and the confidence interval mean little.
+pub const MIN_SAMPLES: u32 = 10;
+
+/// How far along a benchmark is; passed to the progress callback between samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// Warm-up began.
+    WarmupStarted,
+    /// Measuring began: `samples` samples of `batch` iterations each are planned.
+    MeasureStarted {
+        /// Planned samples.
+        samples: u32,
+        /// Iterations per sample.
+        batch: u64,
+    },
+    /// Sample `done` of `of` is taken.
+    Sample {
+        /// Samples taken so far.
+        done: u32,
+        /// Planned samples.
+        of: u32,
+    },
+}
+
+/// The raw outcome of measuring one benchmark.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measurement {
+    /// Time per iteration of each sample, in nanoseconds.
+    pub samples_ns: Vec<f64>,
+    /// Iterations in each sample.
+    pub batch: u64,
+    /// Iterations run while warming up.
+    pub warmup_iterations: u64,
+    /// Estimated cost of one clock read, in nanoseconds.
+    pub clock_cost_ns: f64,
+}
+
+/// Handed to a `fn f(b: &mut Bencher)` benchmark: code before the call to
+/// [`Bencher::iter`] is setup and is not timed.
+///
+/// ```no_run
+/// use benchscope::{monitored_bench, Bencher};
+///
+/// #[monitored_bench]
+/// fn lookup(b: &mut Bencher) {
+///     let map: std::collections::HashMap<u32, u32> = (0..1000).map(|i| (i, i)).collect();
+///     b.iter(|| map.get(&500).copied());
+/// }
+/// # fn main() {}
+/// ```
+pub struct Bencher<'a> {
+    settings: Settings,
+    progress: &'a mut dyn FnMut(Progress),
+    measurement: Option<Measurement>,
+}
+
+impl std::fmt::Debug for Bencher<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bencher")
+            .field("settings", &self.settings)
+            .field("measured", &self.measurement.is_some())
+            .finish()
+    }
+}
+
+impl<'a> Bencher<'a> {
+    /// A bencher that measures with `settings` and reports to `progress`.
+    pub fn new(settings: Settings, progress: &'a mut dyn FnMut(Progress)) -> Self {
+        Bencher {
+            settings,
+            progress,
+            measurement: None,
+        }
+    }
+
+    /// Measures `routine`: warms it up, sizes batches, then times
+    /// `samples` batches. Its return value goes through `black_box` so the
+    /// compiler cannot drop the work. Only the first call on a bencher measures.
+    pub fn iter<O>(&mut self, mut routine: impl FnMut() -> O) {
+        if self.measurement.is_some() {
+            return;
+        }
+        let measurement = measure(self.settings, self.progress, |n| {
+            let start = Instant::now();
+            for _ in 0..n {
+                black_box(routine());
+            }
+            start.elapsed()
+        });
+        self.measurement = Some(measurement);
+    }
+
+    /// Measures `routine` on fresh inputs made by `setup`; making the inputs
+    /// and dropping the outputs happen outside the timed region.
+    ///
+    /// ```no_run
+    /// # use benchscope::{monitored_bench, Bencher};
+    /// #[monitored_bench]
+    /// fn sort(b: &mut Bencher) {
+    ///     let data: Vec<u32> = (0..1000).rev().collect();
+    ///     b.iter_batched(|| data.clone(), |mut v| { v.sort(); v });
+    /// }
+    /// # fn main() {}
+    /// ```
+    pub fn iter_batched<I, O>(
+        &mut self,
+        mut setup: impl FnMut() -> I,
+        mut routine: impl FnMut(I) -> O,
+    ) {
+        if self.measurement.is_some() {
+            return;
+        }
+        let mut inputs: Vec<I> = Vec::new();
+        let mut outputs: Vec<O> = Vec::new();
+        let measurement = measure(self.settings, self.progress, |n| {
+            let n = n as usize;
+            inputs.extend((0..n).map(|_| setup()));
+            outputs.reserve(n);
+            let start = Instant::now();
+            for input in inputs.drain(..) {
+                outputs.push(black_box(routine(black_box(input))));
+            }
+            let elapsed = start.elapsed();
+            outputs.clear();
+            elapsed
+        });
+        self.measurement = Some(measurement);
+    }
+
+    /// The measurement taken, if the body called [`Bencher::iter`].
+    pub fn into_measurement(self) -> Option<Measurement> {
+        self.measurement
+    }
+}
+
+/// Median cost of one `Instant::now()`, measured once per process.
+pub fn clock_cost_ns() -> f64 {
+    static COST: OnceLock<f64> = OnceLock::new();
+    *COST.get_or_init(|| {
+        const READS: u32 = 1000;
+        let mut rounds: Vec<f64> = (0..21)
+            .map(|_| {
+                let start = Instant::now();
+                for _ in 0..READS {
+                    black_box(Instant::now());
+                }
+                start.elapsed().as_nanos() as f64 / f64::from(READS)
+            })
+            .collect();
+        rounds.sort_by(f64::total_cmp);
+        rounds[rounds.len() / 2]
+    })
+}
+
+/// Runs warm-up, batch sizing and sampling with `time_batch(n)`, which must
+/// run the routine `n` times and return the time it took.
+pub fn measure(
+    settings: Settings,
+    progress: &mut dyn FnMut(Progress),
+    mut time_batch: impl FnMut(u64) -> Duration,
+) -> Measurement {
+    let clock_cost_ns = clock_cost_ns();
+
+    progress(Progress::WarmupStarted);
+    let warmup_start = Instant::now();
+    let mut n: u64 = 1;
+    let mut warmup_iterations = 0;
+    // Two estimates per iteration: the timed cost (what the clock-overhead
+    // rule needs) and the wall cost, which also holds untimed setup work and
+    // is what the time budget is spent on.
+    let (mut per_iter_ns, mut wall_per_iter_ns);
+    loop {
+        let wall = Instant::now();
+        let timed = time_batch(n);
+        let wall = wall.elapsed();
+        warmup_iterations += n;
+        per_iter_ns = timed.as_nanos() as f64 / n as f64;
+        wall_per_iter_ns = wall.as_nanos() as f64 / n as f64;
+        let spent = warmup_start.elapsed();
+        if spent >= settings.warmup {
+            break;
+        }
+        // Grow batches geometrically, but never past what the remaining
+        // warm-up time can hold, so slow functions do not overshoot it.
+        let remaining_ns = (settings.warmup - spent).as_nanos() as f64;
+        let fits = (remaining_ns / wall_per_iter_ns.max(1.0)) as u64;
+        n = (n * 2).min(fits.max(1));
+    }
+    let per_iter_ns = per_iter_ns.max(0.01);
+    let wall_per_iter_ns = wall_per_iter_ns.max(per_iter_ns);
+
+    let batch = batch_size(settings, per_iter_ns, wall_per_iter_ns, clock_cost_ns);
+    let planned = planned_samples(settings, wall_per_iter_ns, batch);
+    progress(Progress::MeasureStarted {
+        samples: planned,
+        batch,
+    });
+
+    let mut samples_ns = Vec::with_capacity(planned as usize);
+    let measure_start = Instant::now();
+    for done in 1..=planned {
+        let elapsed = time_batch(batch);
+        samples_ns.push(elapsed.as_nanos() as f64 / batch as f64);
+        progress(Progress::Sample { done, of: planned });
+        if done >= MIN_SAMPLES && measure_start.elapsed() > settings.max_time {
+            break;
+        }
+    }
+    Measurement {
+        samples_ns,
+        batch,
+        warmup_iterations,
+        clock_cost_ns,
+    }
+}
+
+/// Iterations per sample: enough that the two clock reads stay under 1 % of
+/// the sample, and enough that the samples fill `min_time`.
+fn batch_size(
+    settings: Settings,
+    per_iter_ns: f64,
+    wall_per_iter_ns: f64,
+    clock_cost_ns: f64,
+) -> u64 {
+    let for_clock = (2.0 * clock_cost_ns * 100.0 / per_iter_ns).ceil();
+    let per_sample_ns = settings.min_time.as_nanos() as f64 / f64::from(settings.samples.max(1));
+    let for_time = (per_sample_ns / wall_per_iter_ns).round();
+    for_clock.max(for_time).max(1.0) as u64
+}
+
+/// Samples that fit under `max_time`, never fewer than [`MIN_SAMPLES`] (or the
+/// requested count, if smaller).
+fn planned_samples(settings: Settings, wall_per_iter_ns: f64, batch: u64) -> u32 {
+    let sample_ns = wall_per_iter_ns * batch as f64;
+    let fit = (settings.max_time.as_nanos() as f64 / sample_ns) as u64;
+    let floor = MIN_SAMPLES.min(settings.samples);
+    (fit.min(u64::from(settings.samples)) as u32).max(floor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> Settings {
+        Settings {
+            samples: 100,
+            warmup: Duration::from_millis(10),
+            min_time: Duration::from_secs(1),
+            max_time: Duration::from_secs(5),
+        }
+    }
+
+    #[test]
+    fn batches_keep_clock_reads_under_one_percent() {
+        // A 1 ns function with a 25 ns clock needs at least 5000 iterations.
+        let batch = batch_size(
+            Settings {
+                min_time: Duration::from_nanos(1),
+                ..settings()
+            },
+            1.0,
+            1.0,
+            25.0,
+        );
+        assert!(batch >= 5000, "{batch}");
+    }
+
+    #[test]
+    fn batches_fill_the_time_target() {
+        // 1 s over 100 samples of a 1 µs function: 10 ms per sample.
+        assert_eq!(batch_size(settings(), 1000.0, 1000.0, 25.0), 10_000);
+    }
+
+    #[test]
+    fn slow_functions_get_fewer_samples_but_never_below_the_floor() {
+        // 1 s per iteration, 5 s ceiling: 5 would fit, the floor keeps 10.
+        assert_eq!(planned_samples(settings(), 1e9, 1), MIN_SAMPLES);
+        // 10 ms per iteration: 100 fit under 5 s.
+        assert_eq!(planned_samples(settings(), 1e7, 1), 100);
+    }
+
+    #[test]
+    fn measure_times_the_given_batches_and_reports_progress() {
+        let mut events = Vec::new();
+        let mut progress = |p| events.push(p);
+        let m = measure(settings(), &mut progress, |n| Duration::from_nanos(100 * n));
+        assert!(m.samples_ns.iter().all(|&s| (s - 100.0).abs() < 1e-9));
+        assert_eq!(m.samples_ns.len(), 100);
+        assert_eq!(events[0], Progress::WarmupStarted);
+        assert!(matches!(
+            events[1],
+            Progress::MeasureStarted { samples: 100, .. }
+        ));
+        assert_eq!(
+            events.last(),
+            Some(&Progress::Sample { done: 100, of: 100 })
+        );
+    }
+
+    #[test]
+    fn iter_batched_keeps_setup_out_of_the_samples() {
+        let mut progress = |_| {};
+        let mut b = Bencher::new(
+            Settings {
+                samples: 10,
+                warmup: Duration::from_millis(1),
+                min_time: Duration::from_millis(10),
+                max_time: Duration::from_millis(100),
+            },
+            &mut progress,
+        );
+        let mut setups = 0u64;
+        b.iter_batched(
+            || {
+                setups += 1;
+                (0..2000u64).map(black_box).sum::<u64>()
+            },
+            |x| x + 1,
+        );
+        let m = b.into_measurement().unwrap();
+        assert!(setups > 0);
+        // The setup sums 2000 opaque numbers (about a microsecond); the
+        // routine adds one (a nanosecond).
+        let median = {
+            let mut s = m.samples_ns.clone();
+            s.sort_by(f64::total_cmp);
+            s[s.len() / 2]
+        };
+        assert!(median < 300.0, "median {median} ns includes the setup");
+    }
+}

@@ -1,0 +1,239 @@
+//! The command line of a bench target (`benchscope::main!()`), in the
+//! cargo bench convention: `cargo bench -- [FILTER] [--exact] [--list]
+//! [--quick] ...`. This is the one place that prints and exits.
+
+mod terminal;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::baseline::Baseline;
+use crate::config::{self, Config, MeasurementConfig};
+use crate::error::Error;
+use crate::registry::{self, BenchEntry};
+use crate::runner::Suite;
+
+pub use terminal::{Terminal, format_ns, table};
+
+/// Command-line options of a bench target.
+#[derive(Debug, Parser)]
+#[command(
+    name = "benchscope",
+    version,
+    about = "Runs the benchmarks of this target, prints their statistics and exports them as OpenTelemetry metrics.",
+    after_help = "Environment: BENCHSCOPE_ENVIRONMENT, BENCHSCOPE_EXPORTERS, BENCHSCOPE_PROMETHEUS_ADDR, BENCHSCOPE_PROMETHEUS_LINGER, BENCHSCOPE_COLLECTION_INTERVAL, BENCHSCOPE_COMMIT, BENCHSCOPE_BRANCH. Flags win over the environment, which wins over the defaults."
+)]
+pub struct Args {
+    /// Run only benchmarks whose name contains FILTER.
+    pub filter: Option<String>,
+    /// Match FILTER against the whole name.
+    #[arg(long)]
+    pub exact: bool,
+    /// List the benchmarks and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// Short warm-up and few samples: a smoke test, not a measurement to trust.
+    #[arg(long)]
+    pub quick: bool,
+    /// Accepted for cargo bench (libtest passes it); has no effect.
+    #[arg(long, hide = true)]
+    pub bench: bool,
+    /// Write machine-readable results: `--output json FILE`.
+    #[arg(long, num_args = 2, value_names = ["FORMAT", "FILE"])]
+    pub output: Option<Vec<String>>,
+    /// Compare with a results file written earlier by `--output json`.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Exporters to run, comma-separated: prometheus, or none.
+    #[arg(long, value_name = "LIST")]
+    pub exporters: Option<String>,
+    /// Where to serve Prometheus metrics (default 127.0.0.1:9464).
+    #[arg(long, value_name = "ADDR")]
+    pub prometheus_addr: Option<String>,
+    /// Keep serving /metrics this long after the suite ends (e.g. 30s).
+    #[arg(long, value_name = "DURATION")]
+    pub serve_after: Option<String>,
+    /// The `environment` label (dev, ci, prod).
+    #[arg(long, value_name = "NAME")]
+    pub environment: Option<String>,
+    /// Resource sampling interval (default 1s, at least 100ms).
+    #[arg(long, value_name = "DURATION")]
+    pub collection_interval: Option<String>,
+    /// Print the effective configuration as JSON and exit.
+    #[arg(long)]
+    pub print_config: bool,
+}
+
+/// The parsed command: configuration, selection and outputs.
+#[derive(Debug)]
+pub struct Command {
+    /// The configuration in force.
+    pub config: Config,
+    /// The arguments as given.
+    pub args: Args,
+    /// Where to write JSON results.
+    pub json_output: Option<PathBuf>,
+}
+
+impl Command {
+    /// Builds the configuration: defaults, then `env`, then the flags.
+    pub fn from_args(
+        args: Args,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Command, Error> {
+        let mut config = Config::default();
+        config.apply_env(env)?;
+        if let Some(v) = &args.exporters {
+            config.exporters = config::parse_exporters("--exporters", v)?;
+        }
+        if let Some(v) = &args.prometheus_addr {
+            config.prometheus.addr = config::parse_addr("--prometheus-addr", v)?;
+        }
+        if let Some(v) = &args.serve_after {
+            config.prometheus.linger = config::parse_duration("--serve-after", v)?;
+        }
+        if let Some(v) = &args.environment {
+            config.environment = v.clone();
+        }
+        if let Some(v) = &args.collection_interval {
+            config.collection_interval = config::parse_interval("--collection-interval", v)?;
+        }
+        let json_output = match args.output.as_deref() {
+            None => None,
+            Some([format, file]) if format == "json" => Some(PathBuf::from(file)),
+            Some(other) => {
+                return Err(Error::Config {
+                    key: "--output".into(),
+                    value: other.join(" "),
+                    reason: "the only format is json: write --output json FILE".into(),
+                });
+            }
+        };
+        Ok(Command {
+            config,
+            args,
+            json_output,
+        })
+    }
+
+    /// The registered benchmarks that the filter selects.
+    pub fn select<'a>(&self, entries: &[&'a BenchEntry]) -> Vec<&'a BenchEntry> {
+        entries
+            .iter()
+            .copied()
+            .filter(|e| match &self.args.filter {
+                None => true,
+                Some(f) if self.args.exact => e.full_name() == *f,
+                Some(f) => e.full_name().contains(f.as_str()),
+            })
+            .collect()
+    }
+}
+
+/// Runs the command line of a bench target; what `benchscope::main!()` calls.
+/// Exit codes: 0 success, 1 a benchmark failed, 2 bad usage or configuration.
+pub fn main() -> ExitCode {
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match run(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(args: Args) -> Result<ExitCode, Error> {
+    let command = Command::from_args(args, std::env::vars())?;
+    if command.args.print_config {
+        let text = serde_json::to_string_pretty(&command.config).expect("config serializes");
+        println!("{text}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let selected = command.select(&registry::registered()?);
+    if command.args.list {
+        for entry in &selected {
+            println!("{}: benchmark", entry.full_name());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut suite = Suite::new(command.config.clone());
+    if command.args.quick {
+        suite = suite.with_measurement(MeasurementConfig::quick());
+    }
+    if let Some(path) = &command.args.baseline {
+        suite = suite.with_baseline(Baseline::load(path)?);
+    }
+    let mut terminal = Terminal::new(std::io::stderr().is_terminal());
+    let run = suite.run(&selected, &mut terminal)?;
+    println!("{}", table(&run));
+    if let Some(path) = &command.json_output {
+        run.write_json(path)?;
+        eprintln!("results written to {}", path.display());
+    }
+    Ok(if run.failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn command(argv: &[&str]) -> Result<Command, Error> {
+        let args = Args::try_parse_from(std::iter::once("bench").chain(argv.iter().copied()))
+            .expect("arguments parse");
+        Command::from_args(args, Vec::new())
+    }
+
+    #[test]
+    fn cargo_bench_flags_are_accepted() {
+        let c = command(&["--bench", "parse", "--exact", "--quick"]).unwrap();
+        assert_eq!(c.args.filter.as_deref(), Some("parse"));
+        assert!(c.args.exact && c.args.quick);
+    }
+
+    #[test]
+    fn output_takes_a_format_and_a_file() {
+        let c = command(&["--output", "json", "out/r.json"]).unwrap();
+        assert_eq!(c.json_output, Some(PathBuf::from("out/r.json")));
+        let err = command(&["--output", "csv", "r.csv"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--output") && err.contains("json"), "{err}");
+    }
+
+    #[test]
+    fn flags_override_the_environment() {
+        let args = Args::try_parse_from(["bench", "--prometheus-addr", "127.0.0.1:9999"]).unwrap();
+        let c = Command::from_args(
+            args,
+            [(
+                "BENCHSCOPE_PROMETHEUS_ADDR".to_string(),
+                "127.0.0.1:1".to_string(),
+            )],
+        )
+        .unwrap();
+        assert_eq!(c.config.prometheus.addr.port(), 9999);
+    }
+
+    #[test]
+    fn bad_flags_name_the_flag() {
+        let err = command(&["--serve-after", "soon"]).unwrap_err().to_string();
+        assert!(
+            err.contains("--serve-after") && err.contains("soon"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,82 @@
+//! The errors benchscope reports; each message names what was wrong and how to
+//! fix it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Everything that can stop a suite or a command.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Two benchmarks share a full name.
+    #[error(
+        "two benchmarks are named `{name}` ({places}); give one of them another `name` or `group` in #[monitored_bench(...)]"
+    )]
+    DuplicateBenchmark {
+        /// The shared name.
+        name: String,
+        /// Where the benchmarks are defined.
+        places: String,
+    },
+    /// The Prometheus endpoint's port is taken.
+    #[error(
+        "cannot serve Prometheus metrics on {addr}: the address is already in use; choose another with --prometheus-addr or BENCHSCOPE_PROMETHEUS_ADDR (127.0.0.1:0 picks a free port), or turn the exporter off with --exporters none"
+    )]
+    AddrInUse {
+        /// The address that was asked for.
+        addr: SocketAddr,
+    },
+    /// A listening socket could not be opened for another reason.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address that was asked for.
+        addr: SocketAddr,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// A configuration value is invalid.
+    #[error("invalid {key} = {value:?}: {reason}")]
+    Config {
+        /// The key or flag that carried the value.
+        key: String,
+        /// The value as given.
+        value: String,
+        /// What is wrong and what is accepted.
+        reason: String,
+    },
+    /// A file could not be read or written.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was being done ("cannot write results to", ...).
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// A results or baseline file is not valid JSON of the expected shape.
+    #[error(
+        "{path} is not a benchscope results file: {source}; pass a file written by --output json"
+    )]
+    BadResults {
+        /// The file.
+        path: PathBuf,
+        /// The parser's error.
+        source: serde_json::Error,
+    },
+    /// The benchmark body did not call the bencher.
+    #[error(
+        "benchmark `{0}` took a `&mut Bencher` but never called `b.iter(..)` or `b.iter_batched(..)`; call one of them with the code to measure"
+    )]
+    NeverIterated(String),
+    /// The benchmark panicked.
+    #[error("benchmark `{name}` panicked: {message}")]
+    Panicked {
+        /// The benchmark.
+        name: String,
+        /// The panic's message.
+        message: String,
+    },
+    /// The OpenTelemetry SDK refused an operation.
+    #[error("OpenTelemetry: {0}")]
+    Telemetry(String),
+}

@@ -1,0 +1,135 @@
+//! The results of a suite run, as kept in memory, written by `--output json`
+//! and read back as a baseline.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::regression::Comparison;
+use crate::stats::Stats;
+
+/// Version of the JSON results format; bumped on incompatible changes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One run of a suite.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SuiteRun {
+    /// [`SCHEMA_VERSION`] of the writer.
+    pub schema_version: u32,
+    /// benchscope's version.
+    pub benchscope_version: String,
+    /// Unix time at which the suite started, in seconds.
+    pub started_at: f64,
+    /// Wall time of the suite, in seconds.
+    pub duration_s: f64,
+    /// The `environment` label.
+    pub environment: String,
+    /// The commit measured.
+    pub commit: String,
+    /// The branch measured.
+    pub branch: String,
+    /// Every benchmark that ran, in order.
+    pub benchmarks: Vec<BenchResult>,
+    /// Benchmarks that failed, with their errors.
+    #[serde(default)]
+    pub failures: Vec<Failure>,
+}
+
+/// A benchmark that did not produce a measurement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    /// The benchmark.
+    pub name: String,
+    /// Why.
+    pub error: String,
+}
+
+/// One benchmark's results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchResult {
+    /// Full name (`group/name`).
+    pub name: String,
+    /// Extra labels from the attribute's `labels(...)`.
+    #[serde(default)]
+    pub labels: Vec<(String, String)>,
+    /// Time per iteration of each sample, in nanoseconds.
+    pub samples_ns: Vec<f64>,
+    /// Iterations per sample.
+    pub batch: u64,
+    /// Iterations measured in all (warm-up excluded).
+    pub iterations: u64,
+    /// Iterations run during warm-up.
+    pub warmup_iterations: u64,
+    /// Statistics of the samples, in nanoseconds.
+    pub stats: Stats,
+    /// Throughput, when declared.
+    pub throughput: Option<ThroughputResult>,
+    /// Peak resident memory of the process while the benchmark ran, in MiB.
+    pub peak_rss_mb: Option<f64>,
+    /// Unix time at which the benchmark finished, in seconds.
+    pub finished_at: f64,
+    /// Comparison with the baseline, when one was given.
+    pub baseline: Option<BaselineComparison>,
+}
+
+/// Work per second.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThroughputResult {
+    /// `bytes` or `elements`.
+    pub unit: String,
+    /// Units per iteration.
+    pub per_iteration: u64,
+    /// Units per second at the mean time.
+    pub per_second: f64,
+}
+
+/// How a benchmark compares with its baseline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BaselineComparison {
+    /// The baseline's version (its commit, or the file it came from).
+    pub baseline_version: String,
+    /// Baseline p50, p95, p99 in nanoseconds.
+    pub baseline_ns: [f64; 3],
+    /// Baseline time / current time at p50, p95, p99.
+    pub speedup: [f64; 3],
+    /// Change of the mean, test result and verdict.
+    pub comparison: Comparison,
+}
+
+impl SuiteRun {
+    /// Writes the run as pretty JSON to `path`, creating parent directories.
+    pub fn write_json(&self, path: &Path) -> Result<(), Error> {
+        let io = |action, source| Error::Io {
+            action,
+            path: path.to_owned(),
+            source,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| io("cannot create the folder of", e))?;
+        }
+        let text = serde_json::to_string_pretty(self).expect("results always serialize");
+        // Write beside the target and rename, so a crash never leaves half a file.
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, text).map_err(|e| io("cannot write results to", e))?;
+        std::fs::rename(&tmp, path).map_err(|e| io("cannot write results to", e))
+    }
+
+    /// Reads a run written by [`SuiteRun::write_json`].
+    pub fn read_json(path: &Path) -> Result<SuiteRun, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            action: "cannot read",
+            path: path.to_owned(),
+            source,
+        })?;
+        serde_json::from_str(&text).map_err(|source| Error::BadResults {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    /// The result of the benchmark named `name`.
+    pub fn get(&self, name: &str) -> Option<&BenchResult> {
+        self.benchmarks.iter().find(|b| b.name == name)
+    }
+}
