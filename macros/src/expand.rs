@@ -193,7 +193,7 @@ fn duplicate_guard(full_name: &str, span: Span) -> TokenStream {
         &format!("__benchscope_benchmark_named_{sanitized}{suffix}"),
         span,
     );
-    quote! {
+    quote_spanned! {span=>
         #[doc(hidden)]
         #[allow(non_upper_case_globals, dead_code)]
         const #ident: () = ();
@@ -206,14 +206,20 @@ fn mode(item: &ItemFn) -> syn::Result<Mode> {
     if let Some(arg) = bencher_arg {
         let shape_ok = sig.inputs.len() == 1 && is_mut_ref_bencher(arg);
         if !shape_ok {
-            return Err(syn::Error::new(
-                if sig.inputs.len() == 1 {
-                    arg.span()
-                } else {
-                    sig.inputs.span()
-                },
-                "a benchmark that takes a bencher takes exactly one argument, `b: &mut Bencher`",
-            ));
+            let message =
+                "a benchmark that takes a bencher takes exactly one argument, `b: &mut Bencher`";
+            // Point at what is wrong: the extra argument, or the bencher's type.
+            let culprit = sig
+                .inputs
+                .iter()
+                .find(|a| !mentions_bencher(a))
+                .unwrap_or(arg);
+            return Err(match culprit {
+                FnArg::Typed(pat) if sig.inputs.len() == 1 => {
+                    syn::Error::new_spanned(&pat.ty, message)
+                }
+                other => syn::Error::new_spanned(other, message),
+            });
         }
         if let Some(a) = &sig.asyncness {
             return Err(syn::Error::new(
@@ -222,14 +228,14 @@ fn mode(item: &ItemFn) -> syn::Result<Mode> {
             ));
         }
         if !sig.generics.params.is_empty() {
-            return Err(syn::Error::new(
-                sig.generics.span(),
+            return Err(syn::Error::new_spanned(
+                &sig.generics,
                 "a benchmark cannot be generic: the runner cannot choose its type arguments; write one benchmark per type",
             ));
         }
         if let ReturnType::Type(_, ty) = &sig.output {
-            return Err(syn::Error::new(
-                ty.span(),
+            return Err(syn::Error::new_spanned(
+                ty,
                 "a benchmark taking `&mut Bencher` returns nothing; return the value from the closure passed to `b.iter`, which black-boxes it",
             ));
         }

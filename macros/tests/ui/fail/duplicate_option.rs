@@ -1,0 +1,6 @@
+use benchscope::monitored_bench;
+
+#[monitored_bench(samples = 10, samples = 20)]
+fn parse() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use benchscope::monitored_bench;
+
+#[monitored_bench(min_time = "5s", max_time = "1s")]
+fn parse() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use benchscope::monitored_bench;
+
+#[monitored_bench]
+struct Parser;
+
+fn main() {}

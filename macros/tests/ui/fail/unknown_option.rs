@@ -1,0 +1,6 @@
+use benchscope::monitored_bench;
+
+#[monitored_bench(sample = 10)]
+fn parse() {}
+
+fn main() {}

@@ -1,0 +1,102 @@
+//! Helpers shared by the integration tests: scraping and parsing the
+//! Prometheus text exposition format.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+/// One series of a scrape: metric name, labels, value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub value: f64,
+}
+
+impl Series {
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.labels.get(key).map(String::as_str)
+    }
+}
+
+/// GETs `http://addr/metrics` over real HTTP and returns the body.
+pub fn scrape(addr: SocketAddr) -> String {
+    ureq::get(format!("http://{addr}/metrics"))
+        .call()
+        .expect("GET /metrics")
+        .body_mut()
+        .read_to_string()
+        .expect("read /metrics body")
+}
+
+/// Parses the text exposition format (comments skipped). Panics on a line it
+/// cannot read: a malformed exposition is a test failure.
+pub fn parse(text: &str) -> Vec<Series> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(parse_line)
+        .collect()
+}
+
+fn parse_line(line: &str) -> Series {
+    let (head, value) = line
+        .rsplit_once(' ')
+        .unwrap_or_else(|| panic!("no value: {line}"));
+    let value = match value {
+        "+Inf" => f64::INFINITY,
+        "-Inf" => f64::NEG_INFINITY,
+        v => v.parse().unwrap_or_else(|_| panic!("bad value in: {line}")),
+    };
+    let (name, labels) = match head.split_once('{') {
+        None => (head.to_owned(), BTreeMap::new()),
+        Some((name, rest)) => {
+            let body = rest
+                .strip_suffix('}')
+                .unwrap_or_else(|| panic!("unclosed labels: {line}"));
+            (name.to_owned(), parse_labels(body, line))
+        }
+    };
+    Series {
+        name,
+        labels,
+        value,
+    }
+}
+
+fn parse_labels(body: &str, line: &str) -> BTreeMap<String, String> {
+    let mut labels = BTreeMap::new();
+    let mut chars = body.chars().peekable();
+    loop {
+        let key: String = chars.by_ref().take_while(|&c| c != '=').collect();
+        if key.is_empty() {
+            break;
+        }
+        assert_eq!(chars.next(), Some('"'), "label value not quoted: {line}");
+        let mut value = String::new();
+        loop {
+            match chars.next() {
+                Some('\\') => match chars.next() {
+                    Some('n') => value.push('\n'),
+                    Some(c) => value.push(c),
+                    None => panic!("dangling escape: {line}"),
+                },
+                Some('"') => break,
+                Some(c) => value.push(c),
+                None => panic!("unterminated label value: {line}"),
+            }
+        }
+        labels.insert(key.trim_start_matches(',').to_owned(), value);
+        if chars.peek() == Some(&',') {
+            chars.next();
+        }
+    }
+    labels
+}
+
+/// The series named `name` whose labels include every pair in `labels`.
+pub fn find<'a>(series: &'a [Series], name: &str, labels: &[(&str, &str)]) -> Vec<&'a Series> {
+    series
+        .iter()
+        .filter(|s| s.name == name && labels.iter().all(|(k, v)| s.label(k) == Some(v)))
+        .collect()
+}

@@ -1,0 +1,294 @@
+//! The core capability end to end: a suite runs in-process, and /metrics,
+//! scraped over real HTTP while it serves, carries every catalogue metric
+//! with its labels and the suite's figures.
+
+mod common;
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Mutex;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use benchscope::baseline::Baseline;
+use benchscope::config::{Config, MeasurementConfig};
+use benchscope::instruments::CATALOGUE;
+use benchscope::runner::{Reporter, Silent, Suite};
+use benchscope::telemetry::Telemetry;
+use benchscope::{BenchResult, Bencher, Error, monitored_bench, registry};
+use common::{find, parse, scrape};
+
+/// Tests here install the global meter provider; one at a time.
+static GLOBAL: Mutex<()> = Mutex::new(());
+
+#[monitored_bench]
+fn sleep_2ms() {
+    std::thread::sleep(Duration::from_millis(2));
+}
+
+#[monitored_bench(group = "fast", throughput = bytes(8), labels(variant = "std"))]
+fn sum_bytes(b: &mut Bencher) {
+    let data = [1u8; 8];
+    b.iter(|| data.iter().map(|&x| u64::from(x)).sum::<u64>());
+}
+
+#[monitored_bench(name = "fails")]
+fn panicking_bench() {
+    panic!("deliberate failure");
+}
+
+#[monitored_bench]
+fn application_call(x: u64) -> u64 {
+    x.wrapping_mul(31)
+}
+
+fn config() -> Config {
+    Config {
+        prometheus: benchscope::config::PrometheusConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            ..Default::default()
+        },
+        collection_interval: Duration::from_millis(100),
+        commit: "c0ffee".into(),
+        branch: "main".into(),
+        measurement: MeasurementConfig {
+            samples: 30,
+            warmup: Duration::from_millis(100),
+            min_time: Duration::from_millis(300),
+            max_time: Duration::from_secs(2),
+        },
+        ..Config::default()
+    }
+}
+
+fn selected(names: &[&str]) -> Vec<&'static benchscope::BenchEntry> {
+    registry::registered()
+        .unwrap()
+        .into_iter()
+        .filter(|e| names.contains(&e.full_name().as_str()))
+        .collect()
+}
+
+/// A baseline twice as fast as `run`: every benchmark is then a critical regression.
+fn faster_baseline(run: &benchscope::SuiteRun) -> Baseline {
+    let mut base = run.clone();
+    base.commit = "base123".into();
+    for b in &mut base.benchmarks {
+        b.samples_ns.iter_mut().for_each(|s| *s /= 2.0);
+        b.stats = benchscope::Stats::from_samples(&b.samples_ns).unwrap();
+    }
+    Baseline {
+        version: "base123".into(),
+        run: base,
+    }
+}
+
+#[test]
+fn every_catalogue_metric_is_scraped_with_its_labels() {
+    let _serial = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+    let entries = selected(&["sleep_2ms", "fast/sum_bytes", "fails"]);
+    assert_eq!(entries.len(), 3);
+
+    // A first run gives the baseline (made twice as fast), the second is compared with it.
+    let first = Suite::new(config()).run(&entries, &mut Silent).unwrap();
+    let suite = Suite::new(config()).with_baseline(faster_baseline(&first));
+    let telemetry = Telemetry::start(suite.config()).unwrap();
+    let addr = telemetry
+        .prometheus_addr()
+        .expect("prometheus exporter is on");
+    let run = suite.run_in(&telemetry, &entries, &mut Silent);
+    assert_eq!(application_call(3), 93);
+    // Let the resource sampler take a reading after the last benchmark.
+    std::thread::sleep(Duration::from_millis(250));
+    let text = scrape(addr);
+    let series = parse(&text);
+    telemetry.shutdown(Duration::ZERO).unwrap();
+
+    // The 2 ms sleep: p50 within [2.0, 2.6] ms, in the results and on /metrics.
+    let sleep = run.get("sleep_2ms").unwrap();
+    let p50_ms = sleep.stats.p50 / 1e6;
+    assert!((2.0..=2.6).contains(&p50_ms), "sleep_2ms p50 = {p50_ms} ms");
+    let scraped = find(
+        &series,
+        "benchmark_percentile_ms",
+        &[("benchmark_name", "sleep_2ms"), ("percentile", "p50")],
+    );
+    assert_eq!(scraped.len(), 1, "{text}");
+    assert!((scraped[0].value - p50_ms).abs() < 1e-9);
+
+    // The failing benchmark is reported, the others still ran.
+    assert_eq!(run.failures.len(), 1);
+    assert!(run.failures[0].error.contains("deliberate failure"));
+    assert_eq!(
+        find(
+            &series,
+            "benchmark_runs_total",
+            &[("benchmark_name", "fails"), ("status", "failed")]
+        )
+        .len(),
+        1
+    );
+
+    // Every catalogue metric, with (at least) its catalogue labels.
+    for spec in CATALOGUE {
+        let names: Vec<String> = if spec.kind == "histogram" {
+            ["_bucket", "_sum", "_count"]
+                .iter()
+                .map(|s| format!("{}{s}", spec.name))
+                .collect()
+        } else {
+            vec![spec.name.to_owned()]
+        };
+        for name in names {
+            let found: Vec<_> = series.iter().filter(|s| s.name == name).collect();
+            assert!(!found.is_empty(), "{name} missing from /metrics:\n{text}");
+            for s in &found {
+                for label in spec.labels {
+                    assert!(
+                        s.labels.contains_key(*label),
+                        "{name} lacks label {label}: {s:?}"
+                    );
+                }
+                assert!(
+                    !s.labels.contains_key("iteration"),
+                    "{name} has an iteration label"
+                );
+            }
+        }
+    }
+    assert!(
+        CATALOGUE.len() >= 15,
+        "the spec asks for 15 or more metrics"
+    );
+
+    // Figures that follow from the run.
+    let count = find(
+        &series,
+        "benchmark_execution_time_ms_count",
+        &[("benchmark_name", "sleep_2ms"), ("environment", "dev")],
+    );
+    assert_eq!(count[0].value, sleep.samples_ns.len() as f64);
+    let app = find(
+        &series,
+        "benchmark_execution_time_ms_count",
+        &[("benchmark_name", "application_call")],
+    );
+    assert_eq!(
+        app.len(),
+        1,
+        "application mode records into the same histogram"
+    );
+    assert!(app[0].value >= 1.0);
+    let speedup = find(
+        &series,
+        "speedup_ratio",
+        &[
+            ("benchmark_name", "sleep_2ms"),
+            ("percentile", "p50"),
+            ("baseline_version", "base123"),
+        ],
+    );
+    assert!((speedup[0].value - 0.5).abs() < 0.01, "{:?}", speedup[0]);
+    let regressions = find(
+        &series,
+        "performance_regression_detected_total",
+        &[
+            ("benchmark_name", "sleep_2ms"),
+            ("severity", "critical"),
+            ("commit_hash", "c0ffee"),
+        ],
+    );
+    assert_eq!(regressions[0].value, 1.0);
+    let status = find(&series, "ci_pipeline_status", &[("branch", "main")]);
+    assert_eq!(
+        status[0].value, 0.0,
+        "a failure and critical regressions fail the pipeline"
+    );
+    let throughput = find(
+        &series,
+        "benchmark_throughput_per_second",
+        &[
+            ("benchmark_name", "fast/sum_bytes"),
+            ("unit", "bytes"),
+            ("variant", "std"),
+        ],
+    );
+    assert!(throughput[0].value > 1e6, "{:?}", throughput[0]);
+    let peak = find(&series, "memory_usage_mb", &[("phase", "peak")]);
+    assert!(
+        peak[0].value > 1.0 && peak[0].value < 1000.0,
+        "{:?}",
+        peak[0]
+    );
+    assert!(find(&series, "memory_usage_mb", &[("phase", "measure")]).len() == 1);
+    assert!(
+        !find(
+            &series,
+            "cpu_utilization_percent",
+            &[("core", "0"), ("process", "system")]
+        )
+        .is_empty()
+    );
+    assert_eq!(
+        find(&series, "benchmark_suite_duration_seconds_count", &[])[0].value,
+        1.0
+    );
+}
+
+/// Signals when the suite's last benchmark is done.
+struct LastDone(usize, mpsc::Sender<Option<SocketAddr>>, Option<SocketAddr>);
+
+impl Reporter for LastDone {
+    fn suite_started(&mut self, _: &[String], addr: Option<SocketAddr>) {
+        self.2 = addr;
+    }
+    fn bench_finished(&mut self, _: &BenchResult) {
+        self.0 -= 1;
+        if self.0 == 0 {
+            let _ = self.1.send(self.2);
+        }
+    }
+}
+
+#[test]
+fn the_endpoint_keeps_serving_for_the_linger_time() {
+    let _serial = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut config = config();
+    config.prometheus.linger = Duration::from_secs(2);
+    let entries = selected(&["fast/sum_bytes"]);
+    let (tx, rx) = mpsc::channel();
+    let suite = std::thread::spawn(move || {
+        Suite::new(config)
+            .run(&entries, &mut LastDone(1, tx, None))
+            .unwrap()
+    });
+    let addr = rx.recv_timeout(Duration::from_secs(30)).unwrap().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let series = parse(&scrape(addr));
+    // The suite-end figures are recorded after the last benchmark: seen only thanks to the linger.
+    assert_eq!(
+        find(&series, "benchmark_suite_duration_seconds_count", &[])[0].value,
+        1.0
+    );
+    assert_eq!(find(&series, "ci_pipeline_status", &[])[0].value, 1.0);
+    let run = suite.join().unwrap();
+    assert!(run.failures.is_empty());
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "the endpoint stops after the linger"
+    );
+}
+
+#[test]
+fn a_taken_port_is_a_clear_error() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut config = config();
+    config.prometheus.addr = taken.local_addr().unwrap();
+    let err = Telemetry::start(&config).unwrap_err();
+    assert!(matches!(err, Error::AddrInUse { .. }), "{err:?}");
+    let text = err.to_string();
+    let port = config.prometheus.addr.port().to_string();
+    assert!(
+        text.contains(&port) && text.contains("--prometheus-addr"),
+        "{text}"
+    );
+}
