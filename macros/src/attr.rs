@@ -189,13 +189,13 @@ impl Options {
 
     /// Checks rules that span several options.
     pub fn validate(&self) -> syn::Result<()> {
-        if let (Some(min), Some(max)) = (&self.min_time, &self.max_time) {
-            if min.nanos > max.nanos {
-                return Err(syn::Error::new(
-                    max.span,
-                    "`max_time` is shorter than `min_time`; raise `max_time` or lower `min_time`",
-                ));
-            }
+        if let (Some(min), Some(max)) = (&self.min_time, &self.max_time)
+            && min.nanos > max.nanos
+        {
+            return Err(syn::Error::new(
+                max.span,
+                "`max_time` is shorter than `min_time`; raise `max_time` or lower `min_time`",
+            ));
         }
         Ok(())
     }

@@ -21,17 +21,17 @@ enum Mode {
 
 pub fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream> {
     let mode = mode(&item)?;
-    if let Mode::App = mode {
-        if let Some((option, span)) = options.bench_only.first() {
-            return Err(syn::Error::new(
-                *span,
-                format!(
-                    "`{option}` applies to benchmarks only; `{}` is instrumented in application mode because it {}. Only `name` and `labels` apply here",
-                    item.sig.ident,
-                    app_reason(&item)
-                ),
-            ));
-        }
+    if let Mode::App = mode
+        && let Some((option, span)) = options.bench_only.first()
+    {
+        return Err(syn::Error::new(
+            *span,
+            format!(
+                "`{option}` applies to benchmarks only; `{}` is instrumented in application mode because it {}. Only `name` and `labels` apply here",
+                item.sig.ident,
+                app_reason(&item)
+            ),
+        ));
     }
     let name = options
         .name

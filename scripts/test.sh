@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: installs what the tests need, then every test of
+# the workspace (unit, integration, UI and doc tests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages the tests need (none yet beyond the Rust toolchain); installed
+# only when missing, as root.
+packages=()
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "scripts/test.sh: missing packages ${missing[*]}; run as root or install them with apt-get" >&2
+    exit 2
+  fi
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+fi
+
+cargo test --workspace
