@@ -187,9 +187,14 @@ fn main() {
         .iter()
         .map(|s| s.cpu.as_secs_f64() / (s.cpu - s.exporter_cpu).as_secs_f64())
         .collect();
+    // /proc counts CPU time in clock ticks (10 ms here): a thread below one
+    // tick reads as 0.
     let exporter_ms: Vec<String> = on
         .iter()
-        .map(|s| format!("{:.0}", s.exporter_cpu.as_secs_f64() * 1e3))
+        .map(|s| match s.exporter_cpu.as_millis() {
+            0 => "<10".to_owned(),
+            ms => ms.to_string(),
+        })
         .collect();
     println!(
         "  CPU time ratio (process / process less exporter thread): {:.4}  (exporter thread CPU per run: {} ms)",
@@ -207,7 +212,12 @@ fn main() {
                 .collect(),
         );
         log_sum += r.ln();
-        lines.push(format!("    {name:>28}: {r:.4}"));
+        let offs: Vec<f64> = off.iter().map(|s| s.means[i].1).collect();
+        let spread = offs.iter().cloned().fold(f64::MIN, f64::max)
+            / offs.iter().cloned().fold(f64::MAX, f64::min);
+        lines.push(format!(
+            "    {name:>28}: {r:.4}   (noise: slowest / fastest of the off runs {spread:.4})"
+        ));
     }
     println!(
         "  wall time ratio (time per iteration, geometric mean over benchmarks): {:.4}",
