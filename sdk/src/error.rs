@@ -43,6 +43,14 @@ pub enum Error {
         /// What is wrong and what is accepted.
         reason: String,
     },
+    /// The configuration file is not valid.
+    #[error("invalid configuration file {path}: {message}")]
+    ConfigFile {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, naming the key and what is accepted.
+        message: String,
+    },
     /// A file could not be read or written.
     #[error("{action} {path}: {source}")]
     Io {

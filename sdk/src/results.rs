@@ -6,6 +6,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::exporters::health::ExportStatus;
 use crate::regression::Comparison;
 use crate::stats::Stats;
 
@@ -34,6 +35,9 @@ pub struct SuiteRun {
     /// Benchmarks that failed, with their errors.
     #[serde(default)]
     pub failures: Vec<Failure>,
+    /// How each push exporter fared (empty without push exporters).
+    #[serde(default)]
+    pub exports: Vec<ExportStatus>,
 }
 
 /// A benchmark that did not produce a measurement.

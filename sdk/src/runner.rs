@@ -4,7 +4,10 @@
 
 use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Mutex, mpsc};
+
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::baseline::Baseline;
 use crate::bencher::{Bencher, Progress};
@@ -31,6 +34,8 @@ pub trait Reporter {
     fn bench_finished(&mut self, _result: &BenchResult) {}
     /// A benchmark failed; the suite goes on.
     fn bench_failed(&mut self, _name: &str, _error: &Error) {}
+    /// An exporter failed for the first time; the suite goes on.
+    fn warning(&mut self, _message: &str) {}
 }
 
 /// A reporter that reports nothing.
@@ -91,9 +96,27 @@ impl Suite {
         entries: &[&BenchEntry],
         reporter: &mut dyn Reporter,
     ) -> Result<SuiteRun, Error> {
-        let telemetry = Telemetry::start(&self.config)?;
-        let run = self.run_in(&telemetry, entries, reporter);
-        telemetry.shutdown(self.config.prometheus.linger)?;
+        let (warn, warnings) = mpsc::channel::<String>();
+        let warn = Mutex::new(warn);
+        let telemetry = Telemetry::start_with_warnings(
+            &self.config,
+            Arc::new(move |w: &str| {
+                if let Ok(tx) = warn.lock() {
+                    let _ = tx.send(w.to_owned());
+                }
+            }),
+        )?;
+        let mut relay = Relay {
+            inner: reporter,
+            warnings,
+        };
+        let mut run = self.run_in(&telemetry, entries, &mut relay);
+        let shutdown = telemetry.shutdown(self.config.prometheus.linger);
+        relay.drain();
+        match shutdown {
+            Ok(statuses) => run.exports = statuses,
+            Err(e) => relay.inner.warning(&e.to_string()),
+        }
         Ok(run)
     }
 
@@ -106,14 +129,27 @@ impl Suite {
     ) -> SuiteRun {
         let names: Vec<String> = entries.iter().map(|e| e.full_name()).collect();
         reporter.suite_started(&names, telemetry.prometheus_addr());
+        // Spans go to this pipeline's tracer on this thread only.
+        let _dispatch = telemetry.dispatch().map(tracing::dispatcher::set_default);
+        let suite_span = tracing::info_span!(
+            "suite",
+            otel.name = "benchmark suite",
+            benchmarks = names.len()
+        );
+        let _suite = suite_span.enter();
         let started = Instant::now();
         let started_at = unix_now();
         let mut benchmarks = Vec::with_capacity(entries.len());
         let mut failures = Vec::new();
         for (entry, name) in entries.iter().zip(names) {
             reporter.bench_started(&name);
-            match self.measure(telemetry, entry, &name, reporter) {
+            let span = tracing::info_span!("benchmark", otel.name = %name, benchmark.name = %name);
+            let entered = span.enter();
+            let outcome = self.measure(telemetry, entry, &name, reporter);
+            drop(entered);
+            match outcome {
                 Ok(result) => {
+                    annotate(&span, &result);
                     telemetry.instruments().record_bench(
                         &result,
                         &self.config.environment,
@@ -123,6 +159,7 @@ impl Suite {
                     benchmarks.push(result);
                 }
                 Err(error) => {
+                    span.set_attribute("error.message", error.to_string());
                     telemetry
                         .instruments()
                         .record_failure(&name, &self.config.environment);
@@ -144,6 +181,7 @@ impl Suite {
             branch: self.config.branch.clone(),
             benchmarks,
             failures,
+            exports: Vec::new(),
         };
         telemetry.instruments().record_suite(
             run.duration_s,
@@ -234,6 +272,66 @@ impl Suite {
             .as_ref()
             .and_then(|b| b.compare(&result, &self.config.regression));
         Ok(result)
+    }
+}
+
+/// Puts a benchmark's statistics on its span.
+fn annotate(span: &tracing::Span, result: &BenchResult) {
+    let s = &result.stats;
+    for (key, value) in [
+        ("benchmark.mean_ns", s.mean),
+        ("benchmark.median_ns", s.median),
+        ("benchmark.p95_ns", s.p95),
+        ("benchmark.p99_ns", s.p99),
+        ("benchmark.std_dev_ns", s.std_dev),
+        ("benchmark.ci_lower_ns", s.ci_lower),
+        ("benchmark.ci_upper_ns", s.ci_upper),
+    ] {
+        span.set_attribute(key, value);
+    }
+    span.set_attribute("benchmark.samples", s.samples as i64);
+    span.set_attribute("benchmark.iterations", result.iterations as i64);
+    span.set_attribute("benchmark.outliers", s.outliers.total() as i64);
+    if let Some(cmp) = &result.baseline {
+        span.set_attribute("benchmark.change", cmp.comparison.change);
+        span.set_attribute("benchmark.baseline_version", cmp.baseline_version.clone());
+    }
+}
+
+/// Passes reporter calls through, and the exporters' warnings along with them.
+struct Relay<'a> {
+    inner: &'a mut dyn Reporter,
+    warnings: mpsc::Receiver<String>,
+}
+
+impl Relay<'_> {
+    fn drain(&mut self) {
+        while let Ok(w) = self.warnings.try_recv() {
+            self.inner.warning(&w);
+        }
+    }
+}
+
+impl Reporter for Relay<'_> {
+    fn suite_started(&mut self, names: &[String], addr: Option<SocketAddr>) {
+        self.inner.suite_started(names, addr);
+    }
+    fn bench_started(&mut self, name: &str) {
+        self.drain();
+        self.inner.bench_started(name);
+    }
+    fn progress(&mut self, name: &str, progress: Progress) {
+        self.inner.progress(name, progress);
+    }
+    fn bench_finished(&mut self, result: &BenchResult) {
+        self.inner.bench_finished(result);
+        self.drain();
+    }
+    fn bench_failed(&mut self, name: &str, error: &Error) {
+        self.inner.bench_failed(name, error);
+    }
+    fn warning(&mut self, message: &str) {
+        self.inner.warning(message);
     }
 }
 

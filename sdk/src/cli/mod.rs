@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::baseline::Baseline;
-use crate::config::{self, Config, MeasurementConfig};
+use crate::config::{Loaded, MeasurementConfig};
 use crate::error::Error;
 use crate::registry::{self, BenchEntry};
 use crate::runner::Suite;
@@ -24,7 +24,7 @@ pub use terminal::{Terminal, format_ns, table};
     name = "benchscope",
     version,
     about = "Runs the benchmarks of this target, prints their statistics and exports them as OpenTelemetry metrics.",
-    after_help = "Environment: BENCHSCOPE_ENVIRONMENT, BENCHSCOPE_EXPORTERS, BENCHSCOPE_PROMETHEUS_ADDR, BENCHSCOPE_PROMETHEUS_LINGER, BENCHSCOPE_COLLECTION_INTERVAL, BENCHSCOPE_COMMIT, BENCHSCOPE_BRANCH. Flags win over the environment, which wins over the defaults."
+    after_help = "Configuration comes from benchscope.toml (in the crate root, or --config/BENCHSCOPE_CONFIG), then the environment (OTEL_* and BENCHSCOPE_* variables), then these flags; each wins over the one before. --print-config shows the result and where each value came from."
 )]
 pub struct Args {
     /// Run only benchmarks whose name contains FILTER.
@@ -47,22 +47,34 @@ pub struct Args {
     /// Compare with a results file written earlier by `--output json`.
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
-    /// Exporters to run, comma-separated: prometheus, or none.
+    /// The configuration file (default: benchscope.toml in the crate root, if any).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Metric exporters, comma-separated: prometheus, otlp, stdout, or none.
     #[arg(long, value_name = "LIST")]
     pub exporters: Option<String>,
+    /// Span exporters, comma-separated: otlp, stdout, or none.
+    #[arg(long, value_name = "LIST")]
+    pub traces: Option<String>,
     /// Where to serve Prometheus metrics (default 127.0.0.1:9464).
     #[arg(long, value_name = "ADDR")]
     pub prometheus_addr: Option<String>,
     /// Keep serving /metrics this long after the suite ends (e.g. 30s).
     #[arg(long, value_name = "DURATION")]
     pub serve_after: Option<String>,
+    /// The OTLP endpoint (e.g. http://127.0.0.1:4318).
+    #[arg(long, value_name = "URL")]
+    pub otlp_endpoint: Option<String>,
+    /// The OTLP protocol: grpc or http/protobuf.
+    #[arg(long, value_name = "PROTOCOL")]
+    pub otlp_protocol: Option<String>,
     /// The `environment` label (dev, ci, prod).
     #[arg(long, value_name = "NAME")]
     pub environment: Option<String>,
-    /// Resource sampling interval (default 1s, at least 100ms).
+    /// Resource sampling and export interval (default 1s, at least 100ms).
     #[arg(long, value_name = "DURATION")]
     pub collection_interval: Option<String>,
-    /// Print the effective configuration as JSON and exit.
+    /// Print the effective configuration, with where each value came from, and exit.
     #[arg(long)]
     pub print_config: bool,
 }
@@ -70,8 +82,8 @@ pub struct Args {
 /// The parsed command: configuration, selection and outputs.
 #[derive(Debug)]
 pub struct Command {
-    /// The configuration in force.
-    pub config: Config,
+    /// The configuration in force, with the origin of each value.
+    pub loaded: Loaded,
     /// The arguments as given.
     pub args: Args,
     /// Where to write JSON results.
@@ -79,27 +91,34 @@ pub struct Command {
 }
 
 impl Command {
-    /// Builds the configuration: defaults, then `env`, then the flags.
+    /// Builds the configuration: defaults, file, `env`, then the flags.
     pub fn from_args(
         args: Args,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Command, Error> {
-        let mut config = Config::default();
-        config.apply_env(env)?;
-        if let Some(v) = &args.exporters {
-            config.exporters = config::parse_exporters("--exporters", v)?;
-        }
-        if let Some(v) = &args.prometheus_addr {
-            config.prometheus.addr = config::parse_addr("--prometheus-addr", v)?;
-        }
-        if let Some(v) = &args.serve_after {
-            config.prometheus.linger = config::parse_duration("--serve-after", v)?;
-        }
-        if let Some(v) = &args.environment {
-            config.environment = v.clone();
-        }
-        if let Some(v) = &args.collection_interval {
-            config.collection_interval = config::parse_interval("--collection-interval", v)?;
+        let mut loaded = Loaded::load(args.config.as_deref(), env)?;
+        let flags = [
+            ("exporters", "--exporters", &args.exporters),
+            ("traces", "--traces", &args.traces),
+            (
+                "prometheus.addr",
+                "--prometheus-addr",
+                &args.prometheus_addr,
+            ),
+            ("prometheus.linger", "--serve-after", &args.serve_after),
+            ("otlp.endpoint", "--otlp-endpoint", &args.otlp_endpoint),
+            ("otlp.protocol", "--otlp-protocol", &args.otlp_protocol),
+            ("environment", "--environment", &args.environment),
+            (
+                "collection_interval",
+                "--collection-interval",
+                &args.collection_interval,
+            ),
+        ];
+        for (key, flag, value) in flags {
+            if let Some(value) = value {
+                loaded.set_flag(key, value, flag)?;
+            }
         }
         let json_output = match args.output.as_deref() {
             None => None,
@@ -113,7 +132,7 @@ impl Command {
             }
         };
         Ok(Command {
-            config,
+            loaded,
             args,
             json_output,
         })
@@ -136,6 +155,12 @@ impl Command {
 /// Runs the command line of a bench target; what `benchscope::main!()` calls.
 /// Exit codes: 0 success, 1 a benchmark failed, 2 bad usage or configuration.
 pub fn main() -> ExitCode {
+    // Ctrl-C: send what was recorded before leaving.
+    let _ = ctrlc::set_handler(|| {
+        eprintln!("\ninterrupted: flushing exporters");
+        crate::telemetry::flush_running();
+        std::process::exit(130);
+    });
     let args = match Args::try_parse() {
         Ok(args) => args,
         Err(e) => {
@@ -155,8 +180,7 @@ pub fn main() -> ExitCode {
 fn run(args: Args) -> Result<ExitCode, Error> {
     let command = Command::from_args(args, std::env::vars())?;
     if command.args.print_config {
-        let text = serde_json::to_string_pretty(&command.config).expect("config serializes");
-        println!("{text}");
+        print!("{}", command.loaded.render());
         return Ok(ExitCode::SUCCESS);
     }
     let selected = command.select(&registry::registered()?);
@@ -166,7 +190,7 @@ fn run(args: Args) -> Result<ExitCode, Error> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let mut suite = Suite::new(command.config.clone());
+    let mut suite = Suite::new(command.loaded.config.clone());
     if command.args.quick {
         suite = suite.with_measurement(MeasurementConfig::quick());
     }
@@ -225,7 +249,8 @@ mod tests {
             )],
         )
         .unwrap();
-        assert_eq!(c.config.prometheus.addr.port(), 9999);
+        assert_eq!(c.loaded.config.prometheus.addr.port(), 9999);
+        assert_eq!(c.loaded.source("prometheus.addr"), "flag --prometheus-addr");
     }
 
     #[test]

@@ -75,6 +75,13 @@ impl Reporter for Terminal {
         );
     }
 
+    fn warning(&mut self, message: &str) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| eprintln!("warning: {message}")),
+            None => eprintln!("warning: {message}"),
+        }
+    }
+
     fn bench_failed(&mut self, name: &str, error: &Error) {
         if let Some(bar) = self.bar.take() {
             bar.abandon();
