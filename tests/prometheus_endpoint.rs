@@ -9,13 +9,12 @@ use std::sync::Mutex;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use benchscope::baseline::Baseline;
 use benchscope::config::{Config, MeasurementConfig};
 use benchscope::instruments::CATALOGUE;
 use benchscope::runner::{Reporter, Silent, Suite};
 use benchscope::telemetry::Telemetry;
 use benchscope::{BenchResult, Bencher, Error, monitored_bench, registry};
-use common::{find, parse, scrape};
+use common::{faster_baseline, find, parse, scrape};
 
 /// Tests here install the global meter provider; one at a time.
 static GLOBAL: Mutex<()> = Mutex::new(());
@@ -66,20 +65,6 @@ fn selected(names: &[&str]) -> Vec<&'static benchscope::BenchEntry> {
         .into_iter()
         .filter(|e| names.contains(&e.full_name().as_str()))
         .collect()
-}
-
-/// A baseline twice as fast as `run`: every benchmark is then a critical regression.
-fn faster_baseline(run: &benchscope::SuiteRun) -> Baseline {
-    let mut base = run.clone();
-    base.commit = "base123".into();
-    for b in &mut base.benchmarks {
-        b.samples_ns.iter_mut().for_each(|s| *s /= 2.0);
-        b.stats = benchscope::Stats::from_samples(&b.samples_ns).unwrap();
-    }
-    Baseline {
-        version: "base123".into(),
-        run: base,
-    }
 }
 
 #[test]

@@ -2,6 +2,8 @@
 //! Prometheus text exposition format.
 #![allow(dead_code)]
 
+pub mod otlp;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
@@ -99,4 +101,51 @@ pub fn find<'a>(series: &'a [Series], name: &str, labels: &[(&str, &str)]) -> Ve
         .iter()
         .filter(|s| s.name == name && labels.iter().all(|(k, v)| s.label(k) == Some(v)))
         .collect()
+}
+
+/// A baseline twice as fast as `run`: every benchmark of `run` is then a
+/// critical regression against it, so every baseline metric is recorded.
+pub fn faster_baseline(run: &benchscope::SuiteRun) -> benchscope::baseline::Baseline {
+    let mut base = run.clone();
+    base.commit = "base123".into();
+    for b in &mut base.benchmarks {
+        b.samples_ns.iter_mut().for_each(|s| *s /= 2.0);
+        b.stats = benchscope::Stats::from_samples(&b.samples_ns).unwrap();
+    }
+    benchscope::baseline::Baseline {
+        version: "base123".into(),
+        run: base,
+    }
+}
+
+/// Test-sized measurement settings: a benchmark takes tens of milliseconds.
+pub fn tiny_measurement() -> benchscope::config::MeasurementConfig {
+    benchscope::config::MeasurementConfig {
+        samples: 10,
+        warmup: std::time::Duration::from_millis(20),
+        min_time: std::time::Duration::from_millis(50),
+        max_time: std::time::Duration::from_secs(1),
+    }
+}
+
+/// A free loopback port (bound, then released).
+pub fn free_addr() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().unwrap()
+}
+
+/// The quickstart example's binary, built by `cargo test` beside the test binaries.
+pub fn quickstart_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>");
+    let path = profile_dir.join("examples").join("quickstart");
+    assert!(
+        path.is_file(),
+        "{} is missing: run the tests with `cargo test` (which builds the examples) or scripts/test.sh",
+        path.display()
+    );
+    path
 }
