@@ -20,6 +20,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
 fi
 
+# VictoriaMetrics, the real OTLP backend of the end-to-end tests: Debian 12
+# has no build with OTLP ingestion, so trixie's is fetched into target/tools
+# (see the script; the system is not changed).
+VICTORIA_METRICS_BIN=$(bash scripts/fetch-victoria-metrics.sh)
+export VICTORIA_METRICS_BIN
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0

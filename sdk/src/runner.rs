@@ -36,6 +36,9 @@ pub trait Reporter {
     fn bench_failed(&mut self, _name: &str, _error: &Error) {}
     /// An exporter failed for the first time; the suite goes on.
     fn warning(&mut self, _message: &str) {}
+    /// Every benchmark has run and the suite's figures are recorded; the
+    /// exporters have not been flushed yet.
+    fn suite_finished(&mut self, _run: &SuiteRun) {}
 }
 
 /// A reporter that reports nothing.
@@ -188,6 +191,7 @@ impl Suite {
             self.passed(&run),
             &Pipeline::from_env(&self.config.branch),
         );
+        reporter.suite_finished(&run);
         run
     }
 
@@ -332,6 +336,9 @@ impl Reporter for Relay<'_> {
     }
     fn warning(&mut self, message: &str) {
         self.inner.warning(message);
+    }
+    fn suite_finished(&mut self, run: &SuiteRun) {
+        self.inner.suite_finished(run);
     }
 }
 

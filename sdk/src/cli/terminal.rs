@@ -75,6 +75,13 @@ impl Reporter for Terminal {
         );
     }
 
+    fn suite_finished(&mut self, run: &SuiteRun) {
+        eprintln!(
+            "benchscope: suite finished in {:.1} s; flushing exporters",
+            run.duration_s
+        );
+    }
+
     fn warning(&mut self, message: &str) {
         match &self.bar {
             Some(bar) => bar.suspend(|| eprintln!("warning: {message}")),

@@ -1,0 +1,191 @@
+//! The command line of a bench target, run as a real process (the quickstart
+//! example): bad configuration stops it before any benchmark with exit code
+//! 2 and a message naming the key, the value and the choices; `--print-config`
+//! shows where values came from; Ctrl-C flushes what was recorded.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::otlp::{Answer, HttpReceiver};
+use common::quickstart_binary;
+
+fn quickstart() -> Command {
+    let mut cmd = Command::new(quickstart_binary());
+    // A clean slate: no configuration leaks in from the caller's environment.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("OTEL_") || key.starts_with("BENCHSCOPE_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env_remove("CARGO_MANIFEST_DIR");
+    cmd.stdin(Stdio::null());
+    cmd
+}
+
+/// Runs the quickstart with `args` and `env`; returns (exit code, stdout, stderr).
+fn run(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
+    let out = quickstart()
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run the quickstart");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn assert_rejected(args: &[&str], env: &[(&str, &str)], must_name: &[&str]) {
+    let (code, stdout, stderr) = run(args, env);
+    assert_eq!(code, Some(2), "stderr: {stderr}");
+    for word in must_name {
+        assert!(
+            stderr.contains(word),
+            "the message should name {word:?}: {stderr}"
+        );
+    }
+    assert!(
+        !stderr.contains("benchscope: running"),
+        "a benchmark started: {stderr}"
+    );
+    assert!(stdout.is_empty(), "{stdout}");
+}
+
+#[test]
+fn bad_configuration_fails_before_any_benchmark_with_exit_code_2() {
+    assert_rejected(
+        &["--quick"],
+        &[("OTEL_METRICS_EXPORTER", "prometheus,graphite")],
+        &[
+            "OTEL_METRICS_EXPORTER",
+            "graphite",
+            "valid: prometheus, otlp, stdout",
+        ],
+    );
+    assert_rejected(
+        &["--quick"],
+        &[("OTEL_EXPORTER_OTLP_ENDPOINT", "127.0.0.1:4318")],
+        &["OTEL_EXPORTER_OTLP_ENDPOINT", "127.0.0.1:4318", "http://"],
+    );
+    assert_rejected(
+        &["--quick", "--otlp-protocol", "http/json"],
+        &[],
+        &["--otlp-protocol", "http/json", "grpc, http/protobuf"],
+    );
+
+    let dir = std::env::temp_dir().join(format!("benchscope-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let unknown_key = dir.join("unknown-key.toml");
+    std::fs::write(&unknown_key, "[prometheus]\nport = 9464\n").unwrap();
+    assert_rejected(
+        &["--quick", "--config", unknown_key.to_str().unwrap()],
+        &[],
+        &["unknown-key.toml", "port", "addr", "linger"],
+    );
+    let bad_toml = dir.join("bad.toml");
+    std::fs::write(&bad_toml, "exporters = [\"otlp\"\n").unwrap();
+    assert_rejected(
+        &["--quick"],
+        &[("BENCHSCOPE_CONFIG", bad_toml.to_str().unwrap())],
+        &["bad.toml"],
+    );
+}
+
+#[test]
+fn print_config_shows_each_value_and_its_source() {
+    let dir = std::env::temp_dir().join(format!("benchscope-print-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // Found in the crate root, as cargo names it.
+    std::fs::write(
+        dir.join("benchscope.toml"),
+        "environment = \"ci\"\n[otlp]\ntimeout = \"3s\"\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run(
+        &["--print-config", "--exporters", "prometheus,otlp"],
+        &[
+            ("CARGO_MANIFEST_DIR", dir.to_str().unwrap()),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "1500"),
+            (
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                "authorization=Bearer%20secret",
+            ),
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("environment = \"ci\"  # file "), "{stdout}");
+    assert!(
+        stdout.contains("timeout = \"1s 500ms\"  # env OTEL_EXPORTER_OTLP_TIMEOUT"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("exporters = [\"prometheus\", \"otlp\"]  # flag --exporters"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("samples = 100  # default"), "{stdout}");
+    assert!(
+        !stdout.contains("secret"),
+        "header values are redacted: {stdout}"
+    );
+}
+
+#[test]
+fn ctrl_c_flushes_what_was_recorded() {
+    let receiver = HttpReceiver::start(Answer::Ok);
+    let mut child = quickstart()
+        .args([
+            "--exporters",
+            "otlp",
+            "--otlp-endpoint",
+            &receiver.endpoint(),
+        ])
+        // No periodic export before the interrupt: only the flush can deliver.
+        .env("OTEL_METRIC_EXPORT_INTERVAL", "600000")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the quickstart");
+    let stderr = child.stderr.take().unwrap();
+    let (finished_tx, finished_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains(": p50 ") {
+                let _ = finished_tx.send(line);
+            }
+        }
+    });
+    let first = finished_rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("a first benchmark finishes");
+    let name = first.split(": p50").next().unwrap().to_owned();
+    assert_eq!(
+        receiver.requests.load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+    // SAFETY: kill sends a signal to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "the quickstart did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(130));
+    let received = receiver.received.latest_metrics();
+    let means = common::otlp::points(&received["benchmark_mean_ms"]);
+    assert!(
+        means
+            .iter()
+            .any(|(labels, _)| labels.get("benchmark_name") == Some(&name)),
+        "{name} finished before the interrupt but its mean was not flushed: {means:?}"
+    );
+}

@@ -1,0 +1,227 @@
+//! End to end through a real OTLP backend: VictoriaMetrics (Debian trixie's
+//! package, fetched by `scripts/fetch-victoria-metrics.sh`) receives the
+//! quickstart suite over OTLP/HTTP while Prometheus-style /metrics serves the
+//! same run, and every series on /metrics is found in VictoriaMetrics by
+//! PromQL-compatible export with the same name, the same labels and the same
+//! value.
+//!
+//! VictoriaMetrics also turns the OTLP resource attributes into labels
+//! (`service.name`, `host.name`, ...; every one has a dot); on the Prometheus
+//! path they are in `target_info`. Those are the only extra labels allowed.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Series, free_addr, parse, quickstart_binary, scrape};
+
+fn victoria_metrics_binary() -> PathBuf {
+    let path = std::env::var_os("VICTORIA_METRICS_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("target/tools/victoria-metrics/usr/bin/victoria-metrics")
+        });
+    assert!(
+        path.is_file(),
+        "{} is missing: run the tests with scripts/test.sh, or fetch it with scripts/fetch-victoria-metrics.sh",
+        path.display()
+    );
+    path
+}
+
+struct VictoriaMetrics {
+    addr: SocketAddr,
+    child: Child,
+    data: PathBuf,
+}
+
+impl VictoriaMetrics {
+    fn start() -> VictoriaMetrics {
+        let addr = free_addr();
+        let data = std::env::temp_dir().join(format!("benchscope-vm-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&data);
+        let child = Command::new(victoria_metrics_binary())
+            .arg(format!("-httpListenAddr={addr}"))
+            .arg(format!("-storageDataPath={}", data.display()))
+            .arg("-search.latencyOffset=0s")
+            .arg("-retentionPeriod=1d")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start victoria-metrics");
+        let vm = VictoriaMetrics { addr, child, data };
+        let start = Instant::now();
+        while ureq::get(format!("http://{addr}/health")).call().is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "victoria-metrics did not start"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        vm
+    }
+
+    /// Every stored series of `name`, with its last value.
+    fn series(&self, name: &str) -> Vec<(BTreeMap<String, String>, f64)> {
+        let body = ureq::get(format!("http://{}/api/v1/export", self.addr))
+            .query("match[]", format!("{{__name__=\"{name}\"}}"))
+            .call()
+            .expect("export from victoria-metrics")
+            .body_mut()
+            .read_to_string()
+            .unwrap();
+        body.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|line| {
+                let json: serde_json::Value = serde_json::from_str(line).expect("export line");
+                let labels = json["metric"]
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .filter(|(k, _)| *k != "__name__")
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                    .collect();
+                let value = json["values"].as_array().unwrap().last().unwrap();
+                (labels, value.as_f64().unwrap_or(f64::NAN))
+            })
+            .collect()
+    }
+}
+
+impl Drop for VictoriaMetrics {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data);
+    }
+}
+
+/// Labels equal, `le` compared as numbers; VictoriaMetrics may add resource
+/// attributes (dotted names) and nothing else.
+fn same_labels(prometheus: &BTreeMap<String, String>, vm: &BTreeMap<String, String>) -> bool {
+    let vm_own: BTreeMap<_, _> = vm.iter().filter(|(k, _)| !k.contains('.')).collect();
+    vm_own.len() == prometheus.len()
+        && prometheus.iter().all(|(k, v)| match vm.get(k) {
+            Some(w) if k == "le" => v.parse::<f64>().ok() == w.parse::<f64>().ok(),
+            Some(w) => v == w,
+            None => false,
+        })
+}
+
+fn close(a: f64, b: f64) -> bool {
+    // VictoriaMetrics keeps 12 significant decimal digits.
+    a == b || (a - b).abs() <= 1e-9 * a.abs().max(b.abs())
+}
+
+#[test]
+fn victoria_metrics_gets_the_same_series_over_otlp_as_prometheus_scrapes() {
+    let vm = VictoriaMetrics::start();
+    let dir = std::env::temp_dir().join(format!("benchscope-vm-run-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let baseline = dir.join("baseline.json");
+    let quickstart = || {
+        let mut cmd = Command::new(quickstart_binary());
+        for (key, _) in std::env::vars() {
+            if key.starts_with("OTEL_") || key.starts_with("BENCHSCOPE_") {
+                cmd.env_remove(key);
+            }
+        }
+        cmd.env_remove("CARGO_MANIFEST_DIR").stdin(Stdio::null());
+        cmd
+    };
+    let status = quickstart()
+        .args(["--quick", "--exporters", "none", "--output", "json"])
+        .arg(&baseline)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    // Both paths in one run: /metrics for the scrape, OTLP/HTTP to VictoriaMetrics.
+    let metrics_addr = free_addr();
+    let mut child = quickstart()
+        .args([
+            "--quick",
+            "--exporters",
+            "prometheus,otlp",
+            "--serve-after",
+            "3s",
+            "--baseline",
+        ])
+        .arg(&baseline)
+        .args(["--prometheus-addr", &metrics_addr.to_string()])
+        .args([
+            "--otlp-endpoint",
+            &format!("http://{}/opentelemetry", vm.addr),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut lines = stderr.lines().map_while(Result::ok);
+    let finished = lines
+        .by_ref()
+        .any(|l| l.starts_with("benchscope: suite finished"));
+    assert!(finished, "the quickstart did not finish");
+    let scraped: Vec<Series> = parse(&scrape(metrics_addr));
+    let warnings: Vec<String> = lines.filter(|l| l.starts_with("warning")).collect();
+    let status = child.wait().unwrap();
+    assert!(status.success() && warnings.is_empty(), "{warnings:?}");
+    ureq::get(format!("http://{}/internal/force_flush", vm.addr))
+        .call()
+        .expect("force_flush");
+
+    let mut by_name: BTreeMap<&str, Vec<&Series>> = BTreeMap::new();
+    for s in scraped.iter().filter(|s| s.name != "target_info") {
+        by_name.entry(s.name.as_str()).or_default().push(s);
+    }
+    for spec in benchscope::instruments::CATALOGUE {
+        let name = if spec.kind == "histogram" {
+            format!("{}_count", spec.name)
+        } else {
+            spec.name.to_owned()
+        };
+        assert!(
+            by_name.contains_key(name.as_str()),
+            "{name} is not on /metrics"
+        );
+    }
+    let mut compared = 0;
+    for (name, series) in &by_name {
+        let stored = vm.series(name);
+        // Resource readings go on after the scrape.
+        let check_value = !matches!(*name, "memory_usage_mb" | "cpu_utilization_percent");
+        for s in series {
+            let twins: Vec<_> = stored
+                .iter()
+                .filter(|(l, _)| same_labels(&s.labels, l))
+                .collect();
+            assert_eq!(
+                twins.len(),
+                1,
+                "{name}{:?} in VictoriaMetrics: {stored:?}",
+                s.labels
+            );
+            if check_value {
+                assert!(
+                    close(s.value, twins[0].1),
+                    "{name}{:?}: /metrics {} vs VictoriaMetrics {}",
+                    s.labels,
+                    s.value,
+                    twins[0].1
+                );
+            }
+            compared += 1;
+        }
+    }
+    assert!(compared > 300, "only {compared} series compared");
+    println!("{compared} series identical on both paths");
+}
