@@ -1,29 +1,54 @@
-//! Overhead of the Prometheus exporter: the quickstart suite runs as a child
-//! process with the exporter off and on (scraped every second, as Prometheus
-//! would), in alternating order over several rounds. Target: ≤ 1.01.
+//! Overhead of the exporters: the quickstart suite runs as a child process
+//! with no exporter, with the Prometheus exporter (scraped every second, as
+//! Prometheus would) and with the OTLP exporter (pushing every second to a
+//! real OTLP/HTTP receiver in this process), in rotating order over several
+//! rounds. Target: ≤ 1.01.
 //!
-//! Printed:
-//! - the CPU time ratio the exporter causes: the child's CPU time over its CPU
-//!   time less the exporter's own thread (read from `/proc`), per "on" run;
+//! Printed, per exporter:
+//! - the CPU time ratio the exporter causes: the child's CPU time over its
+//!   CPU time less the exporter's own threads (every thread but the
+//!   benchmark thread and the resource sampler), read from `/proc`;
 //! - the wall time ratio as the benchmarks see it: each benchmark's mean time
-//!   per iteration with the exporter on over off (median over rounds);
-//! - the raw CPU and wall totals of every run. These vary by several percent
-//!   from run to run whatever the exporter does, because batch sizes follow
-//!   each run's warm-up estimate, so they are shown but not used as the
-//!   ratio.
+//!   per iteration with the exporter over without (median over rounds), and
+//!   the run-to-run noise of the no-exporter runs for scale;
+//! - the raw CPU and wall totals. These vary by several percent from run to
+//!   run whatever the exporter does, because batch sizes follow each run's
+//!   warm-up estimate, so they are shown but not used as the ratio.
 //!
 //! ```text
 //! cargo bench --bench overhead
 //! ```
 
-use std::net::TcpListener;
+#[path = "../tests/common/mod.rs"]
+#[allow(dead_code)]
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use common::otlp::{Answer, HttpReceiver};
+
 const ROUNDS: usize = 4;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mode {
+    None,
+    Prometheus,
+    Otlp,
+}
+
+impl Mode {
+    fn label(self) -> &'static str {
+        match self {
+            Mode::None => "none",
+            Mode::Prometheus => "prometheus",
+            Mode::Otlp => "otlp",
+        }
+    }
+}
 
 fn children_cpu() -> Duration {
     // SAFETY: getrusage writes into the struct we pass and has no other effect.
@@ -53,13 +78,13 @@ fn build_quickstart() -> PathBuf {
 struct Sample {
     cpu: Duration,
     wall: Duration,
-    /// CPU time of the child's `benchscope-prometheus` thread.
+    /// CPU time of the child's exporter threads.
     exporter_cpu: Duration,
     means: Vec<(String, f64)>,
 }
 
-/// CPU time (user + system) of each thread of `pid`, by thread id and name.
-fn thread_cpu(pid: u32) -> Vec<(String, String, Duration)> {
+/// CPU time (user + system) of each thread of `pid`: (tid, name, time).
+fn thread_cpu(pid: u32) -> Vec<(u32, String, Duration)> {
     // SAFETY: sysconf has no side effects.
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
@@ -75,38 +100,41 @@ fn thread_cpu(pid: u32) -> Vec<(String, String, Duration)> {
             // After the name: state is field 3, utime 14 and stime 15 (1-based).
             let utime: f64 = fields.get(11)?.parse().ok()?;
             let stime: f64 = fields.get(12)?.parse().ok()?;
-            let tid = task.file_name().to_string_lossy().into_owned();
+            let tid = task.file_name().to_string_lossy().parse().ok()?;
             Some((tid, name, Duration::from_secs_f64((utime + stime) / ticks)))
         })
         .collect()
 }
 
-fn run(binary: &Path, exporter_on: bool, out: &Path) -> Sample {
+fn run(binary: &Path, mode: Mode, otlp_endpoint: &str, out: &Path) -> Sample {
     let mut cmd = Command::new(binary);
     cmd.args(["--output", "json"]).arg(out);
     let stop = Arc::new(AtomicBool::new(false));
     let mut scraper = None;
-    if exporter_on {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        cmd.args(["--exporters", "prometheus", "--prometheus-addr"])
-            .arg(format!("127.0.0.1:{port}"));
-        let stop = stop.clone();
-        scraper = Some(std::thread::spawn(move || {
-            let url = format!("http://127.0.0.1:{port}/metrics");
-            let mut scrapes = 0;
-            while !stop.load(Ordering::Relaxed) {
-                if ureq::get(&url).call().is_ok() {
-                    scrapes += 1;
+    match mode {
+        Mode::None => {
+            cmd.args(["--exporters", "none"]);
+        }
+        Mode::Otlp => {
+            cmd.args(["--exporters", "otlp", "--otlp-endpoint", otlp_endpoint]);
+        }
+        Mode::Prometheus => {
+            let addr = common::free_addr();
+            cmd.args(["--exporters", "prometheus", "--prometheus-addr"])
+                .arg(addr.to_string());
+            let stop = stop.clone();
+            scraper = Some(std::thread::spawn(move || {
+                let url = format!("http://{addr}/metrics");
+                let mut scrapes = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    if ureq::get(&url).call().is_ok() {
+                        scrapes += 1;
+                    }
+                    std::thread::sleep(Duration::from_secs(1));
                 }
-                std::thread::sleep(Duration::from_secs(1));
-            }
-            scrapes
-        }));
-    } else {
-        cmd.args(["--exporters", "none"]);
+                scrapes
+            }));
+        }
     }
     let stderr_path = out.with_extension("stderr");
     std::fs::create_dir_all(out.parent().expect("output dir")).expect("create output dir");
@@ -115,14 +143,13 @@ fn run(binary: &Path, exporter_on: bool, out: &Path) -> Sample {
     let cpu_before = children_cpu();
     let start = Instant::now();
     let mut child = cmd.spawn().expect("run quickstart");
-    // Poll the child's threads until it exits; the exporter thread's last
-    // reading is taken within 50 ms of its end.
-    let mut exporter_cpu = Duration::ZERO;
+    let pid = child.id();
+    // Poll the child's threads until it exits; each thread's last reading is
+    // taken within 50 ms of its end.
+    let mut last: std::collections::BTreeMap<u32, (String, Duration)> = Default::default();
     let status = loop {
-        for (_, name, cpu) in thread_cpu(child.id()) {
-            if name == "benchscope-prom" || name.starts_with("benchscope-prometheus") {
-                exporter_cpu = exporter_cpu.max(cpu);
-            }
+        for (tid, name, cpu) in thread_cpu(pid) {
+            last.insert(tid, (name, cpu));
         }
         if let Some(status) = child.try_wait().expect("wait for quickstart") {
             break status;
@@ -141,6 +168,11 @@ fn run(binary: &Path, exporter_on: bool, out: &Path) -> Sample {
         "quickstart failed: {}",
         std::fs::read_to_string(&stderr_path).unwrap_or_default()
     );
+    let exporter_cpu = last
+        .iter()
+        .filter(|(tid, (name, _))| **tid != pid && name != "benchscope-reso")
+        .map(|(_, (_, cpu))| *cpu)
+        .sum();
     let run = benchscope::SuiteRun::read_json(out).expect("results");
     Sample {
         cpu,
@@ -154,41 +186,21 @@ fn run(binary: &Path, exporter_on: bool, out: &Path) -> Sample {
     }
 }
 
-fn main() {
-    let binary = build_quickstart();
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("overhead");
-    let mut off = Vec::new();
-    let mut on = Vec::new();
-    for round in 0..ROUNDS {
-        // Alternate which goes first so drift over time does not favour one side.
-        let order = if round % 2 == 0 {
-            [false, true]
-        } else {
-            [true, false]
-        };
-        for exporter_on in order {
-            let label = if exporter_on { "on" } else { "off" };
-            let s = run(
-                &binary,
-                exporter_on,
-                &dir.join(format!("{label}-{round}.json")),
-            );
-            println!(
-                "round {} exporter {label:>3}: cpu {:>7.3} s  wall {:>7.3} s",
-                round + 1,
-                s.cpu.as_secs_f64(),
-                s.wall.as_secs_f64()
-            );
-            if exporter_on { on.push(s) } else { off.push(s) }
-        }
-    }
-    println!("\nPrometheus exporter on / off over {ROUNDS} rounds (target ≤ 1.01)");
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn report(mode: Mode, on: &[Sample], off: &[Sample]) {
+    println!(
+        "\n{} exporter vs none over {ROUNDS} rounds (target ≤ 1.01)",
+        mode.label()
+    );
     let ratios: Vec<f64> = on
         .iter()
         .map(|s| s.cpu.as_secs_f64() / (s.cpu - s.exporter_cpu).as_secs_f64())
         .collect();
-    // /proc counts CPU time in clock ticks (10 ms here): a thread below one
-    // tick reads as 0.
+    // /proc counts CPU time in clock ticks (10 ms here): below one tick reads as 0.
     let exporter_ms: Vec<String> = on
         .iter()
         .map(|s| match s.exporter_cpu.as_millis() {
@@ -197,17 +209,17 @@ fn main() {
         })
         .collect();
     println!(
-        "  CPU time ratio (process / process less exporter thread): {:.4}  (exporter thread CPU per run: {} ms)",
+        "  CPU time ratio (process / process less exporter threads): {:.4}  (exporter threads' CPU per run: {} ms)",
         median(ratios),
         exporter_ms.join(", ")
     );
-    let mut log_sum = 0.0;
     let names = &off[0].means;
+    let mut log_sum = 0.0;
     let mut lines = Vec::new();
     for (i, (name, _)) in names.iter().enumerate() {
         let r = median(
             on.iter()
-                .zip(&off)
+                .zip(off)
                 .map(|(a, b)| a.means[i].1 / b.means[i].1)
                 .collect(),
         );
@@ -216,7 +228,7 @@ fn main() {
         let spread = offs.iter().cloned().fold(f64::MIN, f64::max)
             / offs.iter().cloned().fold(f64::MAX, f64::min);
         lines.push(format!(
-            "    {name:>28}: {r:.4}   (noise: slowest / fastest of the off runs {spread:.4})"
+            "    {name:>28}: {r:.4}   (noise: slowest / fastest of the no-exporter runs {spread:.4})"
         ));
     }
     println!(
@@ -229,13 +241,39 @@ fn main() {
     let total =
         |v: &[Sample], f: fn(&Sample) -> Duration| v.iter().map(f).sum::<Duration>().as_secs_f64();
     println!(
-        "  raw totals, on / off (noisy, see above): CPU {:.4}, wall {:.4}",
-        total(&on, |s| s.cpu) / total(&off, |s| s.cpu),
-        total(&on, |s| s.wall) / total(&off, |s| s.wall)
+        "  raw totals vs none (noisy, see above): CPU {:.4}, wall {:.4}",
+        total(on, |s| s.cpu) / total(off, |s| s.cpu),
+        total(on, |s| s.wall) / total(off, |s| s.wall)
     );
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+fn main() {
+    let binary = build_quickstart();
+    let receiver = HttpReceiver::start(Answer::Ok);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("overhead");
+    let modes = [Mode::None, Mode::Prometheus, Mode::Otlp];
+    let mut samples: Vec<Vec<Sample>> = modes.iter().map(|_| Vec::new()).collect();
+    for round in 0..ROUNDS {
+        // Rotate the order so drift over time favours no mode.
+        for k in 0..modes.len() {
+            let i = (round + k) % modes.len();
+            let mode = modes[i];
+            let out = dir.join(format!("{}-{round}.json", mode.label()));
+            let s = run(&binary, mode, &receiver.endpoint(), &out);
+            println!(
+                "round {} {:>10}: cpu {:>7.3} s  wall {:>7.3} s",
+                round + 1,
+                mode.label(),
+                s.cpu.as_secs_f64(),
+                s.wall.as_secs_f64()
+            );
+            samples[i].push(s);
+        }
+    }
+    assert!(
+        receiver.requests.load(Ordering::Relaxed) > 0,
+        "the OTLP receiver got nothing"
+    );
+    report(Mode::Prometheus, &samples[1], &samples[0]);
+    report(Mode::Otlp, &samples[2], &samples[0]);
 }

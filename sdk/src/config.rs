@@ -130,7 +130,7 @@ pub struct OtlpConfig {
     /// Longest time one export may take, retries included.
     #[serde(with = "duration_text")]
     pub timeout: Duration,
-    /// Payload compression.
+    /// Payload compression (default gzip).
     pub compression: Compression,
     /// Aggregation temporality of exported metrics.
     pub temporality: Temporality,
@@ -232,7 +232,10 @@ impl Default for OtlpConfig {
             protocol: OtlpProtocol::HttpProtobuf,
             headers: BTreeMap::new(),
             timeout: Duration::from_secs(10),
-            compression: Compression::None,
+            // Not OTLP's default (none): cumulative exports of a 100-benchmark
+            // suite take 2.7 Mbit/s raw and 0.2 Mbit/s gzipped (benches/otlp_wire.rs),
+            // and the spec's ceiling is 1 Mbit/s.
+            compression: Compression::Gzip,
             temporality: Temporality::Cumulative,
         }
     }
