@@ -442,6 +442,14 @@ impl Loaded {
         if let Some(path) = path {
             loaded.read_file(&path)?;
         }
+        // CI systems set CI=true: their runs are `ci` unless said otherwise.
+        let in_ci = env
+            .get("CI")
+            .is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
+        if in_ci && !loaded.sources.contains_key("environment") {
+            loaded.config.environment = "ci".into();
+            loaded.sources.insert("environment".into(), "env CI".into());
+        }
         loaded.apply_env(&env)?;
         Ok(loaded)
     }
@@ -859,6 +867,16 @@ mod tests {
             c.otlp.endpoint_for(Signal::Traces),
             "http://tempo:4318/custom"
         );
+    }
+
+    #[test]
+    fn ci_runs_are_labelled_ci_unless_configured() {
+        let l = load(&[("CI", "true")]).unwrap();
+        assert_eq!(l.config.environment, "ci");
+        assert_eq!(l.source("environment"), "env CI");
+        let l = load(&[("CI", "true"), ("BENCHSCOPE_ENVIRONMENT", "prod")]).unwrap();
+        assert_eq!(l.config.environment, "prod");
+        assert_eq!(load(&[]).unwrap().config.environment, "dev");
     }
 
     #[test]
