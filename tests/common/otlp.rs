@@ -99,33 +99,61 @@ impl TraceService for Received {
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
+/// A server on a runtime of its own, on 127.0.0.1; stopped when dropped.
+pub struct Served {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Served {
+    /// Binds a free port and runs `serve(listener, stopped)` on it.
+    fn start<F>(serve: impl FnOnce(tokio::net::TcpListener, oneshot::Receiver<()>) -> F) -> Served
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind a receiver");
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        runtime.spawn(serve(listener, stopped));
+        Served {
+            addr,
+            stop: Some(stop),
+            _runtime: runtime,
+        }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
 }
 
 /// An OTLP/gRPC receiver for metrics and traces on 127.0.0.1.
 pub struct GrpcReceiver {
-    pub addr: SocketAddr,
+    pub server: Served,
     pub received: Received,
-    stop: Option<oneshot::Sender<()>>,
-    runtime: tokio::runtime::Runtime,
 }
 
 impl GrpcReceiver {
     pub fn start() -> GrpcReceiver {
-        let runtime = runtime();
         let received = Received::default();
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .expect("bind the gRPC receiver");
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
         let service = received.clone();
-        runtime.spawn(async move {
+        let server = Served::start(|listener, stopped| async move {
             let _ = tonic::transport::Server::builder()
                 .add_service(
                     MetricsServiceServer::new(service.clone())
@@ -143,24 +171,11 @@ impl GrpcReceiver {
                 )
                 .await;
         });
-        GrpcReceiver {
-            addr,
-            received,
-            stop: Some(stop),
-            runtime,
-        }
+        GrpcReceiver { server, received }
     }
 
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-}
-
-impl Drop for GrpcReceiver {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+        self.server.endpoint()
     }
 }
 
@@ -174,12 +189,10 @@ pub enum Answer {
 /// An OTLP/HTTP (protobuf) receiver on 127.0.0.1 that counts the bytes on
 /// the wire (request bodies, as sent, compressed or not).
 pub struct HttpReceiver {
-    pub addr: SocketAddr,
+    pub server: Served,
     pub received: Received,
     pub body_bytes: Arc<AtomicU64>,
     pub requests: Arc<AtomicU64>,
-    stop: Option<oneshot::Sender<()>>,
-    runtime: tokio::runtime::Runtime,
 }
 
 #[derive(Clone)]
@@ -205,10 +218,13 @@ fn decode_body(headers: &axum::http::HeaderMap, body: &[u8]) -> Vec<u8> {
     }
 }
 
-async fn metrics_endpoint(
-    axum::extract::State(state): axum::extract::State<HttpState>,
-    headers: axum::http::HeaderMap,
-    body: axum::body::Bytes,
+/// Counts a request, answers as told, and keeps the decoded message.
+fn accept<M: Message + Default>(
+    state: &HttpState,
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+    keep: impl FnOnce(&Received, M),
+    response: impl Message,
 ) -> (axum::http::StatusCode, Vec<u8>) {
     state.requests.fetch_add(1, Ordering::Relaxed);
     state
@@ -217,13 +233,25 @@ async fn metrics_endpoint(
     if state.answer == Answer::Unavailable {
         return (axum::http::StatusCode::SERVICE_UNAVAILABLE, Vec::new());
     }
-    let request = ExportMetricsServiceRequest::decode(decode_body(&headers, &body).as_slice())
-        .expect("a valid ExportMetricsServiceRequest");
-    state.received.metrics.lock().unwrap().push(request);
-    let response = ExportMetricsServiceResponse {
-        partial_success: None,
-    };
+    let message = M::decode(decode_body(headers, body).as_slice()).expect("a valid OTLP request");
+    keep(&state.received, message);
     (axum::http::StatusCode::OK, response.encode_to_vec())
+}
+
+async fn metrics_endpoint(
+    axum::extract::State(state): axum::extract::State<HttpState>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> (axum::http::StatusCode, Vec<u8>) {
+    accept(
+        &state,
+        &headers,
+        &body,
+        |r, m: ExportMetricsServiceRequest| r.metrics.lock().unwrap().push(m),
+        ExportMetricsServiceResponse {
+            partial_success: None,
+        },
+    )
 }
 
 async fn traces_endpoint(
@@ -231,41 +259,30 @@ async fn traces_endpoint(
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> (axum::http::StatusCode, Vec<u8>) {
-    state.requests.fetch_add(1, Ordering::Relaxed);
-    state
-        .body_bytes
-        .fetch_add(body.len() as u64, Ordering::Relaxed);
-    if state.answer == Answer::Unavailable {
-        return (axum::http::StatusCode::SERVICE_UNAVAILABLE, Vec::new());
-    }
-    let request = ExportTraceServiceRequest::decode(decode_body(&headers, &body).as_slice())
-        .expect("a valid ExportTraceServiceRequest");
-    state.received.traces.lock().unwrap().push(request);
-    let response = ExportTraceServiceResponse {
-        partial_success: None,
-    };
-    (axum::http::StatusCode::OK, response.encode_to_vec())
+    accept(
+        &state,
+        &headers,
+        &body,
+        |r, m: ExportTraceServiceRequest| r.traces.lock().unwrap().push(m),
+        ExportTraceServiceResponse {
+            partial_success: None,
+        },
+    )
 }
 
 impl HttpReceiver {
     pub fn start(answer: Answer) -> HttpReceiver {
-        let runtime = runtime();
         let state = HttpState {
             received: Received::default(),
             body_bytes: Arc::new(AtomicU64::new(0)),
             requests: Arc::new(AtomicU64::new(0)),
             answer,
         };
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .expect("bind the HTTP receiver");
-        let addr = listener.local_addr().unwrap();
         let app = axum::Router::new()
             .route("/v1/metrics", axum::routing::post(metrics_endpoint))
             .route("/v1/traces", axum::routing::post(traces_endpoint))
             .with_state(state.clone());
-        let (stop, stopped) = oneshot::channel::<()>();
-        runtime.spawn(async move {
+        let server = Served::start(|listener, stopped| async move {
             let _ = axum::serve(listener, app)
                 .with_graceful_shutdown(async {
                     let _ = stopped.await;
@@ -273,25 +290,15 @@ impl HttpReceiver {
                 .await;
         });
         HttpReceiver {
-            addr,
+            server,
             received: state.received,
             body_bytes: state.body_bytes,
             requests: state.requests,
-            stop: Some(stop),
-            runtime,
         }
     }
 
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-}
-
-impl Drop for HttpReceiver {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+        self.server.endpoint()
     }
 }
 
