@@ -134,6 +134,29 @@ fn print_config_shows_each_value_and_its_source() {
 }
 
 #[test]
+fn the_stdout_exporter_prints_the_metrics() {
+    let (code, stdout, stderr) = run(
+        &[
+            "--quick",
+            "--exact",
+            "strings/parse_u64",
+            "--exporters",
+            "stdout",
+        ],
+        &[],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    for name in [
+        "benchmark_execution_time_ms",
+        "benchmark_mean_ms",
+        "ci_pipeline_status",
+    ] {
+        assert!(stdout.contains(name), "{name} not printed:\n{stdout}");
+    }
+    assert!(stdout.contains("strings/parse_u64"), "{stdout}");
+}
+
+#[test]
 fn ctrl_c_flushes_what_was_recorded() {
     let receiver = HttpReceiver::start(Answer::Ok);
     let mut child = quickstart()

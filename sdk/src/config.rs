@@ -691,16 +691,25 @@ pub fn parse_addr(key: &str, value: &str) -> Result<SocketAddr, Error> {
     })
 }
 
-/// Checks an OTLP endpoint: an `http://` or `https://` URL with a host.
+/// Checks an OTLP endpoint: an `http://` URL with a host.
 fn parse_endpoint(key: &str, value: &str) -> Result<String, Error> {
     let value = value.trim();
     if value.is_empty() {
         return Ok(String::new());
     }
+    if value.starts_with("https://") {
+        // TLS stacks are heavy to build; a Collector on the same host or
+        // network forwards over TLS instead.
+        return Err(Error::Config {
+            key: key.into(),
+            value: value.into(),
+            reason: "this build of benchscope has no TLS; send to a Collector over http:// (see collector-config/) and let it forward over TLS".into(),
+        });
+    }
     let ok = value
         .parse::<http::Uri>()
         .ok()
-        .filter(|u| matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some());
+        .filter(|u| u.scheme_str() == Some("http") && u.host().is_some());
     match ok {
         Some(_) => Ok(value.to_owned()),
         None => Err(Error::Config {
@@ -904,6 +913,8 @@ mod tests {
             e.contains("OTEL_EXPORTER_OTLP_ENDPOINT") && e.contains("http://"),
             "{e}"
         );
+        let e = err(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318")]);
+        assert!(e.contains("no TLS") && e.contains("Collector"), "{e}");
         let e = err(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")]);
         assert!(e.contains("valid: grpc, http/protobuf"), "{e}");
         let e = err(&[("OTEL_EXPORTER_OTLP_TIMEOUT", "10s")]);
