@@ -7,6 +7,7 @@
 use std::path::Path;
 
 use crate::error::Error;
+use crate::history::History;
 use crate::regression::{Policy, compare};
 use crate::results::{BaselineComparison, BenchResult, SuiteRun};
 
@@ -32,6 +33,64 @@ impl Baseline {
             run.commit.chars().take(12).collect()
         };
         Ok(Baseline { version, run })
+    }
+
+    /// Finds the baseline that `name` means: a results file if `name` is one,
+    /// else the baseline saved under that name in `history`.
+    pub fn resolve(name: &str, history: Option<&History>) -> Result<Baseline, Error> {
+        let path = Path::new(name);
+        if path.is_file() {
+            return Baseline::load(path);
+        }
+        let Some(history) = history else {
+            return Err(Error::NoBaseline {
+                name: name.into(),
+                hint: "it is not a file, and the history is off; pass a results file written by --output json".into(),
+            });
+        };
+        match history.baseline(name)? {
+            Some(id) => Ok(Baseline {
+                version: name.into(),
+                run: history.run(id)?,
+            }),
+            None => {
+                let saved: Vec<String> = history.baselines()?.into_iter().map(|(n, _)| n).collect();
+                Err(Error::NoBaseline {
+                    name: name.into(),
+                    hint: if saved.is_empty() {
+                        format!(
+                            "it is not a file, and {} has no saved baselines yet; save one with `cargo bench -- --save-baseline NAME`",
+                            history.path().display()
+                        )
+                    } else {
+                        format!("it is not a file; saved baselines: {}", saved.join(", "))
+                    },
+                })
+            }
+        }
+    }
+
+    /// The latest run of `branch` in `history`, other than run `except`.
+    pub fn latest_of_branch(
+        branch: &str,
+        history: &History,
+        except: Option<i64>,
+    ) -> Result<Baseline, Error> {
+        let id = history
+            .runs(Some(branch))?
+            .iter()
+            .rev()
+            .map(|r| r.id)
+            .find(|id| Some(*id) != except)
+            .ok_or_else(|| Error::NoBaseline {
+                name: format!("latest run of branch {branch}"),
+                hint: format!("{} has no run of branch {branch}", history.path().display()),
+            })?;
+        let run = history.run(id)?;
+        Ok(Baseline {
+            version: format!("{branch}@{}", run.commit.chars().take(12).collect::<String>()),
+            run,
+        })
     }
 
     /// Compares `current` with the same benchmark in the baseline; `None`

@@ -64,6 +64,27 @@ pub struct Config {
     pub commit: String,
     /// The branch being measured; found from CI variables or git when empty.
     pub branch: String,
+    /// The history database.
+    pub history: HistoryConfig,
+}
+
+/// Where runs are kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HistoryConfig {
+    /// Keep every run in the history database.
+    pub enabled: bool,
+    /// The database file, relative to the directory the suite runs in.
+    pub path: PathBuf,
+}
+
+impl Default for HistoryConfig {
+    fn default() -> Self {
+        HistoryConfig {
+            enabled: true,
+            path: PathBuf::from(crate::history::DEFAULT_PATH),
+        }
+    }
 }
 
 /// A metric exporter that [`Config::exporters`] can name.
@@ -210,6 +231,7 @@ impl Default for Config {
             regression: Policy::default(),
             commit: String::new(),
             branch: String::new(),
+            history: HistoryConfig::default(),
         }
     }
 }
@@ -398,6 +420,7 @@ const ENV: &[(&str, &str, Form)] = &[
     ),
     ("BENCHSCOPE_COMMIT", "commit", Form::Text),
     ("BENCHSCOPE_BRANCH", "branch", Form::Text),
+    ("BENCHSCOPE_HISTORY", "history.path", Form::Text),
     ("OTEL_SDK_DISABLED", "sdk_disabled", Form::Bool),
 ];
 
@@ -586,6 +609,13 @@ impl Loaded {
             "environment" => c.environment = value.trim().to_owned(),
             "prometheus.addr" => c.prometheus.addr = parse_addr(origin, value)?,
             "prometheus.linger" => c.prometheus.linger = duration()?,
+            "history.path" => match value.trim() {
+                "" | "none" => c.history.enabled = false,
+                path => {
+                    c.history.enabled = true;
+                    c.history.path = PathBuf::from(path);
+                }
+            },
             "commit" => c.commit = value.trim().to_owned(),
             "branch" => c.branch = value.trim().to_owned(),
             _ => unreachable!("every key in ENV and the CLI's flags is handled: {key}"),

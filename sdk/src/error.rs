@@ -51,6 +51,22 @@ pub enum Error {
         /// The parser's message, naming the key and what is accepted.
         message: String,
     },
+    /// The history database cannot be used.
+    #[error("history database {path}: {message}")]
+    History {
+        /// The database file.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// A baseline was asked for that does not exist.
+    #[error("no baseline `{name}`: {hint}")]
+    NoBaseline {
+        /// The name or file asked for.
+        name: String,
+        /// Which baselines exist, or how to make one.
+        hint: String,
+    },
     /// A file could not be read or written.
     #[error("{action} {path}: {source}")]
     Io {

@@ -9,7 +9,7 @@ use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Counter, Gauge, Histogram, Meter};
 
 use crate::regression::Verdict;
-use crate::results::BenchResult;
+use crate::results::{BaselineComparison, BenchResult};
 
 /// Instrumentation scope name of every benchscope instrument.
 pub const SCOPE: &str = "benchscope";
@@ -270,31 +270,32 @@ impl Instruments {
         self.last_run.record(result.finished_at, &base);
 
         if let Some(cmp) = &result.baseline {
-            let version = KeyValue::new("baseline_version", cmp.baseline_version.clone());
-            let name = KeyValue::new("benchmark_name", result.name.clone());
-            for (i, label) in PERCENTILES.iter().enumerate() {
-                let attrs = [
-                    name.clone(),
-                    KeyValue::new("percentile", *label),
-                    version.clone(),
-                ];
-                self.speedup.record(cmp.speedup[i], &attrs);
-                self.baseline.record(ms(cmp.baseline_ns[i]), &attrs);
-            }
-            self.change.record(
-                cmp.comparison.change * 100.0,
-                &[name.clone(), version.clone()],
+            self.record_comparison(&result.name, cmp, commit);
+        }
+    }
+
+    /// Records a comparison with the baseline: speedups, baseline times, the
+    /// change, and a regression when there is one.
+    pub fn record_comparison(&self, name: &str, cmp: &BaselineComparison, commit: &str) {
+        let ms = |ns: f64| ns / 1e6;
+        let version = KeyValue::new("baseline_version", cmp.baseline_version.clone());
+        let name = KeyValue::new("benchmark_name", name.to_owned());
+        for (i, label) in PERCENTILES.iter().enumerate() {
+            let attrs = [name.clone(), KeyValue::new("percentile", *label), version.clone()];
+            self.speedup.record(cmp.speedup[i], &attrs);
+            self.baseline.record(ms(cmp.baseline_ns[i]), &attrs);
+        }
+        self.change
+            .record(cmp.comparison.change * 100.0, &[name.clone(), version.clone()]);
+        if let Verdict::Regressed(severity) = cmp.comparison.verdict {
+            self.regressions.add(
+                1,
+                &[
+                    name,
+                    KeyValue::new("severity", severity.as_str()),
+                    KeyValue::new("commit_hash", commit.to_owned()),
+                ],
             );
-            if let Verdict::Regressed(severity) = cmp.comparison.verdict {
-                self.regressions.add(
-                    1,
-                    &[
-                        name,
-                        KeyValue::new("severity", severity.as_str()),
-                        KeyValue::new("commit_hash", commit.to_owned()),
-                    ],
-                );
-            }
         }
     }
 
@@ -313,6 +314,11 @@ impl Instruments {
     /// Records the end of a suite: its duration and the pipeline status.
     pub fn record_suite(&self, duration_s: f64, passed: bool, pipeline: &Pipeline) {
         self.suite_duration.record(duration_s, &[]);
+        self.record_ci_status(passed, pipeline);
+    }
+
+    /// Records the pipeline's status: 1 pass, 0 fail.
+    pub fn record_ci_status(&self, passed: bool, pipeline: &Pipeline) {
         self.ci_status.record(
             u64::from(passed),
             &[

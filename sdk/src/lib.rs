@@ -29,6 +29,7 @@
 //! histogram instead ("application mode"); see [`app`].
 #![warn(missing_docs)]
 
+pub mod analyze;
 pub mod app;
 pub mod baseline;
 pub mod bencher;
@@ -36,6 +37,8 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod exporters;
+pub mod guard;
+pub mod history;
 pub mod instruments;
 pub mod registry;
 pub mod regression;

@@ -137,3 +137,11 @@ impl SuiteRun {
         self.benchmarks.iter().find(|b| b.name == name)
     }
 }
+
+/// Seconds since the Unix epoch.
+pub(crate) fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, mpsc};
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::baseline::Baseline;
@@ -17,7 +17,7 @@ use crate::instruments::Pipeline;
 use crate::registry::BenchEntry;
 use crate::regression::Verdict;
 use crate::resources::Phase;
-use crate::results::{BenchResult, Failure, SCHEMA_VERSION, SuiteRun, ThroughputResult};
+use crate::results::{BenchResult, Failure, SCHEMA_VERSION, SuiteRun, ThroughputResult, unix_now};
 use crate::stats::Stats;
 use crate::telemetry::Telemetry;
 
@@ -340,11 +340,4 @@ impl Reporter for Relay<'_> {
     fn suite_finished(&mut self, run: &SuiteRun) {
         self.inner.suite_finished(run);
     }
-}
-
-fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
 }

@@ -3,6 +3,7 @@
 //! [--quick] ...`. This is the one place that prints and exits.
 
 mod terminal;
+pub mod tool;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -11,6 +12,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::baseline::Baseline;
+use crate::history::History;
 use crate::config::{Loaded, MeasurementConfig};
 use crate::error::Error;
 use crate::registry::{self, BenchEntry};
@@ -44,9 +46,22 @@ pub struct Args {
     /// Write machine-readable results: `--output json FILE`.
     #[arg(long, num_args = 2, value_names = ["FORMAT", "FILE"])]
     pub output: Option<Vec<String>>,
-    /// Compare with a results file written earlier by `--output json`.
-    #[arg(long, value_name = "FILE")]
-    pub baseline: Option<PathBuf>,
+    /// Compare with a baseline: a name saved with --save-baseline, or a
+    /// results file written by `--output json`.
+    #[arg(long, value_name = "NAME|FILE", conflicts_with = "baseline_branch")]
+    pub baseline: Option<String>,
+    /// Compare with the latest run of this branch in the history.
+    #[arg(long, value_name = "BRANCH")]
+    pub baseline_branch: Option<String>,
+    /// Save this run in the history as baseline NAME (replacing an older one).
+    #[arg(long, value_name = "NAME")]
+    pub save_baseline: Option<String>,
+    /// The history database (default target/benchscope/history.db).
+    #[arg(long, value_name = "FILE", conflicts_with = "no_history")]
+    pub history: Option<String>,
+    /// Do not keep this run in the history.
+    #[arg(long)]
+    pub no_history: bool,
     /// The configuration file (default: benchscope.toml in the crate root, if any).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -120,6 +135,16 @@ impl Command {
                 loaded.set_flag(key, value, flag)?;
             }
         }
+        if args.no_history {
+            loaded.set_flag("history.path", "none", "--no-history")?;
+        }
+        if args.save_baseline.is_some() && !loaded.config.history.enabled {
+            return Err(Error::Config {
+                key: "--save-baseline".into(),
+                value: args.save_baseline.clone().unwrap_or_default(),
+                reason: "baselines are saved in the history, which is off; drop --no-history (or BENCHSCOPE_HISTORY=none)".into(),
+            });
+        }
         let json_output = match args.output.as_deref() {
             None => None,
             Some([format, file]) if format == "json" => Some(PathBuf::from(file)),
@@ -190,12 +215,28 @@ fn run(args: Args) -> Result<ExitCode, Error> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let mut suite = Suite::new(command.loaded.config.clone());
+    let config = &command.loaded.config;
+    // Opened before any benchmark runs: a corrupt or newer database stops
+    // the run here, not after minutes of measuring.
+    let mut history = if config.history.enabled {
+        Some(History::open(&config.history.path)?)
+    } else {
+        None
+    };
+    let mut suite = Suite::new(config.clone());
     if command.args.quick {
         suite = suite.with_measurement(MeasurementConfig::quick());
     }
-    if let Some(path) = &command.args.baseline {
-        suite = suite.with_baseline(Baseline::load(path)?);
+    if let Some(name) = &command.args.baseline {
+        suite = suite.with_baseline(Baseline::resolve(name, history.as_ref())?);
+    }
+    if let Some(branch) = &command.args.baseline_branch {
+        let history = history.as_ref().ok_or_else(|| Error::Config {
+            key: "--baseline-branch".into(),
+            value: branch.clone(),
+            reason: "the history is off; drop --no-history".into(),
+        })?;
+        suite = suite.with_baseline(Baseline::latest_of_branch(branch, history, None)?);
     }
     let mut terminal = Terminal::new(std::io::stderr().is_terminal());
     let run = suite.run(&selected, &mut terminal)?;
@@ -203,6 +244,14 @@ fn run(args: Args) -> Result<ExitCode, Error> {
     if let Some(path) = &command.json_output {
         run.write_json(path)?;
         eprintln!("results written to {}", path.display());
+    }
+    if let Some(history) = history.as_mut() {
+        let id = history.record(&run)?;
+        eprintln!("run {id} kept in {}", history.path().display());
+        if let Some(name) = &command.args.save_baseline {
+            history.save_baseline(name, id)?;
+            eprintln!("saved as baseline `{name}`");
+        }
     }
     Ok(if run.failures.is_empty() {
         ExitCode::SUCCESS

@@ -1,0 +1,455 @@
+//! History analysis (the spec's perf_analyze): per-benchmark trends across
+//! the runs, the commits where step changes began, and an HTML report with
+//! SVG plots (trend with its confidence band, the latest run's distribution
+//! against the baseline's, speedup over time).
+//!
+//! Step changes are found by binary segmentation on the runs' means: the
+//! split that makes the two sides most different by Welch's t-test is kept
+//! when it passes the regression policy (significance and noise floor), and
+//! each side is searched again, three levels deep.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use plotters::prelude::*;
+
+use crate::cli::format_ns;
+use crate::error::Error;
+use crate::regression::{Policy, Verdict, compare};
+use crate::results::{BenchResult, SuiteRun};
+
+/// One benchmark's results across runs, oldest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trend {
+    /// The benchmark.
+    pub name: String,
+    /// (run's commit, result) per run that has the benchmark.
+    pub points: Vec<(String, BenchResult)>,
+    /// Step changes found.
+    pub steps: Vec<Step>,
+}
+
+/// A step change in a benchmark's history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    /// Index in [`Trend::points`] of the first run after the change.
+    pub at: usize,
+    /// The commit of that run: where the change began.
+    pub commit: String,
+    /// Relative change of the mean level (positive is slower).
+    pub change: f64,
+    /// Welch's p-value of the split.
+    pub p_value: f64,
+}
+
+/// Builds the trends of every benchmark in `runs` (oldest first).
+pub fn trends(runs: &[SuiteRun], policy: &Policy) -> Vec<Trend> {
+    let mut names: Vec<String> = Vec::new();
+    for run in runs {
+        for b in &run.benchmarks {
+            if !names.contains(&b.name) {
+                names.push(b.name.clone());
+            }
+        }
+    }
+    names.sort();
+    names
+        .into_iter()
+        .map(|name| {
+            let points: Vec<(String, BenchResult)> = runs
+                .iter()
+                .filter_map(|r| r.get(&name).map(|b| (r.commit.clone(), b.clone())))
+                .collect();
+            let means: Vec<f64> = points.iter().map(|(_, b)| b.stats.mean).collect();
+            let mut steps = Vec::new();
+            segment(&means, 0, 3, policy, &mut steps);
+            steps.sort_by_key(|s: &(usize, f64, f64)| s.0);
+            let steps = steps
+                .into_iter()
+                .map(|(at, change, p_value)| Step {
+                    at,
+                    commit: points[at].0.clone(),
+                    change,
+                    p_value,
+                })
+                .collect();
+            Trend {
+                name,
+                points,
+                steps,
+            }
+        })
+        .collect()
+}
+
+/// Binary segmentation: pushes (index, change, p) for each accepted split.
+fn segment(means: &[f64], offset: usize, depth: u32, policy: &Policy, out: &mut Vec<(usize, f64, f64)>) {
+    if depth == 0 || means.len() < 4 {
+        return;
+    }
+    let best = (2..=means.len() - 2)
+        .filter_map(|k| compare(&means[..k], &means[k..], policy).map(|c| (k, c)))
+        .filter(|(_, c)| c.verdict != Verdict::Unchanged)
+        .min_by(|a, b| a.1.p_value.total_cmp(&b.1.p_value));
+    if let Some((k, c)) = best {
+        out.push((offset + k, c.change, c.p_value));
+        segment(&means[..k], offset, depth - 1, policy, out);
+        segment(&means[k..], offset + k, depth - 1, policy, out);
+    }
+}
+
+/// The terminal summary of the trends.
+pub fn summary(trends: &[Trend]) -> String {
+    let width = trends.iter().map(|t| t.name.len()).max().unwrap_or(9).max(9);
+    let mut out = format!(
+        "{:<width$}  {:>4}  {:>11}  {:>11}  {:>8}  step changes (commit where each began)\n",
+        "benchmark", "runs", "first", "latest", "change"
+    );
+    for t in trends {
+        let (Some(first), Some(last)) = (t.points.first(), t.points.last()) else {
+            continue;
+        };
+        let change = (last.1.stats.mean - first.1.stats.mean) / first.1.stats.mean * 100.0;
+        let steps = if t.steps.is_empty() {
+            "none".to_owned()
+        } else {
+            t.steps
+                .iter()
+                .map(|s| format!("{} {:+.1}%", short(&s.commit), s.change * 100.0))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let _ = writeln!(
+            out,
+            "{:<width$}  {:>4}  {:>11}  {:>11}  {:>+7.1}%  {steps}",
+            t.name,
+            t.points.len(),
+            format_ns(first.1.stats.mean),
+            format_ns(last.1.stats.mean),
+            change
+        );
+    }
+    out
+}
+
+fn short(commit: &str) -> &str {
+    &commit[..commit.len().min(10)]
+}
+
+const WIDTH: u32 = 720;
+const HEIGHT: u32 = 280;
+
+fn plot_error(e: impl std::fmt::Display) -> Error {
+    Error::Telemetry(format!("cannot draw a plot: {e}"))
+}
+
+/// Mean per run with its 95 % confidence band, in ms (or the unit that fits).
+pub fn trend_svg(trend: &Trend) -> Result<String, Error> {
+    let (scale, unit) = unit_for(trend.points.iter().map(|(_, b)| b.stats.mean));
+    let lows: Vec<f64> = trend.points.iter().map(|(_, b)| b.stats.ci_lower / scale).collect();
+    let highs: Vec<f64> = trend.points.iter().map(|(_, b)| b.stats.ci_upper / scale).collect();
+    let means: Vec<f64> = trend.points.iter().map(|(_, b)| b.stats.mean / scale).collect();
+    let (lo, hi) = bounds(lows.iter().chain(&highs));
+    let n = means.len();
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(format!("{}: mean per run, 95 % CI", trend.name), ("sans-serif", 16))
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(60)
+            .build_cartesian_2d(-0.5f64..(n as f64 - 0.5).max(0.5), lo..hi)
+            .map_err(plot_error)?;
+        chart
+            .configure_mesh()
+            .x_desc("run")
+            .y_desc(unit)
+            .draw()
+            .map_err(plot_error)?;
+        let band: Vec<(f64, f64)> = highs
+            .iter()
+            .enumerate()
+            .map(|(i, &y)| (i as f64, y))
+            .chain(lows.iter().enumerate().rev().map(|(i, &y)| (i as f64, y)))
+            .collect();
+        chart
+            .draw_series(std::iter::once(Polygon::new(band, BLUE.mix(0.15))))
+            .map_err(plot_error)?;
+        chart
+            .draw_series(LineSeries::new(
+                means.iter().enumerate().map(|(i, &y)| (i as f64, y)),
+                &BLUE,
+            ))
+            .map_err(plot_error)?;
+        chart
+            .draw_series(means.iter().enumerate().map(|(i, &y)| Circle::new((i as f64, y), 3, BLUE.filled())))
+            .map_err(plot_error)?;
+        for step in &trend.steps {
+            chart
+                .draw_series(LineSeries::new(
+                    [(step.at as f64 - 0.5, lo), (step.at as f64 - 0.5, hi)],
+                    RED.stroke_width(2),
+                ))
+                .map_err(plot_error)?;
+        }
+        root.present().map_err(plot_error)?;
+    }
+    Ok(svg)
+}
+
+/// Histograms of the latest run's samples and the baseline's, overlaid.
+pub fn distribution_svg(name: &str, latest: &BenchResult, baseline: Option<&BenchResult>) -> Result<String, Error> {
+    let all = latest
+        .samples_ns
+        .iter()
+        .chain(baseline.iter().flat_map(|b| b.samples_ns.iter()));
+    let (scale, unit) = unit_for(all.clone().copied());
+    let (lo, hi) = bounds(all.map(|x| x / scale).collect::<Vec<_>>().iter());
+    const BINS: usize = 30;
+    let width = (hi - lo) / BINS as f64;
+    let histogram = |samples: &[f64]| {
+        let mut counts = [0u32; BINS];
+        for &s in samples {
+            let i = (((s / scale) - lo) / width).floor().clamp(0.0, (BINS - 1) as f64) as usize;
+            counts[i] += 1;
+        }
+        let total = samples.len().max(1) as f64;
+        counts.map(|c| f64::from(c) / total)
+    };
+    let latest_h = histogram(&latest.samples_ns);
+    let base_h = baseline.map(|b| histogram(&b.samples_ns));
+    let top = latest_h
+        .iter()
+        .chain(base_h.iter().flatten())
+        .fold(0.0f64, |a, &b| a.max(b))
+        .max(0.01)
+        * 1.1;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(format!("{name}: latest run (blue) vs baseline (orange)"), ("sans-serif", 16))
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(60)
+            .build_cartesian_2d(lo..hi, 0f64..top)
+            .map_err(plot_error)?;
+        chart
+            .configure_mesh()
+            .x_desc(unit)
+            .y_desc("share of samples")
+            .draw()
+            .map_err(plot_error)?;
+        let bars = |h: [f64; BINS], color: RGBAColor| {
+            h.into_iter().enumerate().map(move |(i, v)| {
+                let x0 = lo + i as f64 * width;
+                Rectangle::new([(x0, 0.0), (x0 + width, v)], color.filled())
+            })
+        };
+        if let Some(h) = base_h {
+            chart
+                .draw_series(bars(h, RGBColor(230, 140, 30).mix(0.5)))
+                .map_err(plot_error)?;
+        }
+        chart.draw_series(bars(latest_h, BLUE.mix(0.5))).map_err(plot_error)?;
+        root.present().map_err(plot_error)?;
+    }
+    Ok(svg)
+}
+
+/// Speedup (baseline mean / run mean) per run, with the 1.0 line.
+pub fn speedup_svg(trend: &Trend, baseline: &BenchResult) -> Result<String, Error> {
+    let speedups: Vec<f64> = trend
+        .points
+        .iter()
+        .map(|(_, b)| baseline.stats.mean / b.stats.mean)
+        .collect();
+    let (lo, hi) = bounds(speedups.iter().chain([1.0].iter()));
+    let n = speedups.len();
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(format!("{}: speedup over the baseline", trend.name), ("sans-serif", 16))
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(60)
+            .build_cartesian_2d(-0.5f64..(n as f64 - 0.5).max(0.5), lo..hi)
+            .map_err(plot_error)?;
+        chart
+            .configure_mesh()
+            .x_desc("run")
+            .y_desc("speedup (x)")
+            .draw()
+            .map_err(plot_error)?;
+        chart
+            .draw_series(LineSeries::new(
+                [(-0.5, 1.0), (n as f64 - 0.5, 1.0)],
+                BLACK.mix(0.4).stroke_width(1),
+            ))
+            .map_err(plot_error)?;
+        chart
+            .draw_series(LineSeries::new(
+                speedups.iter().enumerate().map(|(i, &y)| (i as f64, y)),
+                &GREEN,
+            ))
+            .map_err(plot_error)?;
+        chart
+            .draw_series(speedups.iter().enumerate().map(|(i, &y)| Circle::new((i as f64, y), 3, GREEN.filled())))
+            .map_err(plot_error)?;
+        root.present().map_err(plot_error)?;
+    }
+    Ok(svg)
+}
+
+/// The unit that keeps values readable: (nanoseconds per unit, name).
+fn unit_for(values: impl Iterator<Item = f64>) -> (f64, &'static str) {
+    let max = values.fold(0.0f64, f64::max);
+    if max >= 1e9 {
+        (1e9, "s")
+    } else if max >= 1e6 {
+        (1e6, "ms")
+    } else if max >= 1e3 {
+        (1e3, "µs")
+    } else {
+        (1.0, "ns")
+    }
+}
+
+/// A range around the values with 10 % padding (never empty).
+fn bounds<'a>(values: impl Iterator<Item = &'a f64>) -> (f64, f64) {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::MAX, f64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    if lo > hi {
+        return (0.0, 1.0);
+    }
+    let pad = ((hi - lo) * 0.1).max(hi.abs() * 0.01).max(1e-9);
+    (lo - pad, hi + pad)
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// Writes `index.html` into `dir` and returns its path.
+pub fn write_report(
+    dir: &Path,
+    trends: &[Trend],
+    baseline: Option<(&str, &SuiteRun)>,
+) -> Result<PathBuf, Error> {
+    let mut html = String::from(concat!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
+        "<title>benchscope report</title>",
+        "<style>body{font-family:sans-serif;margin:2rem;max-width:80rem}",
+        "section{margin-bottom:3rem}svg{max-width:100%;height:auto;display:block;margin:.5rem 0}",
+        "table{border-collapse:collapse}td,th{padding:.2rem .6rem;border-bottom:1px solid #ddd;text-align:right}",
+        "td:first-child,th:first-child{text-align:left}</style></head><body>\n",
+        "<h1>benchscope: performance history</h1>\n"
+    ));
+    if let Some((name, _)) = baseline {
+        let _ = writeln!(html, "<p>Baseline: <code>{}</code></p>", escape(name));
+    }
+    html.push_str("<table><tr><th>benchmark</th><th>runs</th><th>latest mean</th><th>step changes</th></tr>\n");
+    for t in trends {
+        if let Some((_, last)) = t.points.last() {
+            let steps = t
+                .steps
+                .iter()
+                .map(|s| format!("{} {:+.1}%", short(&s.commit), s.change * 100.0))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let _ = writeln!(
+                html,
+                "<tr><td><a href=\"#{id}\">{name}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                t.points.len(),
+                format_ns(last.stats.mean),
+                escape(&steps),
+                id = anchor(&t.name),
+                name = escape(&t.name),
+            );
+        }
+    }
+    html.push_str("</table>\n");
+    for t in trends {
+        let Some((_, latest)) = t.points.last() else {
+            continue;
+        };
+        let base = baseline.and_then(|(_, run)| run.get(&t.name));
+        let _ = writeln!(
+            html,
+            "<section id=\"{}\"><h2>{}</h2>",
+            anchor(&t.name),
+            escape(&t.name)
+        );
+        html.push_str(&trend_svg(t)?);
+        html.push_str(&distribution_svg(&t.name, latest, base)?);
+        let reference = base.unwrap_or(&t.points[0].1);
+        html.push_str(&speedup_svg(t, reference)?);
+        html.push_str("</section>\n");
+    }
+    html.push_str("</body></html>\n");
+    std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+        action: "cannot create the report folder",
+        path: dir.to_owned(),
+        source,
+    })?;
+    let path = dir.join("index.html");
+    std::fs::write(&path, html).map_err(|source| Error::Io {
+        action: "cannot write the report",
+        path: path.clone(),
+        source,
+    })?;
+    Ok(path)
+}
+
+fn anchor(name: &str) -> String {
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn history(means: &[f64]) -> Vec<SuiteRun> {
+        means
+            .iter()
+            .enumerate()
+            .map(|(i, &m)| crate::history::tests::run(&format!("commit{i:02}"), "main", &[("bench", m)]))
+            .collect()
+    }
+
+    #[test]
+    fn a_step_change_is_found_at_the_commit_where_it_began() {
+        let runs = history(&[100.0, 101.0, 99.0, 100.0, 100.5, 130.0, 131.0, 129.0, 130.5]);
+        let t = &trends(&runs, &Policy::default())[0];
+        assert_eq!(t.steps.len(), 1, "{:?}", t.steps);
+        assert_eq!(t.steps[0].commit, "commit05");
+        assert!((t.steps[0].change - 0.30).abs() < 0.02, "{}", t.steps[0].change);
+    }
+
+    #[test]
+    fn a_flat_history_has_no_steps() {
+        let runs = history(&[100.0, 101.0, 99.0, 100.0, 100.5, 99.5, 100.2]);
+        assert!(trends(&runs, &Policy::default())[0].steps.is_empty());
+    }
+
+    #[test]
+    fn plots_hold_their_data_points() {
+        let runs = history(&[100.0, 101.0, 99.0, 130.0, 131.0]);
+        let t = &trends(&runs, &Policy::default())[0];
+        let svg = trend_svg(t).unwrap();
+        assert!(svg.starts_with("<svg"));
+        assert_eq!(svg.matches("<circle").count(), 5, "one marker per run");
+        let svg = speedup_svg(t, &t.points[0].1).unwrap();
+        assert_eq!(svg.matches("<circle").count(), 5);
+        let svg = distribution_svg("bench", &t.points[4].1, Some(&t.points[0].1)).unwrap();
+        assert!(svg.matches("<rect").count() >= 60, "two histograms of 30 bins");
+    }
+}
