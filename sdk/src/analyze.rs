@@ -83,7 +83,13 @@ pub fn trends(runs: &[SuiteRun], policy: &Policy) -> Vec<Trend> {
 }
 
 /// Binary segmentation: pushes (index, change, p) for each accepted split.
-fn segment(means: &[f64], offset: usize, depth: u32, policy: &Policy, out: &mut Vec<(usize, f64, f64)>) {
+fn segment(
+    means: &[f64],
+    offset: usize,
+    depth: u32,
+    policy: &Policy,
+    out: &mut Vec<(usize, f64, f64)>,
+) {
     if depth == 0 || means.len() < 4 {
         return;
     }
@@ -100,7 +106,12 @@ fn segment(means: &[f64], offset: usize, depth: u32, policy: &Policy, out: &mut 
 
 /// The terminal summary of the trends.
 pub fn summary(trends: &[Trend]) -> String {
-    let width = trends.iter().map(|t| t.name.len()).max().unwrap_or(9).max(9);
+    let width = trends
+        .iter()
+        .map(|t| t.name.len())
+        .max()
+        .unwrap_or(9)
+        .max(9);
     let mut out = format!(
         "{:<width$}  {:>4}  {:>11}  {:>11}  {:>8}  step changes (commit where each began)\n",
         "benchmark", "runs", "first", "latest", "change"
@@ -146,9 +157,21 @@ fn plot_error(e: impl std::fmt::Display) -> Error {
 /// Mean per run with its 95 % confidence band, in ms (or the unit that fits).
 pub fn trend_svg(trend: &Trend) -> Result<String, Error> {
     let (scale, unit) = unit_for(trend.points.iter().map(|(_, b)| b.stats.mean));
-    let lows: Vec<f64> = trend.points.iter().map(|(_, b)| b.stats.ci_lower / scale).collect();
-    let highs: Vec<f64> = trend.points.iter().map(|(_, b)| b.stats.ci_upper / scale).collect();
-    let means: Vec<f64> = trend.points.iter().map(|(_, b)| b.stats.mean / scale).collect();
+    let lows: Vec<f64> = trend
+        .points
+        .iter()
+        .map(|(_, b)| b.stats.ci_lower / scale)
+        .collect();
+    let highs: Vec<f64> = trend
+        .points
+        .iter()
+        .map(|(_, b)| b.stats.ci_upper / scale)
+        .collect();
+    let means: Vec<f64> = trend
+        .points
+        .iter()
+        .map(|(_, b)| b.stats.mean / scale)
+        .collect();
     let (lo, hi) = bounds(lows.iter().chain(&highs));
     let n = means.len();
     let mut svg = String::new();
@@ -156,7 +179,10 @@ pub fn trend_svg(trend: &Trend) -> Result<String, Error> {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
         root.fill(&WHITE).map_err(plot_error)?;
         let mut chart = ChartBuilder::on(&root)
-            .caption(format!("{}: mean per run, 95 % CI", trend.name), ("sans-serif", 16))
+            .caption(
+                format!("{}: mean per run, 95 % CI", trend.name),
+                ("sans-serif", 16),
+            )
             .margin(10)
             .x_label_area_size(30)
             .y_label_area_size(60)
@@ -184,7 +210,12 @@ pub fn trend_svg(trend: &Trend) -> Result<String, Error> {
             ))
             .map_err(plot_error)?;
         chart
-            .draw_series(means.iter().enumerate().map(|(i, &y)| Circle::new((i as f64, y), 3, BLUE.filled())))
+            .draw_series(
+                means
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &y)| Circle::new((i as f64, y), 3, BLUE.filled())),
+            )
             .map_err(plot_error)?;
         for step in &trend.steps {
             chart
@@ -200,7 +231,11 @@ pub fn trend_svg(trend: &Trend) -> Result<String, Error> {
 }
 
 /// Histograms of the latest run's samples and the baseline's, overlaid.
-pub fn distribution_svg(name: &str, latest: &BenchResult, baseline: Option<&BenchResult>) -> Result<String, Error> {
+pub fn distribution_svg(
+    name: &str,
+    latest: &BenchResult,
+    baseline: Option<&BenchResult>,
+) -> Result<String, Error> {
     let all = latest
         .samples_ns
         .iter()
@@ -212,7 +247,9 @@ pub fn distribution_svg(name: &str, latest: &BenchResult, baseline: Option<&Benc
     let histogram = |samples: &[f64]| {
         let mut counts = [0u32; BINS];
         for &s in samples {
-            let i = (((s / scale) - lo) / width).floor().clamp(0.0, (BINS - 1) as f64) as usize;
+            let i = (((s / scale) - lo) / width)
+                .floor()
+                .clamp(0.0, (BINS - 1) as f64) as usize;
             counts[i] += 1;
         }
         let total = samples.len().max(1) as f64;
@@ -231,7 +268,10 @@ pub fn distribution_svg(name: &str, latest: &BenchResult, baseline: Option<&Benc
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
         root.fill(&WHITE).map_err(plot_error)?;
         let mut chart = ChartBuilder::on(&root)
-            .caption(format!("{name}: latest run (blue) vs baseline (orange)"), ("sans-serif", 16))
+            .caption(
+                format!("{name}: latest run (blue) vs baseline (orange)"),
+                ("sans-serif", 16),
+            )
             .margin(10)
             .x_label_area_size(30)
             .y_label_area_size(60)
@@ -254,7 +294,9 @@ pub fn distribution_svg(name: &str, latest: &BenchResult, baseline: Option<&Benc
                 .draw_series(bars(h, RGBColor(230, 140, 30).mix(0.5)))
                 .map_err(plot_error)?;
         }
-        chart.draw_series(bars(latest_h, BLUE.mix(0.5))).map_err(plot_error)?;
+        chart
+            .draw_series(bars(latest_h, BLUE.mix(0.5)))
+            .map_err(plot_error)?;
         root.present().map_err(plot_error)?;
     }
     Ok(svg)
@@ -274,7 +316,10 @@ pub fn speedup_svg(trend: &Trend, baseline: &BenchResult) -> Result<String, Erro
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
         root.fill(&WHITE).map_err(plot_error)?;
         let mut chart = ChartBuilder::on(&root)
-            .caption(format!("{}: speedup over the baseline", trend.name), ("sans-serif", 16))
+            .caption(
+                format!("{}: speedup over the baseline", trend.name),
+                ("sans-serif", 16),
+            )
             .margin(10)
             .x_label_area_size(30)
             .y_label_area_size(60)
@@ -299,7 +344,12 @@ pub fn speedup_svg(trend: &Trend, baseline: &BenchResult) -> Result<String, Erro
             ))
             .map_err(plot_error)?;
         chart
-            .draw_series(speedups.iter().enumerate().map(|(i, &y)| Circle::new((i as f64, y), 3, GREEN.filled())))
+            .draw_series(
+                speedups
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &y)| Circle::new((i as f64, y), 3, GREEN.filled())),
+            )
             .map_err(plot_error)?;
         root.present().map_err(plot_error)?;
     }
@@ -333,7 +383,9 @@ fn bounds<'a>(values: impl Iterator<Item = &'a f64>) -> (f64, f64) {
 }
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// Writes `index.html` into `dir` and returns its path.
@@ -421,7 +473,9 @@ mod tests {
         means
             .iter()
             .enumerate()
-            .map(|(i, &m)| crate::history::tests::run(&format!("commit{i:02}"), "main", &[("bench", m)]))
+            .map(|(i, &m)| {
+                crate::history::tests::run(&format!("commit{i:02}"), "main", &[("bench", m)])
+            })
             .collect()
     }
 
@@ -431,7 +485,11 @@ mod tests {
         let t = &trends(&runs, &Policy::default())[0];
         assert_eq!(t.steps.len(), 1, "{:?}", t.steps);
         assert_eq!(t.steps[0].commit, "commit05");
-        assert!((t.steps[0].change - 0.30).abs() < 0.02, "{}", t.steps[0].change);
+        assert!(
+            (t.steps[0].change - 0.30).abs() < 0.02,
+            "{}",
+            t.steps[0].change
+        );
     }
 
     #[test]
@@ -450,6 +508,9 @@ mod tests {
         let svg = speedup_svg(t, &t.points[0].1).unwrap();
         assert_eq!(svg.matches("<circle").count(), 5);
         let svg = distribution_svg("bench", &t.points[4].1, Some(&t.points[0].1)).unwrap();
-        assert!(svg.matches("<rect").count() >= 60, "two histograms of 30 bins");
+        assert!(
+            svg.matches("<rect").count() >= 60,
+            "two histograms of 30 bins"
+        );
     }
 }

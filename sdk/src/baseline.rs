@@ -88,7 +88,10 @@ impl Baseline {
             })?;
         let run = history.run(id)?;
         Ok(Baseline {
-            version: format!("{branch}@{}", run.commit.chars().take(12).collect::<String>()),
+            version: format!(
+                "{branch}@{}",
+                run.commit.chars().take(12).collect::<String>()
+            ),
             run,
         })
     }

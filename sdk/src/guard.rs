@@ -43,11 +43,19 @@ pub struct GuardReport {
 
 impl GuardReport {
     /// Compares every benchmark of `current` with `baseline`.
-    pub fn compare(current: &SuiteRun, baseline: &Baseline, policy: &Policy, fail_on: Severity) -> GuardReport {
+    pub fn compare(
+        current: &SuiteRun,
+        baseline: &Baseline,
+        policy: &Policy,
+        fail_on: Severity,
+    ) -> GuardReport {
         let mut rows = Vec::new();
         let mut new = Vec::new();
         for result in &current.benchmarks {
-            match (baseline.run.get(&result.name), baseline.compare(result, policy)) {
+            match (
+                baseline.run.get(&result.name),
+                baseline.compare(result, policy),
+            ) {
                 (Some(base), Some(comparison)) => rows.push(GuardRow {
                     name: result.name.clone(),
                     baseline_mean: base.stats.mean,
@@ -97,7 +105,13 @@ impl GuardReport {
 
     /// The terminal table.
     pub fn table(&self) -> String {
-        let width = self.rows.iter().map(|r| r.name.len()).max().unwrap_or(9).max(9);
+        let width = self
+            .rows
+            .iter()
+            .map(|r| r.name.len())
+            .max()
+            .unwrap_or(9)
+            .max(9);
         let mut out = format!(
             "{:<width$}  {:>11}  {:>11}  {:>8}  {:>8}  {:>8}  verdict\n",
             "benchmark", "baseline", "current", "change", "speedup", "p-value"
@@ -138,12 +152,18 @@ impl GuardReport {
     pub fn markdown(&self) -> String {
         let mut out = format!(
             "## benchscope: {}\n\nCommit `{}` against baseline `{}`; the gate fails on {} regressions or worse.\n\n",
-            if self.failed() { "performance regression" } else { "no blocking regression" },
+            if self.failed() {
+                "performance regression"
+            } else {
+                "no blocking regression"
+            },
             self.commit,
             self.baseline_version,
             self.fail_on.as_str()
         );
-        out.push_str("| benchmark | baseline | current | change | speedup (p50) | p-value | verdict |\n");
+        out.push_str(
+            "| benchmark | baseline | current | change | speedup (p50) | p-value | verdict |\n",
+        );
         out.push_str("| --- | ---: | ---: | ---: | ---: | ---: | --- |\n");
         for r in &self.rows {
             let c = &r.comparison;
@@ -163,7 +183,11 @@ impl GuardReport {
             let _ = writeln!(out, "\nNot in the baseline: {}", self.new.join(", "));
         }
         if !self.missing.is_empty() {
-            let _ = writeln!(out, "\nIn the baseline but not in this run: {}", self.missing.join(", "));
+            let _ = writeln!(
+                out,
+                "\nIn the baseline but not in this run: {}",
+                self.missing.join(", ")
+            );
         }
         out
     }
@@ -178,7 +202,9 @@ mod tests {
         let mut r = crate::history::tests::run("c0ffee", "main", means);
         for b in &mut r.benchmarks {
             // Spread of about 1 %, so changes above the noise floor are significant.
-            b.samples_ns = (0..50).map(|i| b.stats.mean * (1.0 + (i % 5) as f64 * 0.002)).collect();
+            b.samples_ns = (0..50)
+                .map(|i| b.stats.mean * (1.0 + (i % 5) as f64 * 0.002))
+                .collect();
             b.stats = Stats::from_samples(&b.samples_ns).unwrap();
         }
         r
@@ -201,9 +227,16 @@ mod tests {
         assert_eq!(report.blocking()[0].name, "a");
         assert_eq!(report.new, ["new"]);
         assert_eq!(report.missing, ["gone"]);
-        assert!(report.table().ends_with("1 blocking regression(s) at or above major"));
+        assert!(
+            report
+                .table()
+                .ends_with("1 blocking regression(s) at or above major")
+        );
         let md = report.markdown();
-        assert!(md.contains("| `a` |") && md.contains("REGRESSED (major)"), "{md}");
+        assert!(
+            md.contains("| `a` |") && md.contains("REGRESSED (major)"),
+            "{md}"
+        );
         let lenient = GuardReport::compare(&current, &base, &Policy::default(), Severity::Critical);
         assert!(!lenient.failed());
     }
@@ -211,7 +244,12 @@ mod tests {
     #[test]
     fn no_change_passes() {
         let base = baseline(&[("a", 100.0)]);
-        let report = GuardReport::compare(&run(&[("a", 100.0)]), &base, &Policy::default(), Severity::Minor);
+        let report = GuardReport::compare(
+            &run(&[("a", 100.0)]),
+            &base,
+            &Policy::default(),
+            Severity::Minor,
+        );
         assert!(!report.failed(), "{}", report.table());
     }
 }

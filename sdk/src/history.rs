@@ -117,7 +117,8 @@ impl History {
                 ),
             });
         }
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(db)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(db)?;
         let mut history = History {
             conn,
@@ -256,7 +257,9 @@ impl History {
                 let (name, json) = row.map_err(db)?;
                 serde_json::from_str::<BenchResult>(&json).map_err(|e| Error::History {
                     path: self.path.clone(),
-                    message: format!("the stored result of `{name}` in run {id} is unreadable: {e}"),
+                    message: format!(
+                        "the stored result of `{name}` in run {id} is unreadable: {e}"
+                    ),
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -369,7 +372,10 @@ pub fn machine_fingerprint() -> String {
             s.refresh_cpu_list(sysinfo::CpuRefreshKind::nothing());
             s.refresh_memory();
             (
-                s.cpus().first().map(|c| c.brand().to_owned()).unwrap_or_default(),
+                s.cpus()
+                    .first()
+                    .map(|c| c.brand().to_owned())
+                    .unwrap_or_default(),
                 s.cpus().len(),
                 s.total_memory() / (1 << 30),
             )
@@ -380,9 +386,9 @@ pub fn machine_fingerprint() -> String {
     let os = sysinfo::System::long_os_version().unwrap_or_default();
     let text = format!("{host}|{cpu}|{cores}|{memory}|{os}");
     // FNV-1a: stable across Rust versions, unlike the std hasher.
-    let hash = text
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
     format!("{host}-{cores}c-{hash:016x}")
 }
 
@@ -425,7 +431,8 @@ pub(crate) mod tests {
     }
 
     fn temp(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("benchscope-history-{}-{name}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("benchscope-history-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         dir.join("history.db")
     }
@@ -434,7 +441,9 @@ pub(crate) mod tests {
     fn runs_round_trip_with_baselines() {
         let path = temp("roundtrip");
         let mut h = History::open(&path).unwrap();
-        let a = h.record(&run("aaa", "main", &[("x", 100.0), ("y", 5.0)])).unwrap();
+        let a = h
+            .record(&run("aaa", "main", &[("x", 100.0), ("y", 5.0)]))
+            .unwrap();
         let b = h.record(&run("bbb", "feature", &[("x", 110.0)])).unwrap();
         assert!(b > a);
         h.save_baseline("main", a).unwrap();

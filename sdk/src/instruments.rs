@@ -281,12 +281,18 @@ impl Instruments {
         let version = KeyValue::new("baseline_version", cmp.baseline_version.clone());
         let name = KeyValue::new("benchmark_name", name.to_owned());
         for (i, label) in PERCENTILES.iter().enumerate() {
-            let attrs = [name.clone(), KeyValue::new("percentile", *label), version.clone()];
+            let attrs = [
+                name.clone(),
+                KeyValue::new("percentile", *label),
+                version.clone(),
+            ];
             self.speedup.record(cmp.speedup[i], &attrs);
             self.baseline.record(ms(cmp.baseline_ns[i]), &attrs);
         }
-        self.change
-            .record(cmp.comparison.change * 100.0, &[name.clone(), version.clone()]);
+        self.change.record(
+            cmp.comparison.change * 100.0,
+            &[name.clone(), version.clone()],
+        );
         if let Verdict::Regressed(severity) = cmp.comparison.verdict {
             self.regressions.add(
                 1,

@@ -12,9 +12,9 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::baseline::Baseline;
-use crate::history::History;
 use crate::config::{Loaded, MeasurementConfig};
 use crate::error::Error;
+use crate::history::History;
 use crate::registry::{self, BenchEntry};
 use crate::runner::Suite;
 

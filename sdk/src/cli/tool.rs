@@ -44,7 +44,11 @@ pub enum ToolCommand {
         #[arg(long, value_name = "FILE")]
         results: Option<PathBuf>,
         /// The baseline: a saved name or a results file.
-        #[arg(long, value_name = "NAME|FILE", required_unless_present = "baseline_branch")]
+        #[arg(
+            long,
+            value_name = "NAME|FILE",
+            required_unless_present = "baseline_branch"
+        )]
         baseline: Option<String>,
         /// The baseline is the latest run of this branch in the history.
         #[arg(long, value_name = "BRANCH", conflicts_with = "baseline")]
@@ -157,7 +161,9 @@ fn run(tool: Tool) -> Result<ExitCode, Error> {
         } => {
             let history = if results.is_none()
                 || baseline_branch.is_some()
-                || baseline.as_deref().is_some_and(|b| !std::path::Path::new(b).is_file())
+                || baseline
+                    .as_deref()
+                    .is_some_and(|b| !std::path::Path::new(b).is_file())
             {
                 Some(History::open(&history_path)?)
             } else {
@@ -169,7 +175,8 @@ fn run(tool: Tool) -> Result<ExitCode, Error> {
                     let h = history.as_ref().expect("opened above");
                     let id = h.latest(None)?.ok_or_else(|| Error::History {
                         path: history_path.clone(),
-                        message: "it holds no run yet; run the suite first, or pass --results FILE".into(),
+                        message: "it holds no run yet; run the suite first, or pass --results FILE"
+                            .into(),
                     })?;
                     (h.run(id)?, Some(id))
                 }

@@ -1,0 +1,218 @@
+//! `benchscope guard`, run as the real command: exit 1 on a crafted
+//! regression, 0 on no change, 2 on bad input; the Markdown summary goes to
+//! `$GITHUB_STEP_SUMMARY`; baselines export and import.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use benchscope::{BenchResult, Stats, SuiteRun};
+
+fn dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("benchscope-guard-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A results file whose benchmarks have the given means (±1 % spread).
+fn results(path: &Path, commit: &str, means: &[(&str, f64)]) {
+    let run = SuiteRun {
+        schema_version: 1,
+        benchscope_version: "test".into(),
+        started_at: 1.0,
+        duration_s: 1.0,
+        environment: "ci".into(),
+        commit: commit.into(),
+        branch: "main".into(),
+        benchmarks: means
+            .iter()
+            .map(|(name, mean)| {
+                let samples_ns: Vec<f64> = (0..60)
+                    .map(|i| mean * (1.0 + (i % 5) as f64 * 0.002))
+                    .collect();
+                BenchResult {
+                    name: (*name).into(),
+                    labels: Vec::new(),
+                    stats: Stats::from_samples(&samples_ns).unwrap(),
+                    samples_ns,
+                    batch: 1,
+                    iterations: 60,
+                    warmup_iterations: 1,
+                    throughput: None,
+                    peak_rss_mb: None,
+                    finished_at: 1.0,
+                    baseline: None,
+                }
+            })
+            .collect(),
+        failures: Vec::new(),
+        exports: Vec::new(),
+    };
+    run.write_json(path).unwrap();
+}
+
+fn guard(dir: &Path, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_benchscope"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("OTEL_") || key.starts_with("BENCHSCOPE_") || key.starts_with("GITHUB_")
+        {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.current_dir(dir)
+        .env("BENCHSCOPE_EXPORTERS", "none")
+        .env("GITHUB_STEP_SUMMARY", dir.join("summary.md"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn a_crafted_regression_fails_the_gate() {
+    let d = dir("regression");
+    results(
+        &d.join("base.json"),
+        "base",
+        &[("parse", 1000.0), ("sort", 5000.0)],
+    );
+    results(
+        &d.join("now.json"),
+        "now",
+        &[("parse", 1300.0), ("sort", 5000.0)],
+    );
+    let out = guard(
+        &d,
+        &["guard", "--results", "now.json", "--baseline", "base.json"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("REGRESSED (major)") && stdout.contains("FAIL"),
+        "{stdout}"
+    );
+    let summary = std::fs::read_to_string(d.join("summary.md")).unwrap();
+    assert!(
+        summary.contains("| `parse` |") && summary.contains("+30.0%"),
+        "{summary}"
+    );
+    // A gate that only fails on critical regressions lets it through.
+    let out = guard(
+        &d,
+        &[
+            "guard",
+            "--results",
+            "now.json",
+            "--baseline",
+            "base.json",
+            "--fail-on",
+            "critical",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[test]
+fn no_change_passes_the_gate() {
+    let d = dir("nochange");
+    results(&d.join("base.json"), "base", &[("parse", 1000.0)]);
+    results(&d.join("now.json"), "now", &[("parse", 1000.0)]);
+    let out = guard(
+        &d,
+        &[
+            "guard",
+            "--results",
+            "now.json",
+            "--baseline",
+            "base.json",
+            "--fail-on",
+            "minor",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("PASS"));
+}
+
+#[test]
+fn bad_input_exits_2_with_a_clear_message() {
+    let d = dir("bad");
+    results(&d.join("base.json"), "base", &[("parse", 1000.0)]);
+    std::fs::write(d.join("broken.json"), "{ not json").unwrap();
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &[
+                "guard",
+                "--results",
+                "missing.json",
+                "--baseline",
+                "base.json",
+            ],
+            "missing.json",
+        ),
+        (
+            &[
+                "guard",
+                "--results",
+                "broken.json",
+                "--baseline",
+                "base.json",
+            ],
+            "not a benchscope results file",
+        ),
+        (
+            &["guard", "--results", "base.json", "--baseline", "nosuch"],
+            "no baseline `nosuch`",
+        ),
+        (
+            &[
+                "guard",
+                "--results",
+                "base.json",
+                "--fail-on",
+                "fatal",
+                "--baseline",
+                "base.json",
+            ],
+            "fatal",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = guard(&d, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+        assert!(text(&out).contains(expected), "{args:?}: {}", text(&out));
+    }
+}
+
+#[test]
+fn baselines_export_and_import_as_json() {
+    let d = dir("export");
+    results(&d.join("base.json"), "base", &[("parse", 1000.0)]);
+    let out = guard(&d, &["baseline", "import", "main", "base.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = guard(&d, &["baseline", "list"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("main\trun 1\tmain\tbase"),
+        "{}",
+        text(&out)
+    );
+    let out = guard(&d, &["baseline", "export", "main", "exported.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let exported = SuiteRun::read_json(&d.join("exported.json")).unwrap();
+    let original = SuiteRun::read_json(&d.join("base.json")).unwrap();
+    assert_eq!(exported.benchmarks, original.benchmarks);
+    // The saved name works as the guard's baseline.
+    results(&d.join("now.json"), "now", &[("parse", 2500.0)]);
+    let out = guard(
+        &d,
+        &["guard", "--results", "now.json", "--baseline", "main"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("REGRESSED (critical)"));
+}
