@@ -89,7 +89,7 @@ fn grpc_metrics_and_spans_match_field_by_field() {
     let first = Suite::new(config.clone())
         .run(&entries(), &mut Silent)
         .unwrap();
-    let suite = Suite::new(config).with_baseline(faster_baseline(&first));
+    let suite = Suite::new(config).with_baseline(faster_baseline(&first, 10.0));
     let telemetry = Telemetry::start(suite.config()).unwrap();
     let run = suite.run_in(&telemetry, &entries(), &mut Silent);
     let scraped = parse(&scrape(telemetry.prometheus_addr().unwrap()));
@@ -224,7 +224,7 @@ fn a_200ms_suite_loses_nothing() {
     .unwrap();
     let start = Instant::now();
     let run = Suite::new(config)
-        .with_baseline(faster_baseline(&baseline))
+        .with_baseline(faster_baseline(&baseline, 10.0))
         .run(&entries(), &mut Silent)
         .unwrap();
     let elapsed = start.elapsed();

@@ -75,7 +75,7 @@ fn every_catalogue_metric_is_scraped_with_its_labels() {
 
     // A first run gives the baseline (made twice as fast), the second is compared with it.
     let first = Suite::new(config()).run(&entries, &mut Silent).unwrap();
-    let suite = Suite::new(config()).with_baseline(faster_baseline(&first));
+    let suite = Suite::new(config()).with_baseline(faster_baseline(&first, 2.0));
     let telemetry = Telemetry::start(suite.config()).unwrap();
     let addr = telemetry
         .prometheus_addr()

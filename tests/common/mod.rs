@@ -103,13 +103,14 @@ pub fn find<'a>(series: &'a [Series], name: &str, labels: &[(&str, &str)]) -> Ve
         .collect()
 }
 
-/// A baseline twice as fast as `run`: every benchmark of `run` is then a
-/// critical regression against it, so every baseline metric is recorded.
-pub fn faster_baseline(run: &benchscope::SuiteRun) -> benchscope::baseline::Baseline {
+/// A baseline `factor` times as fast as `run`: a later run of the same code
+/// is then a critical regression against it (for a large enough factor), so
+/// every baseline metric is recorded.
+pub fn faster_baseline(run: &benchscope::SuiteRun, factor: f64) -> benchscope::baseline::Baseline {
     let mut base = run.clone();
     base.commit = "base123".into();
     for b in &mut base.benchmarks {
-        b.samples_ns.iter_mut().for_each(|s| *s /= 2.0);
+        b.samples_ns.iter_mut().for_each(|s| *s /= factor);
         b.stats = benchscope::Stats::from_samples(&b.samples_ns).unwrap();
     }
     benchscope::baseline::Baseline {
