@@ -11,6 +11,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use crate::cli::format_ns;
@@ -173,27 +174,8 @@ pub fn trend_svg(trend: &Trend) -> Result<String, Error> {
         .map(|(_, b)| b.stats.mean / scale)
         .collect();
     let (lo, hi) = bounds(lows.iter().chain(&highs));
-    let n = means.len();
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
-        root.fill(&WHITE).map_err(plot_error)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(
-                format!("{}: mean per run, 95 % CI", trend.name),
-                ("sans-serif", 16),
-            )
-            .margin(10)
-            .x_label_area_size(30)
-            .y_label_area_size(60)
-            .build_cartesian_2d(-0.5f64..(n as f64 - 0.5).max(0.5), lo..hi)
-            .map_err(plot_error)?;
-        chart
-            .configure_mesh()
-            .x_desc("run")
-            .y_desc(unit)
-            .draw()
-            .map_err(plot_error)?;
+    let title = format!("{}: mean per run, 95 % CI", trend.name);
+    run_chart(title, unit, means.len(), (lo, hi), |chart| {
         let band: Vec<(f64, f64)> = highs
             .iter()
             .enumerate()
@@ -203,20 +185,7 @@ pub fn trend_svg(trend: &Trend) -> Result<String, Error> {
         chart
             .draw_series(std::iter::once(Polygon::new(band, BLUE.mix(0.15))))
             .map_err(plot_error)?;
-        chart
-            .draw_series(LineSeries::new(
-                means.iter().enumerate().map(|(i, &y)| (i as f64, y)),
-                &BLUE,
-            ))
-            .map_err(plot_error)?;
-        chart
-            .draw_series(
-                means
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &y)| Circle::new((i as f64, y), 3, BLUE.filled())),
-            )
-            .map_err(plot_error)?;
+        draw_line_with_markers(chart, &means, BLUE)?;
         for step in &trend.steps {
             chart
                 .draw_series(LineSeries::new(
@@ -225,9 +194,66 @@ pub fn trend_svg(trend: &Trend) -> Result<String, Error> {
                 ))
                 .map_err(plot_error)?;
         }
+        Ok(())
+    })
+}
+
+type RunChart<'a, 'b> =
+    ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// A chart with one x position per run and `y_desc` on the y axis; `draw`
+/// adds the series.
+fn run_chart(
+    title: String,
+    y_desc: &str,
+    runs: usize,
+    (lo, hi): (f64, f64),
+    draw: impl FnOnce(&mut RunChart<'_, '_>) -> Result<(), Error>,
+) -> Result<String, Error> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 16))
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(60)
+            .build_cartesian_2d(-0.5f64..(runs as f64 - 0.5).max(0.5), lo..hi)
+            .map_err(plot_error)?;
+        chart
+            .configure_mesh()
+            .x_desc("run")
+            .y_desc(y_desc)
+            .draw()
+            .map_err(plot_error)?;
+        draw(&mut chart)?;
         root.present().map_err(plot_error)?;
     }
     Ok(svg)
+}
+
+/// A line through one value per run, with a marker on each.
+fn draw_line_with_markers(
+    chart: &mut RunChart<'_, '_>,
+    values: &[f64],
+    color: RGBColor,
+) -> Result<(), Error> {
+    chart
+        .draw_series(LineSeries::new(
+            values.iter().enumerate().map(|(i, &y)| (i as f64, y)),
+            &color,
+        ))
+        .map_err(plot_error)?;
+    chart
+        .draw_series(
+            values
+                .iter()
+                .enumerate()
+                .map(|(i, &y)| Circle::new((i as f64, y), 3, color.filled())),
+        )
+        .map_err(plot_error)?;
+    Ok(())
 }
 
 /// Histograms of the latest run's samples and the baseline's, overlaid.
@@ -309,51 +335,18 @@ pub fn speedup_svg(trend: &Trend, baseline: &BenchResult) -> Result<String, Erro
         .iter()
         .map(|(_, b)| baseline.stats.mean / b.stats.mean)
         .collect();
-    let (lo, hi) = bounds(speedups.iter().chain([1.0].iter()));
     let n = speedups.len();
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
-        root.fill(&WHITE).map_err(plot_error)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(
-                format!("{}: speedup over the baseline", trend.name),
-                ("sans-serif", 16),
-            )
-            .margin(10)
-            .x_label_area_size(30)
-            .y_label_area_size(60)
-            .build_cartesian_2d(-0.5f64..(n as f64 - 0.5).max(0.5), lo..hi)
-            .map_err(plot_error)?;
-        chart
-            .configure_mesh()
-            .x_desc("run")
-            .y_desc("speedup (x)")
-            .draw()
-            .map_err(plot_error)?;
+    let title = format!("{}: speedup over the baseline", trend.name);
+    let range = bounds(speedups.iter().chain([1.0].iter()));
+    run_chart(title, "speedup (x)", n, range, |chart| {
         chart
             .draw_series(LineSeries::new(
                 [(-0.5, 1.0), (n as f64 - 0.5, 1.0)],
                 BLACK.mix(0.4).stroke_width(1),
             ))
             .map_err(plot_error)?;
-        chart
-            .draw_series(LineSeries::new(
-                speedups.iter().enumerate().map(|(i, &y)| (i as f64, y)),
-                &GREEN,
-            ))
-            .map_err(plot_error)?;
-        chart
-            .draw_series(
-                speedups
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &y)| Circle::new((i as f64, y), 3, GREEN.filled())),
-            )
-            .map_err(plot_error)?;
-        root.present().map_err(plot_error)?;
-    }
-    Ok(svg)
+        draw_line_with_markers(chart, &speedups, GREEN)
+    })
 }
 
 /// The unit that keeps values readable: (nanoseconds per unit, name).

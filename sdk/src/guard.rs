@@ -103,6 +103,19 @@ impl GuardReport {
         }
     }
 
+    /// A row's figures as text: baseline, current, change, speedup, p-value, verdict.
+    fn cells(r: &GuardRow) -> [String; 6] {
+        let c = &r.comparison;
+        [
+            format_ns(r.baseline_mean),
+            format_ns(r.current_mean),
+            format!("{:+.1}%", c.comparison.change * 100.0),
+            format!("{:.3}x", c.speedup[0]),
+            format!("{:.4}", c.comparison.p_value),
+            Self::verdict_text(c.comparison.verdict),
+        ]
+    }
+
     /// The terminal table.
     pub fn table(&self) -> String {
         let width = self
@@ -117,17 +130,11 @@ impl GuardReport {
             "benchmark", "baseline", "current", "change", "speedup", "p-value"
         );
         for r in &self.rows {
-            let c = &r.comparison;
+            let [base, current, change, speedup, p, verdict] = Self::cells(r);
             let _ = writeln!(
                 out,
-                "{:<width$}  {:>11}  {:>11}  {:>+7.1}%  {:>7.3}x  {:>8.4}  {}",
+                "{:<width$}  {base:>11}  {current:>11}  {change:>8}  {speedup:>8}  {p:>8}  {verdict}",
                 r.name,
-                format_ns(r.baseline_mean),
-                format_ns(r.current_mean),
-                c.comparison.change * 100.0,
-                c.speedup[0],
-                c.comparison.p_value,
-                Self::verdict_text(c.comparison.verdict)
             );
         }
         for name in &self.new {
@@ -166,18 +173,7 @@ impl GuardReport {
         );
         out.push_str("| --- | ---: | ---: | ---: | ---: | ---: | --- |\n");
         for r in &self.rows {
-            let c = &r.comparison;
-            let _ = writeln!(
-                out,
-                "| `{}` | {} | {} | {:+.1}% | {:.3}x | {:.4} | {} |",
-                r.name,
-                format_ns(r.baseline_mean),
-                format_ns(r.current_mean),
-                c.comparison.change * 100.0,
-                c.speedup[0],
-                c.comparison.p_value,
-                Self::verdict_text(c.comparison.verdict)
-            );
+            let _ = writeln!(out, "| `{}` | {} |", r.name, Self::cells(r).join(" | "));
         }
         if !self.new.is_empty() {
             let _ = writeln!(out, "\nNot in the baseline: {}", self.new.join(", "));

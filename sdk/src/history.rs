@@ -395,39 +395,16 @@ pub fn machine_fingerprint() -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::stats::Stats;
 
     pub(crate) fn run(commit: &str, branch: &str, means: &[(&str, f64)]) -> SuiteRun {
-        SuiteRun {
-            schema_version: crate::results::SCHEMA_VERSION,
-            benchscope_version: "test".into(),
-            started_at: 1.0,
-            duration_s: 1.0,
-            environment: "dev".into(),
-            commit: commit.into(),
-            branch: branch.into(),
-            benchmarks: means
-                .iter()
-                .map(|(name, mean)| {
-                    let samples_ns: Vec<f64> = (0..20).map(|i| mean + i as f64 % 3.0).collect();
-                    BenchResult {
-                        name: (*name).into(),
-                        labels: Vec::new(),
-                        stats: Stats::from_samples(&samples_ns).unwrap(),
-                        samples_ns,
-                        batch: 1,
-                        iterations: 20,
-                        warmup_iterations: 1,
-                        throughput: None,
-                        peak_rss_mb: None,
-                        finished_at: 1.0,
-                        baseline: None,
-                    }
-                })
-                .collect(),
-            failures: Vec::new(),
-            exports: Vec::new(),
-        }
+        let benchmarks = means
+            .iter()
+            .map(|(name, mean)| {
+                let samples: Vec<f64> = (0..20).map(|i| mean + i as f64 % 3.0).collect();
+                BenchResult::from_samples(*name, samples).unwrap()
+            })
+            .collect();
+        SuiteRun::new(commit, branch, benchmarks)
     }
 
     fn temp(name: &str) -> PathBuf {

@@ -101,7 +101,49 @@ pub struct BaselineComparison {
     pub comparison: Comparison,
 }
 
+impl BenchResult {
+    /// A result made from per-iteration samples alone (one iteration per
+    /// sample), e.g. to import figures from elsewhere or to build a test
+    /// case; `None` when the samples are empty or not finite.
+    ///
+    /// ```
+    /// let r = benchscope::BenchResult::from_samples("parse", vec![10.0, 12.0, 11.0]).unwrap();
+    /// assert_eq!(r.stats.median, 11.0);
+    /// ```
+    pub fn from_samples(name: impl Into<String>, samples_ns: Vec<f64>) -> Option<BenchResult> {
+        Some(BenchResult {
+            name: name.into(),
+            labels: Vec::new(),
+            stats: Stats::from_samples(&samples_ns)?,
+            batch: 1,
+            iterations: samples_ns.len() as u64,
+            warmup_iterations: 0,
+            samples_ns,
+            throughput: None,
+            peak_rss_mb: None,
+            finished_at: unix_now(),
+            baseline: None,
+        })
+    }
+}
+
 impl SuiteRun {
+    /// A run of `benchmarks` at `commit` on `branch`, started now.
+    pub fn new(commit: &str, branch: &str, benchmarks: Vec<BenchResult>) -> SuiteRun {
+        SuiteRun {
+            schema_version: SCHEMA_VERSION,
+            benchscope_version: env!("CARGO_PKG_VERSION").into(),
+            started_at: unix_now(),
+            duration_s: 0.0,
+            environment: "dev".into(),
+            commit: commit.into(),
+            branch: branch.into(),
+            benchmarks,
+            failures: Vec::new(),
+            exports: Vec::new(),
+        }
+    }
+
     /// Writes the run as pretty JSON to `path`, creating parent directories.
     pub fn write_json(&self, path: &Path) -> Result<(), Error> {
         let io = |action, source| Error::Io {

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use benchscope::{BenchResult, Stats, SuiteRun};
+use benchscope::{BenchResult, SuiteRun};
 
 fn dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("benchscope-guard-{}-{name}", std::process::id()));
@@ -16,38 +16,16 @@ fn dir(name: &str) -> PathBuf {
 
 /// A results file whose benchmarks have the given means (±1 % spread).
 fn results(path: &Path, commit: &str, means: &[(&str, f64)]) {
-    let run = SuiteRun {
-        schema_version: 1,
-        benchscope_version: "test".into(),
-        started_at: 1.0,
-        duration_s: 1.0,
-        environment: "ci".into(),
-        commit: commit.into(),
-        branch: "main".into(),
-        benchmarks: means
-            .iter()
-            .map(|(name, mean)| {
-                let samples_ns: Vec<f64> = (0..60)
-                    .map(|i| mean * (1.0 + (i % 5) as f64 * 0.002))
-                    .collect();
-                BenchResult {
-                    name: (*name).into(),
-                    labels: Vec::new(),
-                    stats: Stats::from_samples(&samples_ns).unwrap(),
-                    samples_ns,
-                    batch: 1,
-                    iterations: 60,
-                    warmup_iterations: 1,
-                    throughput: None,
-                    peak_rss_mb: None,
-                    finished_at: 1.0,
-                    baseline: None,
-                }
-            })
-            .collect(),
-        failures: Vec::new(),
-        exports: Vec::new(),
-    };
+    let benchmarks = means
+        .iter()
+        .map(|(name, mean)| {
+            let samples: Vec<f64> = (0..60)
+                .map(|i| mean * (1.0 + (i % 5) as f64 * 0.002))
+                .collect();
+            BenchResult::from_samples(*name, samples).unwrap()
+        })
+        .collect();
+    let run = SuiteRun::new(commit, "main", benchmarks);
     run.write_json(path).unwrap();
 }
 

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use benchscope::history::{History, SCHEMA_VERSION};
-use benchscope::{BenchResult, Stats, SuiteRun};
+use benchscope::{BenchResult, SuiteRun};
 
 fn temp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("benchscope-robust-{}-{name}", std::process::id()));
@@ -18,33 +18,11 @@ fn temp(name: &str) -> PathBuf {
 }
 
 fn run(tag: usize) -> SuiteRun {
-    let samples_ns: Vec<f64> = (0..50).map(|i| 1000.0 + (i * tag % 7) as f64).collect();
-    SuiteRun {
-        schema_version: 1,
-        benchscope_version: "test".into(),
-        started_at: tag as f64,
-        duration_s: 1.0,
-        environment: "dev".into(),
-        commit: format!("commit{tag}"),
-        branch: "main".into(),
-        benchmarks: (0..5)
-            .map(|b| BenchResult {
-                name: format!("bench_{b}"),
-                labels: Vec::new(),
-                stats: Stats::from_samples(&samples_ns).unwrap(),
-                samples_ns: samples_ns.clone(),
-                batch: 10,
-                iterations: 500,
-                warmup_iterations: 10,
-                throughput: None,
-                peak_rss_mb: None,
-                finished_at: 0.0,
-                baseline: None,
-            })
-            .collect(),
-        failures: Vec::new(),
-        exports: Vec::new(),
-    }
+    let samples: Vec<f64> = (0..50).map(|i| 1000.0 + (i * tag % 7) as f64).collect();
+    let benchmarks = (0..5)
+        .map(|b| BenchResult::from_samples(format!("bench_{b}"), samples.clone()).unwrap())
+        .collect();
+    SuiteRun::new(&format!("commit{tag}"), "main", benchmarks)
 }
 
 fn snapshot(path: &Path) -> (Vec<u8>, std::time::SystemTime) {

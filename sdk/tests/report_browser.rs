@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use benchscope::history::History;
-use benchscope::{BenchResult, Stats, SuiteRun};
+use benchscope::{BenchResult, SuiteRun};
 
 fn chromium() -> PathBuf {
     let path = std::env::var_os("CHROMIUM_BIN")
@@ -24,36 +24,15 @@ fn run(i: usize, mean: f64) -> SuiteRun {
     let benchmarks = ["parse", "sort"]
         .iter()
         .map(|name| {
-            let samples_ns: Vec<f64> = (0..40)
+            let samples: Vec<f64> = (0..40)
                 .map(|s| mean * (1.0 + (s % 7) as f64 * 0.003))
                 .collect();
-            BenchResult {
-                name: (*name).into(),
-                labels: Vec::new(),
-                stats: Stats::from_samples(&samples_ns).unwrap(),
-                samples_ns,
-                batch: 1,
-                iterations: 40,
-                warmup_iterations: 1,
-                throughput: None,
-                peak_rss_mb: None,
-                finished_at: 1.0,
-                baseline: None,
-            }
+            BenchResult::from_samples(*name, samples).unwrap()
         })
         .collect();
-    SuiteRun {
-        schema_version: 1,
-        benchscope_version: "test".into(),
-        started_at: i as f64,
-        duration_s: 1.0,
-        environment: "ci".into(),
-        commit: format!("commit{i:02}"),
-        branch: "main".into(),
-        benchmarks,
-        failures: Vec::new(),
-        exports: Vec::new(),
-    }
+    let mut run = SuiteRun::new(&format!("commit{i:02}"), "main", benchmarks);
+    run.started_at = i as f64;
+    run
 }
 
 fn chromium_command(profile: &Path) -> Command {

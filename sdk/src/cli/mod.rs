@@ -186,7 +186,13 @@ pub fn main() -> ExitCode {
         crate::telemetry::flush_running();
         std::process::exit(130);
     });
-    let args = match Args::try_parse() {
+    parse_and_run(run)
+}
+
+/// Parses the command line into `A` and runs it: usage errors and errors
+/// returned by `run` are printed and exit with code 2.
+pub(crate) fn parse_and_run<A: Parser>(run: impl FnOnce(A) -> Result<ExitCode, Error>) -> ExitCode {
+    let args = match A::try_parse() {
         Ok(args) => args,
         Err(e) => {
             let _ = e.print();

@@ -129,20 +129,7 @@ impl From<FailOn> for Severity {
 
 /// Entry point of the `benchscope` binary.
 pub fn main() -> ExitCode {
-    let tool = match Tool::try_parse() {
-        Ok(t) => t,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
-        }
-    };
-    match run(tool) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(2)
-        }
-    }
+    super::parse_and_run(run)
 }
 
 fn run(tool: Tool) -> Result<ExitCode, Error> {
