@@ -134,6 +134,59 @@ fn print_config_shows_each_value_and_its_source() {
 }
 
 #[test]
+fn the_guard_exports_its_verdict_by_otlp() {
+    let receiver = HttpReceiver::start(Answer::Ok);
+    let dir = std::env::temp_dir().join(format!("benchscope-guard-otlp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |file: &str, mean: f64| {
+        let samples: Vec<f64> = (0..40)
+            .map(|i| mean * (1.0 + (i % 4) as f64 * 0.002))
+            .collect();
+        let result = benchscope::BenchResult::from_samples("parse", samples).unwrap();
+        benchscope::SuiteRun::new("c0ffee", "main", vec![result])
+            .write_json(&dir.join(file))
+            .unwrap();
+    };
+    write("base.json", 1000.0);
+    write("now.json", 1600.0);
+    let mut cmd = Command::new(common::benchscope_binary());
+    for (key, _) in std::env::vars() {
+        if key.starts_with("OTEL_") || key.starts_with("BENCHSCOPE_") || key.starts_with("GITHUB_")
+        {
+            cmd.env_remove(key);
+        }
+    }
+    let out = cmd
+        .current_dir(&dir)
+        .args(["guard", "--results", "now.json", "--baseline", "base.json"])
+        .env("OTEL_METRICS_EXPORTER", "otlp")
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
+        .env("GITHUB_WORKFLOW", "benchmarks")
+        .env("GITHUB_EVENT_NAME", "pull_request")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let received = receiver.received.latest_metrics();
+    let status = common::otlp::points(&received["ci_pipeline_status"]);
+    assert_eq!(status.len(), 1);
+    let (labels, value) = &status[0];
+    assert_eq!(*value, 0.0, "a failed gate");
+    assert_eq!(labels["pipeline"], "benchmarks");
+    assert_eq!(labels["trigger"], "pull_request");
+    assert_eq!(labels["branch"], "main");
+    let regressions = common::otlp::points(&received["performance_regression_detected_total"]);
+    assert_eq!(regressions[0].0["severity"], "critical");
+    assert_eq!(regressions[0].0["commit_hash"], "c0ffee");
+    let speedup = common::otlp::points(&received["speedup_ratio"]);
+    assert_eq!(speedup.len(), 3, "p50, p95, p99");
+}
+
+#[test]
 fn the_stdout_exporter_prints_the_metrics() {
     let (code, stdout, stderr) = run(
         &[

@@ -137,15 +137,24 @@ pub fn free_addr() -> SocketAddr {
 
 /// The quickstart example's binary, built by `cargo test` beside the test binaries.
 pub fn quickstart_binary() -> std::path::PathBuf {
+    built_binary("examples/quickstart")
+}
+
+/// The `benchscope` command, built by `cargo test --workspace` beside the test binaries.
+pub fn benchscope_binary() -> std::path::PathBuf {
+    built_binary("benchscope")
+}
+
+fn built_binary(relative: &str) -> std::path::PathBuf {
     let exe = std::env::current_exe().expect("current exe");
     let profile_dir = exe
         .parent()
         .and_then(|deps| deps.parent())
         .expect("target/<profile>");
-    let path = profile_dir.join("examples").join("quickstart");
+    let path = profile_dir.join(relative);
     assert!(
         path.is_file(),
-        "{} is missing: run the tests with `cargo test` (which builds the examples) or scripts/test.sh",
+        "{} is missing: run the tests with `cargo test --workspace` (which builds the examples and binaries) or scripts/test.sh",
         path.display()
     );
     path
