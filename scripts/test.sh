@@ -4,9 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the tests need: chromium for the browser tests; installed
+# Debian packages the tests need: chromium and chromedriver for the browser tests; installed
 # only when missing, as root.
-packages=(chromium)
+packages=(chromium chromium-driver)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

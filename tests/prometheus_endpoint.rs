@@ -223,8 +223,8 @@ fn every_catalogue_metric_is_scraped_with_its_labels() {
 struct LastDone(usize, mpsc::Sender<Option<SocketAddr>>, Option<SocketAddr>);
 
 impl Reporter for LastDone {
-    fn suite_started(&mut self, _: &[String], addr: Option<SocketAddr>) {
-        self.2 = addr;
+    fn suite_started(&mut self, _: &[String], endpoints: &benchscope::runner::Endpoints) {
+        self.2 = endpoints.metrics;
     }
     fn bench_finished(&mut self, _: &BenchResult) {
         self.0 -= 1;

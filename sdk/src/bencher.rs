@@ -25,7 +25,7 @@ pub struct Settings {
 pub const MIN_SAMPLES: u32 = 10;
 
 /// How far along a benchmark is; passed to the progress callback between samples.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Progress {
     /// Warm-up began.
     WarmupStarted,
@@ -42,6 +42,8 @@ pub enum Progress {
         done: u32,
         /// Planned samples.
         of: u32,
+        /// This sample's time per iteration, in nanoseconds.
+        ns: f64,
     },
 }
 
@@ -223,8 +225,13 @@ pub fn measure(
     let measure_start = Instant::now();
     for done in 1..=planned {
         let elapsed = time_batch(batch);
-        samples_ns.push(elapsed.as_nanos() as f64 / batch as f64);
-        progress(Progress::Sample { done, of: planned });
+        let ns = elapsed.as_nanos() as f64 / batch as f64;
+        samples_ns.push(ns);
+        progress(Progress::Sample {
+            done,
+            of: planned,
+            ns,
+        });
         if done >= MIN_SAMPLES && measure_start.elapsed() > settings.max_time {
             break;
         }
@@ -316,7 +323,11 @@ mod tests {
         ));
         assert_eq!(
             events.last(),
-            Some(&Progress::Sample { done: 100, of: 100 })
+            Some(&Progress::Sample {
+                done: 100,
+                of: 100,
+                ns: 100.0
+            })
         );
     }
 

@@ -54,6 +54,8 @@ pub struct Config {
     pub prometheus: PrometheusConfig,
     /// The OTLP exporters.
     pub otlp: OtlpConfig,
+    /// The live view.
+    pub live: LiveConfig,
     /// Measurement defaults for benchmarks that set no option of their own.
     pub measurement: MeasurementConfig,
     /// Bucket boundaries of `benchmark_execution_time_ms`, in milliseconds.
@@ -97,6 +99,8 @@ pub enum ExporterKind {
     Otlp,
     /// Print each export on standard output.
     Stdout,
+    /// Stream to the live web page over WebSocket.
+    Live,
 }
 
 /// A span exporter that [`Config::traces`] can name.
@@ -114,6 +118,7 @@ const METRIC_EXPORTERS: &[(&str, ExporterKind)] = &[
     ("otlp", ExporterKind::Otlp),
     ("stdout", ExporterKind::Stdout),
     ("console", ExporterKind::Stdout),
+    ("live", ExporterKind::Live),
 ];
 
 const TRACE_EXPORTERS: &[(&str, TraceExporterKind)] = &[
@@ -131,6 +136,30 @@ pub struct PrometheusConfig {
     /// How long to keep serving after the suite ends, so a last scrape sees the final values.
     #[serde(with = "duration_text")]
     pub linger: Duration,
+}
+
+/// The live view: a page and a WebSocket stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LiveConfig {
+    /// Where the page and the WebSocket are served. Loopback by default;
+    /// another address needs `token`.
+    pub addr: SocketAddr,
+    /// The token clients must pass as `?token=`; required beyond loopback.
+    pub token: String,
+    /// How often metrics are pushed to the page (at least 100ms).
+    #[serde(with = "duration_text")]
+    pub interval: Duration,
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        LiveConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8765)),
+            token: String::new(),
+            interval: Duration::from_secs(1),
+        }
+    }
 }
 
 /// The OTLP exporters (metrics and traces).
@@ -226,6 +255,7 @@ impl Default for Config {
             resource_attributes: BTreeMap::new(),
             prometheus: PrometheusConfig::default(),
             otlp: OtlpConfig::default(),
+            live: LiveConfig::default(),
             measurement: MeasurementConfig::default(),
             histogram_buckets_ms: default_buckets_ms(),
             regression: Policy::default(),
@@ -421,6 +451,9 @@ const ENV: &[(&str, &str, Form)] = &[
     ("BENCHSCOPE_COMMIT", "commit", Form::Text),
     ("BENCHSCOPE_BRANCH", "branch", Form::Text),
     ("BENCHSCOPE_HISTORY", "history.path", Form::Text),
+    ("BENCHSCOPE_LIVE_ADDR", "live.addr", Form::Text),
+    ("BENCHSCOPE_LIVE_TOKEN", "live.token", Form::Text),
+    ("BENCHSCOPE_LIVE_INTERVAL", "live.interval", Form::Text),
     ("OTEL_SDK_DISABLED", "sdk_disabled", Form::Bool),
 ];
 
@@ -608,6 +641,15 @@ impl Loaded {
             }
             "environment" => c.environment = value.trim().to_owned(),
             "prometheus.addr" => c.prometheus.addr = parse_addr(origin, value)?,
+            "live.addr" => c.live.addr = parse_addr(origin, value)?,
+            "live.token" => c.live.token = value.trim().to_owned(),
+            "live.interval" => {
+                let d = duration()?;
+                if d < Duration::from_millis(100) {
+                    return Err(bad("the live interval must be at least 100ms".into()));
+                }
+                c.live.interval = d;
+            }
             "prometheus.linger" => c.prometheus.linger = duration()?,
             "history.path" => match value.trim() {
                 "" | "none" => c.history.enabled = false,
@@ -629,6 +671,9 @@ impl Loaded {
         let mut config = self.config.clone();
         for value in config.otlp.headers.values_mut() {
             *value = "<redacted>".into();
+        }
+        if !config.live.token.is_empty() {
+            config.live.token = "<redacted>".into();
         }
         let table = match toml::Value::try_from(&config) {
             Ok(toml::Value::Table(t)) => t,

@@ -24,8 +24,9 @@ use crate::telemetry::Telemetry;
 /// Hears how a suite run goes; the CLI's terminal view is one. Every method
 /// is called between samples, never inside a timed region.
 pub trait Reporter {
-    /// The suite is about to run these benchmarks.
-    fn suite_started(&mut self, _names: &[String], _metrics_addr: Option<SocketAddr>) {}
+    /// The suite is about to run these benchmarks; `endpoints` says where
+    /// its figures can be watched.
+    fn suite_started(&mut self, _names: &[String], _endpoints: &Endpoints) {}
     /// A benchmark is starting.
     fn bench_started(&mut self, _name: &str) {}
     /// A benchmark progressed.
@@ -39,6 +40,15 @@ pub trait Reporter {
     /// Every benchmark has run and the suite's figures are recorded; the
     /// exporters have not been flushed yet.
     fn suite_finished(&mut self, _run: &SuiteRun) {}
+}
+
+/// Where a running suite can be watched.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Endpoints {
+    /// The Prometheus `/metrics` address.
+    pub metrics: Option<SocketAddr>,
+    /// The live page's address.
+    pub live: Option<SocketAddr>,
 }
 
 /// A reporter that reports nothing.
@@ -131,7 +141,17 @@ impl Suite {
         reporter: &mut dyn Reporter,
     ) -> SuiteRun {
         let names: Vec<String> = entries.iter().map(|e| e.full_name()).collect();
-        reporter.suite_started(&names, telemetry.prometheus_addr());
+        // The live view hears everything the caller's reporter hears.
+        let mut tee = Tee {
+            first: reporter,
+            second: telemetry.live().cloned(),
+        };
+        let reporter: &mut dyn Reporter = &mut tee;
+        let endpoints = Endpoints {
+            metrics: telemetry.prometheus_addr(),
+            live: telemetry.live_addr(),
+        };
+        reporter.suite_started(&names, &endpoints);
         // Spans go to this pipeline's tracer on this thread only.
         let _dispatch = telemetry.dispatch().map(tracing::dispatcher::set_default);
         let suite_span = tracing::info_span!(
@@ -317,8 +337,8 @@ impl Relay<'_> {
 }
 
 impl Reporter for Relay<'_> {
-    fn suite_started(&mut self, names: &[String], addr: Option<SocketAddr>) {
-        self.inner.suite_started(names, addr);
+    fn suite_started(&mut self, names: &[String], endpoints: &Endpoints) {
+        self.inner.suite_started(names, endpoints);
     }
     fn bench_started(&mut self, name: &str) {
         self.drain();
@@ -339,5 +359,56 @@ impl Reporter for Relay<'_> {
     }
     fn suite_finished(&mut self, run: &SuiteRun) {
         self.inner.suite_finished(run);
+    }
+}
+
+/// Sends every call to two reporters.
+struct Tee<'a, R: Reporter> {
+    first: &'a mut dyn Reporter,
+    second: Option<R>,
+}
+
+impl<R: Reporter> Reporter for Tee<'_, R> {
+    fn suite_started(&mut self, names: &[String], endpoints: &Endpoints) {
+        self.first.suite_started(names, endpoints);
+        if let Some(r) = &mut self.second {
+            r.suite_started(names, endpoints);
+        }
+    }
+    fn bench_started(&mut self, name: &str) {
+        self.first.bench_started(name);
+        if let Some(r) = &mut self.second {
+            r.bench_started(name);
+        }
+    }
+    fn progress(&mut self, name: &str, progress: Progress) {
+        self.first.progress(name, progress);
+        if let Some(r) = &mut self.second {
+            r.progress(name, progress);
+        }
+    }
+    fn bench_finished(&mut self, result: &BenchResult) {
+        self.first.bench_finished(result);
+        if let Some(r) = &mut self.second {
+            r.bench_finished(result);
+        }
+    }
+    fn bench_failed(&mut self, name: &str, error: &Error) {
+        self.first.bench_failed(name, error);
+        if let Some(r) = &mut self.second {
+            r.bench_failed(name, error);
+        }
+    }
+    fn warning(&mut self, message: &str) {
+        self.first.warning(message);
+        if let Some(r) = &mut self.second {
+            r.warning(message);
+        }
+    }
+    fn suite_finished(&mut self, run: &SuiteRun) {
+        self.first.suite_finished(run);
+        if let Some(r) = &mut self.second {
+            r.suite_finished(run);
+        }
     }
 }

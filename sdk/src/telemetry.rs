@@ -22,6 +22,8 @@ use tracing_subscriber::layer::SubscriberExt as _;
 use crate::config::{Config, ExporterKind, Signal, TraceExporterKind};
 use crate::error::Error;
 use crate::exporters::health::{ExportStatus, Health, WarnFn, Watched};
+use crate::exporters::live::server::LiveServer;
+use crate::exporters::live::{LiveExporter, LiveHub};
 use crate::exporters::prometheus::{self, PrometheusEndpoint};
 use crate::exporters::{otlp, stdout};
 use crate::instruments::{Instruments, SCOPE};
@@ -38,6 +40,7 @@ pub struct Telemetry {
     dispatch: Option<tracing::Dispatch>,
     instruments: Instruments,
     prometheus: Option<PrometheusEndpoint>,
+    live: Option<(LiveHub, LiveServer)>,
     sampler: Option<ResourceSampler>,
     runtime: Option<tokio::runtime::Runtime>,
     health: Arc<Health>,
@@ -66,6 +69,7 @@ impl Telemetry {
 
         let mut builder = SdkMeterProvider::builder().with_resource(resource.clone());
         let mut prometheus = None;
+        let mut live = None;
         for kind in &config.exporters {
             match kind {
                 ExporterKind::Prometheus => {
@@ -85,6 +89,20 @@ impl Telemetry {
                             .with_interval(config.collection_interval)
                             .build(),
                     );
+                }
+                ExporterKind::Live => {
+                    let hub = LiveHub::new();
+                    let server = LiveServer::start(
+                        config.live.addr,
+                        Some(config.live.token.clone()),
+                        hub.clone(),
+                    )?;
+                    builder = builder.with_reader(
+                        PeriodicReader::builder(LiveExporter::new(hub.clone()))
+                            .with_interval(config.live.interval)
+                            .build(),
+                    );
+                    live = Some((hub, server));
                 }
                 ExporterKind::Stdout => {
                     let temporality = config.otlp.temporality.to_sdk();
@@ -152,6 +170,7 @@ impl Telemetry {
             dispatch,
             instruments,
             prometheus,
+            live,
             sampler,
             runtime,
             health,
@@ -181,6 +200,16 @@ impl Telemetry {
         self.prometheus.as_ref().map(PrometheusEndpoint::local_addr)
     }
 
+    /// The live view's hub, when the live exporter is on.
+    pub fn live(&self) -> Option<&LiveHub> {
+        self.live.as_ref().map(|(hub, _)| hub)
+    }
+
+    /// Where the live page is served, when the live exporter is on.
+    pub fn live_addr(&self) -> Option<SocketAddr> {
+        self.live.as_ref().map(|(_, server)| server.local_addr())
+    }
+
     /// The `tracing` dispatcher that turns spans into OpenTelemetry spans,
     /// when a span exporter is configured.
     pub fn dispatch(&self) -> Option<&tracing::Dispatch> {
@@ -203,7 +232,10 @@ impl Telemetry {
             std::thread::sleep(linger);
         }
         drop(self.prometheus.take());
-        self.flush_and_stop()?;
+        // The final collection reaches the page before its server stops.
+        let result = self.flush_and_stop();
+        drop(self.live.take());
+        result?;
         Ok(self.health.statuses())
     }
 

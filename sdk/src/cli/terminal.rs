@@ -2,7 +2,6 @@
 //! otherwise (CI logs), and the final statistics table.
 
 use std::fmt::Write as _;
-use std::net::SocketAddr;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -10,7 +9,7 @@ use crate::bencher::Progress;
 use crate::error::Error;
 use crate::regression::Verdict;
 use crate::results::{BenchResult, SuiteRun};
-use crate::runner::Reporter;
+use crate::runner::{Endpoints, Reporter};
 
 /// Reports progress on standard error.
 #[derive(Debug)]
@@ -27,9 +26,12 @@ impl Terminal {
 }
 
 impl Reporter for Terminal {
-    fn suite_started(&mut self, names: &[String], metrics_addr: Option<SocketAddr>) {
+    fn suite_started(&mut self, names: &[String], endpoints: &Endpoints) {
         eprintln!("benchscope: running {} benchmarks", names.len());
-        if let Some(addr) = metrics_addr {
+        if let Some(addr) = endpoints.live {
+            eprintln!("benchscope: live view at http://{addr}/");
+        }
+        if let Some(addr) = endpoints.metrics {
             eprintln!("benchscope: Prometheus metrics at http://{addr}/metrics");
         }
     }

@@ -1,0 +1,285 @@
+//! The live view's server: the page at `/` and the WebSocket at `/ws`, on a
+//! Tokio runtime of its own thread. Loopback by default; another address
+//! needs a token, checked at the upgrade. Cross-origin upgrades are refused.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::thread::JoinHandle;
+
+use axum::Router;
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use tokio::sync::oneshot;
+
+use super::{LiveHub, SEND_TIMEOUT, Subscription};
+use crate::error::Error;
+
+/// Largest message a client may send.
+pub const MAX_CLIENT_MESSAGE: usize = 4096;
+
+const PAGE: &str = include_str!("index.html");
+
+#[derive(Clone)]
+struct ServerState {
+    hub: LiveHub,
+    token: Option<String>,
+}
+
+/// The running server; stops when dropped.
+#[derive(Debug)]
+pub struct LiveServer {
+    addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl LiveServer {
+    /// Serves `hub` on `addr`. A non-loopback address needs `token`.
+    pub fn start(
+        addr: SocketAddr,
+        token: Option<String>,
+        hub: LiveHub,
+    ) -> Result<LiveServer, Error> {
+        let token = token.filter(|t| !t.is_empty());
+        if !addr.ip().is_loopback() && token.is_none() {
+            return Err(Error::Config {
+                key: "live.addr".into(),
+                value: addr.to_string(),
+                reason: "listening beyond loopback needs a token: set BENCHSCOPE_LIVE_TOKEN (or live.token), and open the page with ?token=...".into(),
+            });
+        }
+        let listener = std::net::TcpListener::bind(addr).map_err(|source| match source.kind() {
+            std::io::ErrorKind::AddrInUse => Error::Config {
+                key: "live.addr".into(),
+                value: addr.to_string(),
+                reason: "the address is already in use; choose another with --live-addr or BENCHSCOPE_LIVE_ADDR (127.0.0.1:0 picks a free port)".into(),
+            },
+            _ => Error::Listen { addr, source },
+        })?;
+        let local = listener
+            .local_addr()
+            .and_then(|a| listener.set_nonblocking(true).map(|()| a))
+            .map_err(|source| Error::Listen { addr, source })?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("benchscope-live")
+            .enable_all()
+            .build()
+            .map_err(|source| Error::Listen { addr, source })?;
+        let app = Router::new()
+            .route("/", get(page))
+            .route("/ws", get(upgrade))
+            .with_state(ServerState { hub, token });
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("benchscope-live".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                        return;
+                    };
+                    let _ = axum::serve(listener, app)
+                        .with_graceful_shutdown(async {
+                            let _ = stopped.await;
+                        })
+                        .await;
+                });
+                runtime.shutdown_background();
+            })
+            .map_err(|source| Error::Listen { addr, source })?;
+        Ok(LiveServer {
+            addr: local,
+            shutdown: Some(shutdown),
+            thread: Some(thread),
+        })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for LiveServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+async fn page() -> impl IntoResponse {
+    ([(header::CACHE_CONTROL, "no-store")], Html(PAGE))
+}
+
+/// The token from `?token=...`, if any.
+fn query_token(uri: &Uri) -> Option<&str> {
+    uri.query()?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("token="))
+}
+
+/// A same-origin check: browsers send `Origin`; it must name this host.
+/// Clients that send no `Origin` (not browsers) are let through.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
+        return true;
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    origin == format!("http://{host}") || origin == format!("https://{host}")
+}
+
+async fn upgrade(
+    State(state): State<ServerState>,
+    headers: HeaderMap,
+    uri: Uri,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if !same_origin(&headers) {
+        return (
+            StatusCode::FORBIDDEN,
+            "cross-origin WebSocket upgrades are refused\n",
+        )
+            .into_response();
+    }
+    if let Some(token) = &state.token
+        && query_token(&uri) != Some(token.as_str())
+    {
+        return (StatusCode::UNAUTHORIZED, "a valid ?token= is required\n").into_response();
+    }
+    ws.max_message_size(64 * 1024)
+        .on_upgrade(move |socket| serve_client(socket, state.hub))
+}
+
+fn close(code: u16, reason: String) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from(reason),
+    }))
+}
+
+/// What a client's message asks for, or why it is refused.
+fn answer(message: &Message) -> Result<Option<Message>, Message> {
+    match message {
+        Message::Text(text) if text.len() > MAX_CLIENT_MESSAGE => Err(close(
+            close_code::SIZE,
+            format!(
+                "message too big: {} bytes, the limit is {MAX_CLIENT_MESSAGE}",
+                text.len()
+            ),
+        )),
+        Message::Text(text) => match serde_json::from_str::<serde_json::Value>(text.as_str()) {
+            Ok(v) if v["type"] == "ping" => Ok(Some(Message::Text(Utf8Bytes::from(format!(
+                "{{\"v\":{},\"type\":\"pong\"}}",
+                super::SCHEMA_VERSION
+            ))))),
+            Ok(_) => Err(close(
+                close_code::POLICY,
+                "unknown message: the only message a client may send is {\"type\":\"ping\"}".into(),
+            )),
+            Err(e) => Err(close(
+                close_code::INVALID,
+                format!("malformed message: {e}"),
+            )),
+        },
+        Message::Binary(_) => Err(close(
+            close_code::UNSUPPORTED,
+            "binary messages are not accepted; send JSON text".into(),
+        )),
+        Message::Ping(_) | Message::Pong(_) | Message::Close(_) => Ok(None),
+    }
+}
+
+async fn serve_client(mut socket: WebSocket, hub: LiveHub) {
+    let Subscription {
+        mut messages,
+        lagged,
+        id,
+    } = hub.subscribe();
+    loop {
+        tokio::select! {
+            outgoing = messages.recv() => {
+                let Some(mut text) = outgoing else { break };
+                if lagged.swap(false, Ordering::Relaxed) {
+                    // Behind: what is queued is stale; the newest state wins.
+                    while messages.try_recv().is_ok() {}
+                    text = hub.snapshot();
+                }
+                let send = socket.send(Message::Text(Utf8Bytes::from(text.as_ref())));
+                match tokio::time::timeout(SEND_TIMEOUT, send).await {
+                    Ok(Ok(())) => {}
+                    _ => break,
+                }
+            }
+            incoming = socket.recv() => {
+                match incoming {
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                    Some(Ok(message)) => match answer(&message) {
+                        Ok(Some(reply)) => {
+                            if socket.send(reply).await.is_err() {
+                                break;
+                            }
+                        }
+                        Ok(None) => {}
+                        Err(closing) => {
+                            let _ = socket.send(closing).await;
+                            break;
+                        }
+                    },
+                }
+            }
+        }
+    }
+    hub.unsubscribe(id);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_come_from_the_query() {
+        let uri: Uri = "/ws?x=1&token=abc".parse().unwrap();
+        assert_eq!(query_token(&uri), Some("abc"));
+        assert_eq!(query_token(&"/ws".parse().unwrap()), None);
+    }
+
+    #[test]
+    fn only_same_origin_browsers_may_upgrade() {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, "127.0.0.1:8765".parse().unwrap());
+        assert!(same_origin(&h), "no Origin: not a browser");
+        h.insert(header::ORIGIN, "http://127.0.0.1:8765".parse().unwrap());
+        assert!(same_origin(&h));
+        h.insert(header::ORIGIN, "http://evil.example".parse().unwrap());
+        assert!(!same_origin(&h));
+    }
+
+    #[test]
+    fn clients_may_only_ping() {
+        let ping = Message::Text(Utf8Bytes::from("{\"type\":\"ping\"}"));
+        assert!(matches!(answer(&ping), Ok(Some(Message::Text(_)))));
+        let bad = Message::Text(Utf8Bytes::from("{not json"));
+        assert!(
+            matches!(answer(&bad), Err(Message::Close(Some(f))) if f.code == close_code::INVALID)
+        );
+        let big = Message::Text(Utf8Bytes::from("x".repeat(MAX_CLIENT_MESSAGE + 1)));
+        assert!(matches!(answer(&big), Err(Message::Close(Some(f))) if f.code == close_code::SIZE));
+    }
+
+    #[test]
+    fn beyond_loopback_needs_a_token() {
+        let err =
+            LiveServer::start("0.0.0.0:0".parse().unwrap(), None, LiveHub::new()).unwrap_err();
+        assert!(err.to_string().contains("BENCHSCOPE_LIVE_TOKEN"), "{err}");
+    }
+}
