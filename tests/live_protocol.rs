@@ -26,7 +26,9 @@ fn server() -> (LiveHub, LiveServer) {
 
 fn connect(addr: SocketAddr) -> Client {
     let stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let (ws, _) = tungstenite::client(format!("ws://{addr}/ws"), stream).expect("handshake");
     ws
 }
@@ -70,10 +72,20 @@ fn a_client_gets_a_snapshot_then_the_stream() {
     assert_eq!(snapshot["type"], "snapshot");
     assert_eq!(snapshot["benchmarks"][0]["status"], "running");
     assert_eq!(snapshot["benchmarks"][1]["status"], "pending");
-    hub.progress("a", Progress::Sample { done: 1, of: 20, ns: 123.0 });
+    hub.progress(
+        "a",
+        Progress::Sample {
+            done: 1,
+            of: 20,
+            ns: 123.0,
+        },
+    );
     let sample = next_json(&mut ws);
     assert_eq!(sample["type"], "sample");
-    assert_eq!((sample["done"].as_u64(), sample["ns"].as_f64()), (Some(1), Some(123.0)));
+    assert_eq!(
+        (sample["done"].as_u64(), sample["ns"].as_f64()),
+        (Some(1), Some(123.0))
+    );
     hub.bench_finished(&result("a"));
     let finished = next_json(&mut ws);
     assert_eq!(finished["type"], "benchmark_finished");
@@ -87,10 +99,26 @@ fn bad_messages_are_closed_with_a_reason_and_the_server_goes_on() {
     let (_hub, server) = server();
     let addr = server.local_addr();
     let cases: [(Message, CloseCode, &str); 4] = [
-        (Message::Text("{not json".into()), CloseCode::Invalid, "malformed message"),
-        (Message::Text(r#"{"type":"subscribe"}"#.into()), CloseCode::Policy, "unknown message"),
-        (Message::Binary(vec![1, 2, 3].into()), CloseCode::Unsupported, "binary messages"),
-        (Message::Text("x".repeat(8192).into()), CloseCode::Size, "message too big"),
+        (
+            Message::Text("{not json".into()),
+            CloseCode::Invalid,
+            "malformed message",
+        ),
+        (
+            Message::Text(r#"{"type":"subscribe"}"#.into()),
+            CloseCode::Policy,
+            "unknown message",
+        ),
+        (
+            Message::Binary(vec![1, 2, 3].into()),
+            CloseCode::Unsupported,
+            "binary messages",
+        ),
+        (
+            Message::Text("x".repeat(8192).into()),
+            CloseCode::Size,
+            "message too big",
+        ),
     ];
     for (message, code, reason) in cases {
         let mut ws = connect(addr);
@@ -110,17 +138,22 @@ fn cross_origin_upgrades_are_refused() {
     let (_hub, server) = server();
     let addr = server.local_addr();
     let stream = TcpStream::connect(addr).unwrap();
-    let request = tungstenite::client::IntoClientRequest::into_client_request(format!("ws://{addr}/ws"))
-        .map(|mut r| {
-            r.headers_mut().insert("Origin", "http://evil.example".parse().unwrap());
-            r
-        })
-        .unwrap();
+    let request =
+        tungstenite::client::IntoClientRequest::into_client_request(format!("ws://{addr}/ws"))
+            .map(|mut r| {
+                r.headers_mut()
+                    .insert("Origin", "http://evil.example".parse().unwrap());
+                r
+            })
+            .unwrap();
     match tungstenite::client(request, stream) {
         Err(tungstenite::HandshakeError::Failure(tungstenite::Error::Http(response))) => {
             assert_eq!(response.status(), 403);
         }
-        other => panic!("a cross-origin upgrade was accepted: {:?}", other.map(|_| ())),
+        other => panic!(
+            "a cross-origin upgrade was accepted: {:?}",
+            other.map(|_| ())
+        ),
     }
 }
 
@@ -161,7 +194,14 @@ fn a_hundred_clients_get_every_final_message() {
     for name in &names {
         hub.bench_started(name);
         for done in 1..=50 {
-            hub.progress(name, Progress::Sample { done, of: 50, ns: 10.0 });
+            hub.progress(
+                name,
+                Progress::Sample {
+                    done,
+                    of: 50,
+                    ns: 10.0,
+                },
+            );
         }
         hub.bench_finished(&result(name));
     }
@@ -169,7 +209,11 @@ fn a_hundred_clients_get_every_final_message() {
     run.duration_s = 1.0;
     hub.suite_finished(&run);
     for reader in readers {
-        assert_eq!(reader.join().unwrap(), names.len(), "a client missed a final message");
+        assert_eq!(
+            reader.join().unwrap(),
+            names.len(),
+            "a client missed a final message"
+        );
     }
 }
 
@@ -192,7 +236,14 @@ fn a_client_that_never_reads_does_not_grow_memory_or_slow_publishing() {
     // 20 000 samples: about 2 MB of messages, far more than the socket and
     // the client's queue hold.
     for done in 1..=20_000 {
-        hub.progress("big", Progress::Sample { done, of: 20_000, ns: 1234.5 });
+        hub.progress(
+            "big",
+            Progress::Sample {
+                done,
+                of: 20_000,
+                ns: 1234.5,
+            },
+        );
     }
     let publishing = start.elapsed();
     // The reading client still keeps up.
@@ -208,9 +259,18 @@ fn a_client_that_never_reads_does_not_grow_memory_or_slow_publishing() {
     }
     let growth = rss_mib() - before;
     assert_eq!(last, 20_000, "the reading client got the latest state");
-    assert!(hub.dropped() > 0, "the stalled client's queue overflowed and was trimmed");
+    assert!(
+        hub.dropped() > 0,
+        "the stalled client's queue overflowed and was trimmed"
+    );
     // Bound: the stalled client's queue (64 messages) and socket buffers.
     assert!(growth < 32.0, "memory grew by {growth:.1} MiB");
-    assert!(publishing < Duration::from_secs(2), "publishing took {publishing:?}");
-    println!("20 000 messages published in {publishing:?}; memory growth {growth:.1} MiB; {} dropped for the stalled client", hub.dropped());
+    assert!(
+        publishing < Duration::from_secs(2),
+        "publishing took {publishing:?}"
+    );
+    println!(
+        "20 000 messages published in {publishing:?}; memory growth {growth:.1} MiB; {} dropped for the stalled client",
+        hub.dropped()
+    );
 }
