@@ -54,6 +54,9 @@ use crate::regression::Verdict;
 use crate::results::{BenchResult, SuiteRun, unix_now};
 use crate::runner::Reporter;
 
+/// A message as sent: built once, shared by every client without copying.
+pub type Frame = axum::extract::ws::Utf8Bytes;
+
 /// The message schema version.
 pub const SCHEMA_VERSION: u32 = 1;
 /// Messages queued per client before it counts as lagging.
@@ -66,7 +69,7 @@ const RECENT: usize = 300;
 /// A client's end of the hub.
 pub struct Subscription {
     /// Messages, in order.
-    pub messages: mpsc::Receiver<Arc<str>>,
+    pub messages: mpsc::Receiver<Frame>,
     /// Set when a message was dropped for this client.
     pub lagged: Arc<AtomicBool>,
     /// The id to unsubscribe with.
@@ -75,7 +78,7 @@ pub struct Subscription {
 
 struct Client {
     id: u64,
-    tx: mpsc::Sender<Arc<str>>,
+    tx: mpsc::Sender<Frame>,
     lagged: Arc<AtomicBool>,
 }
 
@@ -94,7 +97,7 @@ struct BenchState {
 struct State {
     suite: Option<Json>,
     benchmarks: Vec<BenchState>,
-    metrics: Option<Arc<str>>,
+    metrics: Option<Frame>,
 }
 
 impl State {
@@ -197,7 +200,7 @@ impl LiveHub {
     }
 
     /// The state so far, as a `snapshot` message.
-    pub fn snapshot(&self) -> Arc<str> {
+    pub fn snapshot(&self) -> Frame {
         let state = self.inner.state.lock().unwrap_or_else(|e| e.into_inner());
         let benchmarks: Vec<Json> = state
             .benchmarks
@@ -218,18 +221,18 @@ impl LiveHub {
         let metrics: Json = state
             .metrics
             .as_ref()
-            .and_then(|m| serde_json::from_str(m).ok())
+            .and_then(|m| serde_json::from_str(m.as_str()).ok())
             .unwrap_or(Json::Null);
         let body = json!({
             "suite": state.suite,
             "benchmarks": benchmarks,
             "metrics": metrics,
         });
-        Arc::from(message("snapshot", body).to_string())
+        Frame::from(message("snapshot", body).to_string())
     }
 
     /// Sends `text` to every client without waiting.
-    fn broadcast(&self, text: Arc<str>) {
+    fn broadcast(&self, text: Frame) {
         let Ok(mut clients) = self.inner.clients.lock() else {
             return;
         };
@@ -249,12 +252,12 @@ impl LiveHub {
         if let Ok(mut state) = self.inner.state.lock() {
             update(&mut state, &msg);
         }
-        self.broadcast(Arc::from(msg.to_string()));
+        self.broadcast(Frame::from(msg.to_string()));
     }
 
     /// Publishes a `metrics` message built from an SDK collection.
     pub fn publish_metrics(&self, metrics: &ResourceMetrics) {
-        let text: Arc<str> = Arc::from(message("metrics", metrics_json(metrics)).to_string());
+        let text = Frame::from(message("metrics", metrics_json(metrics)).to_string());
         if let Ok(mut state) = self.inner.state.lock() {
             state.metrics = Some(text.clone());
         }
