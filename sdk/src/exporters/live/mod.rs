@@ -21,7 +21,7 @@
 //! | `benchmark_finished` | `name`, `stats` (`mean`, `median`, `p50`, `p95`, `p99`, `std_dev`, `ci_lower`, `ci_upper` in ns, `samples`, `outliers`), `throughput` (or null), `verdict` (or null: `verdict`, `severity`, `change`, `speedup_p50`, `baseline_version`) |
 //! | `benchmark_failed` | `name`, `error` |
 //! | `suite_finished` | `duration_s`, `failures` |
-//! | `metrics` | `time` (Unix seconds), `metrics`: each `name`, `unit`, `kind` (gauge, sum, histogram), `points`: `labels` and `value`, or for histograms `count` and `sum` |
+//! | `metrics` | `time` (Unix seconds), `metrics`: each `name`, `unit`, `kind` (gauge, sum, histogram), `points`: `labels` and `value`, or for histograms `count` and `sum`. Only the points that changed since the previous `metrics` message are sent; the snapshot holds them all |
 //!
 //! The client may send `{"type":"ping"}` (answered by `{"v":1,"type":"pong"}`);
 //! anything else is answered by a close frame with the reason.
@@ -97,7 +97,10 @@ struct BenchState {
 struct State {
     suite: Option<Json>,
     benchmarks: Vec<BenchState>,
+    /// The last collection, whole, as a message.
     metrics: Option<Frame>,
+    /// The last collection's body, to find what changed.
+    last_points: Option<Json>,
 }
 
 impl State {
@@ -256,12 +259,24 @@ impl LiveHub {
     }
 
     /// Publishes a `metrics` message built from an SDK collection.
+    ///
+    /// The hub keeps the whole collection for snapshots; clients are sent
+    /// only the points that changed since the previous collection, which
+    /// after a benchmark ends is a small fraction of them.
     pub fn publish_metrics(&self, metrics: &ResourceMetrics) {
-        let text = Frame::from(message("metrics", metrics_json(metrics)).to_string());
-        if let Ok(mut state) = self.inner.state.lock() {
-            state.metrics = Some(text.clone());
+        let full = metrics_json(metrics);
+        let changed = {
+            let Ok(mut state) = self.inner.state.lock() else {
+                return;
+            };
+            let changed = changed_points(&full, state.last_points.as_ref());
+            state.last_points = Some(full.clone());
+            state.metrics = Some(Frame::from(message("metrics", full).to_string()));
+            changed
+        };
+        if let Some(changed) = changed {
+            self.broadcast(Frame::from(message("metrics", changed).to_string()));
         }
-        self.broadcast(text);
     }
 }
 
@@ -409,6 +424,46 @@ fn metrics_json(metrics: &ResourceMetrics) -> Json {
     json!({"time": unix_now(), "metrics": out})
 }
 
+/// The metrics of `full` whose points differ from `previous`, each with only
+/// its changed points; `None` when nothing changed.
+fn changed_points(full: &Json, previous: Option<&Json>) -> Option<Json> {
+    let Some(previous) = previous else {
+        return Some(full.clone());
+    };
+    let before: std::collections::HashMap<(&str, String), &Json> = previous["metrics"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|m| {
+            let name = m["name"].as_str().unwrap_or_default();
+            m["points"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(move |p| ((name, p["labels"].to_string()), p))
+        })
+        .collect();
+    let metrics: Vec<Json> = full["metrics"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| {
+            let name = m["name"].as_str().unwrap_or_default();
+            let points: Vec<Json> = m["points"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|p| before.get(&(name, p["labels"].to_string())) != Some(p))
+                .cloned()
+                .collect();
+            (!points.is_empty()).then(
+                || json!({"name": name, "unit": m["unit"], "kind": m["kind"], "points": points}),
+            )
+        })
+        .collect();
+    (!metrics.is_empty()).then(|| json!({"time": full["time"], "metrics": metrics}))
+}
+
 /// The exporter the periodic reader calls: it hands each collection to the hub.
 #[derive(Debug, Clone)]
 pub struct LiveExporter {
@@ -438,5 +493,30 @@ impl PushMetricExporter for LiveExporter {
 
     fn temporality(&self) -> Temporality {
         Temporality::Cumulative
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_changed_points_are_sent() {
+        let first = json!({"time": 1, "metrics": [
+            {"name": "a", "unit": "", "kind": "gauge", "points": [
+                {"labels": {"x": "1"}, "value": 1.0}, {"labels": {"x": "2"}, "value": 2.0}]},
+            {"name": "b", "unit": "", "kind": "gauge", "points": [{"labels": {}, "value": 5.0}]}]});
+        assert_eq!(changed_points(&first, None), Some(first.clone()));
+        let second = json!({"time": 2, "metrics": [
+            {"name": "a", "unit": "", "kind": "gauge", "points": [
+                {"labels": {"x": "1"}, "value": 1.0}, {"labels": {"x": "2"}, "value": 3.0}]},
+            {"name": "b", "unit": "", "kind": "gauge", "points": [{"labels": {}, "value": 5.0}]}]});
+        let diff = changed_points(&second, Some(&first)).unwrap();
+        assert_eq!(diff["metrics"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            diff["metrics"][0]["points"],
+            json!([{"labels": {"x": "2"}, "value": 3.0}])
+        );
+        assert_eq!(changed_points(&second, Some(&second)), None);
     }
 }

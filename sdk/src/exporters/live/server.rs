@@ -20,7 +20,7 @@ use crate::error::Error;
 
 /// How long a client's writer waits to gather messages into one write.
 /// Well under the page's frame budget and the 100 ms latency aim.
-const COALESCE: std::time::Duration = std::time::Duration::from_millis(25);
+const COALESCE: std::time::Duration = std::time::Duration::from_millis(50);
 /// Most messages written in one go.
 const MAX_BATCH: usize = 64;
 
