@@ -77,6 +77,9 @@ pub struct Args {
     /// Keep serving /metrics this long after the suite ends (e.g. 30s).
     #[arg(long, value_name = "DURATION")]
     pub serve_after: Option<String>,
+    /// Where the live page is served (default 127.0.0.1:8765).
+    #[arg(long, value_name = "ADDR")]
+    pub live_addr: Option<String>,
     /// The OTLP endpoint (e.g. http://127.0.0.1:4318).
     #[arg(long, value_name = "URL")]
     pub otlp_endpoint: Option<String>,
