@@ -11,6 +11,7 @@
 //! one warning per exporter and keeps counts for the end of the run.
 
 pub mod health;
+pub mod http;
 pub mod live;
 pub mod otlp;
 pub mod prometheus;

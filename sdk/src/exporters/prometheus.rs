@@ -7,7 +7,6 @@
 //! it travels by OTLP instead.
 
 use std::net::{SocketAddr, TcpListener};
-use std::thread::JoinHandle;
 
 use axum::Router;
 use axum::http::{StatusCode, header};
@@ -15,8 +14,8 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use opentelemetry_prometheus::PrometheusExporter;
 use prometheus::{Registry, TextEncoder};
-use tokio::sync::oneshot;
 
+use super::http::HttpServer;
 use crate::error::Error;
 
 /// Builds the metric reader that feeds `registry`.
@@ -33,9 +32,7 @@ pub fn reader(registry: Registry) -> Result<PrometheusExporter, Error> {
 /// The HTTP endpoint serving `/metrics`; stops when dropped.
 #[derive(Debug)]
 pub struct PrometheusEndpoint {
-    addr: SocketAddr,
-    shutdown: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    server: HttpServer,
 }
 
 impl PrometheusEndpoint {
@@ -48,54 +45,16 @@ impl PrometheusEndpoint {
             std::io::ErrorKind::AddrInUse => Error::AddrInUse { addr },
             _ => Error::Listen { addr, source },
         })?;
-        let local = listener
-            .local_addr()
-            .and_then(|a| listener.set_nonblocking(true).map(|()| a))
-            .map_err(|source| Error::Listen { addr, source })?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_io()
-            .build()
-            .map_err(|source| Error::Listen { addr, source })?;
-        let (shutdown, stopped) = oneshot::channel::<()>();
         let app = Router::new()
             .route("/metrics", get(move || metrics(registry.clone())))
             .route("/", get(index));
-        let thread = std::thread::Builder::new()
-            .name("benchscope-prometheus".into())
-            .spawn(move || {
-                runtime.block_on(async move {
-                    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
-                        return;
-                    };
-                    let _ = axum::serve(listener, app)
-                        .with_graceful_shutdown(async {
-                            let _ = stopped.await;
-                        })
-                        .await;
-                });
-            })
-            .map_err(|source| Error::Listen { addr, source })?;
-        Ok(PrometheusEndpoint {
-            addr: local,
-            shutdown: Some(shutdown),
-            thread: Some(thread),
-        })
+        let server = HttpServer::start(listener, addr, "benchscope-prometheus", app)?;
+        Ok(PrometheusEndpoint { server })
     }
 
     /// The address actually bound (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
-    }
-}
-
-impl Drop for PrometheusEndpoint {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        self.server.local_addr()
     }
 }
 

@@ -4,7 +4,6 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
-use std::thread::JoinHandle;
 
 use axum::Router;
 use axum::extract::State;
@@ -13,10 +12,10 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use futures_util::SinkExt as _;
-use tokio::sync::oneshot;
 
 use super::{LiveHub, SEND_TIMEOUT, Subscription};
 use crate::error::Error;
+use crate::exporters::http::HttpServer;
 
 /// How long a client's writer waits to gather messages into one write.
 /// Well under the page's frame budget and the 100 ms latency aim.
@@ -38,9 +37,7 @@ struct ServerState {
 /// The running server; stops when dropped.
 #[derive(Debug)]
 pub struct LiveServer {
-    addr: SocketAddr,
-    shutdown: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    server: HttpServer,
 }
 
 impl LiveServer {
@@ -66,58 +63,17 @@ impl LiveServer {
             },
             _ => Error::Listen { addr, source },
         })?;
-        let local = listener
-            .local_addr()
-            .and_then(|a| listener.set_nonblocking(true).map(|()| a))
-            .map_err(|source| Error::Listen { addr, source })?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("benchscope-live")
-            .enable_all()
-            .build()
-            .map_err(|source| Error::Listen { addr, source })?;
         let app = Router::new()
             .route("/", get(page))
             .route("/ws", get(upgrade))
             .with_state(ServerState { hub, token });
-        let (shutdown, stopped) = oneshot::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("benchscope-live".into())
-            .spawn(move || {
-                runtime.block_on(async move {
-                    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
-                        return;
-                    };
-                    let _ = axum::serve(listener, app)
-                        .with_graceful_shutdown(async {
-                            let _ = stopped.await;
-                        })
-                        .await;
-                });
-                runtime.shutdown_background();
-            })
-            .map_err(|source| Error::Listen { addr, source })?;
-        Ok(LiveServer {
-            addr: local,
-            shutdown: Some(shutdown),
-            thread: Some(thread),
-        })
+        let server = HttpServer::start(listener, addr, "benchscope-live", app)?;
+        Ok(LiveServer { server })
     }
 
     /// The address actually bound.
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
-    }
-}
-
-impl Drop for LiveServer {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        self.server.local_addr()
     }
 }
 
