@@ -7,7 +7,9 @@
 //! cargo run --release --example quickstart -- --list
 //! ```
 //!
-//! While it runs, Prometheus metrics are at http://127.0.0.1:9464/metrics.
+//! While it runs, the live view is at http://127.0.0.1:8765/ and Prometheus
+//! metrics are at http://127.0.0.1:9464/metrics (both set by the workspace's
+//! `benchscope.toml`). Each run is kept in `target/benchscope/history.db`.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
