@@ -134,10 +134,7 @@ impl History {
         }
         let path = self.path.clone();
         let db = |e: rusqlite::Error| history_error(&path, e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db)?;
+        let tx = self.write_transaction()?;
         // Another process may have migrated while we waited for the lock.
         let current: i64 = tx
             .query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -150,6 +147,14 @@ impl History {
         tx.commit().map_err(db)
     }
 
+    /// A transaction that takes the write lock at once (waiting up to the
+    /// busy timeout), so concurrent writers queue instead of failing midway.
+    fn write_transaction(&mut self) -> Result<rusqlite::Transaction<'_>, Error> {
+        self.conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| history_error(&self.path, e))
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
@@ -159,10 +164,7 @@ impl History {
     pub fn record(&mut self, run: &SuiteRun) -> Result<i64, Error> {
         let path = self.path.clone();
         let db = |e: rusqlite::Error| history_error(&path, e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db)?;
+        let tx = self.write_transaction()?;
         tx.execute(
             "INSERT INTO runs (started_at, duration_s, commit_hash, branch, environment, machine, benchscope_version)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
