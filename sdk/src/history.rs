@@ -332,6 +332,98 @@ impl History {
     pub fn import(&mut self, run: &SuiteRun) -> Result<i64, Error> {
         self.record(run)
     }
+
+    /// Writes a consistent copy of the whole history to `to` (a new file) and
+    /// returns the number of runs in it. Safe while suites are writing: the
+    /// copy is one read transaction (`VACUUM INTO`), compacted, WAL folded in.
+    ///
+    /// ```no_run
+    /// # use benchscope::history::History;
+    /// let history = History::open(std::path::Path::new("target/benchscope/history.db"))?;
+    /// let runs = history.backup(std::path::Path::new("history-2026-11-24.db"))?;
+    /// # Ok::<(), benchscope::Error>(())
+    /// ```
+    pub fn backup(&self, to: &Path) -> Result<usize, Error> {
+        if to.exists() {
+            return Err(Error::History {
+                path: to.to_owned(),
+                message: "the backup file already exists; choose a new name or remove it first"
+                    .into(),
+            });
+        }
+        let target = to.to_str().ok_or_else(|| Error::History {
+            path: to.to_owned(),
+            message: "the backup path is not valid UTF-8; choose another".into(),
+        })?;
+        self.conn
+            .execute("VACUUM INTO ?1", [target])
+            .map_err(|e| history_error(to, e))?;
+        let copy = History::verified_copy(to)?;
+        let runs: i64 = copy
+            .query_row("SELECT count(*) FROM runs", [], |r| r.get(0))
+            .map_err(|e| history_error(to, e))?;
+        Ok(runs as usize)
+    }
+
+    /// Replaces the whole history with the backup at `from` and returns the
+    /// number of runs restored. The backup is checked first (a SQLite file
+    /// that passes `integrity_check`, with a schema this benchscope reads);
+    /// a bad one is an error that leaves the history as it was. The copy
+    /// goes through SQLite's online backup, so the WAL stays consistent.
+    pub fn restore(&mut self, from: &Path) -> Result<usize, Error> {
+        let source = History::verified_copy(from)?;
+        let db = |e: rusqlite::Error| history_error(&self.path, e);
+        {
+            let backup = rusqlite::backup::Backup::new(&source, &mut self.conn).map_err(db)?;
+            backup
+                .run_to_completion(256, Duration::ZERO, None)
+                .map_err(db)?;
+        }
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(db)?;
+        self.migrate(version)?;
+        Ok(self.runs(None)?.len())
+    }
+
+    /// Opens `path` read-only and checks that it is an intact benchscope
+    /// history.
+    fn verified_copy(path: &Path) -> Result<Connection, Error> {
+        let db = |e: rusqlite::Error| history_error(path, e);
+        if !path.is_file() {
+            return Err(Error::History {
+                path: path.to_owned(),
+                message: "no such file".into(),
+            });
+        }
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(db)?;
+        let check: String = conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .map_err(db)?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(db)?;
+        let problem = if check != "ok" {
+            Some(format!("it fails SQLite's integrity check ({check})"))
+        } else if version == 0 {
+            Some("it is a SQLite database but not a benchscope history".to_owned())
+        } else if version > SCHEMA_VERSION {
+            Some(format!(
+                "it has schema version {version}, newer than the {SCHEMA_VERSION} this benchscope understands; upgrade benchscope"
+            ))
+        } else {
+            None
+        };
+        match problem {
+            Some(message) => Err(Error::History {
+                path: path.to_owned(),
+                message,
+            }),
+            None => Ok(conn),
+        }
+    }
 }
 
 fn history_error(path: &Path, e: rusqlite::Error) -> Error {

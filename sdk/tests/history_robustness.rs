@@ -1,7 +1,8 @@
 //! The history database under stress: a corrupt file and a newer schema are
 //! clear errors that leave the file untouched; two writers at once lose no
 //! run; a writer killed with SIGKILL mid-run leaves every earlier run
-//! readable.
+//! readable; a backup taken while a suite writes restores exactly, and a bad
+//! backup is refused without touching the history.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -158,4 +159,111 @@ fn a_writer_killed_mid_run_leaves_earlier_runs_readable() {
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap();
     assert_eq!(check, "ok");
+}
+
+fn tool(history: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_benchscope"))
+        .arg("--history")
+        .arg(history)
+        .args(args)
+        .env_remove("BENCHSCOPE_CONFIG")
+        .output()
+        .unwrap()
+}
+
+fn commits(path: &Path) -> Vec<String> {
+    let history = History::open(path).unwrap();
+    history
+        .runs(None)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.commit)
+        .collect()
+}
+
+#[test]
+fn a_backup_taken_while_a_suite_writes_restores_exactly() {
+    let path = temp("backup");
+    let dir = path.parent().unwrap().to_owned();
+    let mut history = History::open(&path).unwrap();
+    for tag in 0..3 {
+        history.record(&run(tag)).unwrap();
+    }
+
+    // A writer keeps adding runs while the backup is taken.
+    let writer = {
+        let path = path.clone();
+        std::thread::spawn(move || {
+            let mut history = History::open(&path).unwrap();
+            for tag in 100..120 {
+                history.record(&run(tag)).unwrap();
+            }
+        })
+    };
+    let backup = dir.join("backup.db");
+    let out = tool(&path, &["history", "backup", backup.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    writer.join().unwrap();
+    let backed_up = commits(&backup);
+    assert!(
+        backed_up.len() >= 3 && backed_up.len() <= 23,
+        "{backed_up:?}"
+    );
+    assert_eq!(&backed_up[..3], ["commit0", "commit1", "commit2"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("({} runs)", backed_up.len())),
+        "{stdout}"
+    );
+
+    // More runs, then the restore: exactly the backup's runs again.
+    history.record(&run(200)).unwrap();
+    drop(history);
+    assert_eq!(commits(&path).len(), 24);
+    let out = tool(&path, &["history", "restore", backup.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(commits(&path), backed_up);
+    let history = History::open(&path).unwrap();
+    let restored = history.run(history.latest(None).unwrap().unwrap()).unwrap();
+    assert_eq!(restored.benchmarks.len(), 5);
+    drop(history);
+
+    // A backup never overwrites a file.
+    let before = std::fs::read(&backup).unwrap();
+    let out = tool(&path, &["history", "backup", backup.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+    assert_eq!(std::fs::read(&backup).unwrap(), before);
+
+    // A bad backup is refused and the history is left as it was.
+    let garbage = dir.join("garbage.db");
+    std::fs::write(&garbage, vec![0x5a; 8192]).unwrap();
+    let out = tool(&path, &["history", "restore", garbage.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not a SQLite database"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let other = dir.join("other.db");
+    plain_sqlite_file(&other);
+    let out = tool(&path, &["history", "restore", other.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a benchscope history"));
+    assert_eq!(commits(&path), backed_up);
+}
+
+/// A valid SQLite database that is not a benchscope history.
+fn plain_sqlite_file(path: &Path) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch("CREATE TABLE notes (text TEXT); INSERT INTO notes VALUES ('hello');")
+        .unwrap();
 }

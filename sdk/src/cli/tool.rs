@@ -83,6 +83,28 @@ pub enum ToolCommand {
         #[command(subcommand)]
         action: BaselineAction,
     },
+    /// Back up or restore the history database.
+    History {
+        /// What to do with it.
+        #[command(subcommand)]
+        action: HistoryAction,
+    },
+}
+
+/// What to do with the history database.
+#[derive(Debug, Subcommand)]
+pub enum HistoryAction {
+    /// Write a consistent copy of the history to FILE (a new file); safe while
+    /// suites are running.
+    Backup {
+        /// The backup file to create.
+        file: PathBuf,
+    },
+    /// Replace the history with the backup in FILE, after checking it.
+    Restore {
+        /// A file written by `benchscope history backup`.
+        file: PathBuf,
+    },
 }
 
 /// What to do with baselines.
@@ -261,6 +283,28 @@ fn run(tool: Tool) -> Result<ExitCode, Error> {
                     let id = history.import(&run)?;
                     history.save_baseline(&name, id)?;
                     println!("{} imported as run {id}, baseline `{name}`", file.display());
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ToolCommand::History { action } => {
+            let mut history = History::open(&history_path)?;
+            match action {
+                HistoryAction::Backup { file } => {
+                    let runs = history.backup(&file)?;
+                    println!(
+                        "{} backed up to {} ({runs} runs)",
+                        history_path.display(),
+                        file.display()
+                    );
+                }
+                HistoryAction::Restore { file } => {
+                    let runs = history.restore(&file)?;
+                    println!(
+                        "{} restored from {} ({runs} runs)",
+                        history_path.display(),
+                        file.display()
+                    );
                 }
             }
             Ok(ExitCode::SUCCESS)
