@@ -4,21 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the tests need: chromium and chromedriver for the browser tests; installed
-# only when missing, as root.
-packages=(chromium chromium-driver)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "scripts/test.sh: missing packages ${missing[*]}; run as root or install them with apt-get" >&2
-    exit 2
-  fi
-  apt-get update -q
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
-fi
+bash scripts/install-test-deps.sh
 
 # VictoriaMetrics, the real OTLP backend of the end-to-end tests: Debian 12
 # has no build with OTLP ingestion, so trixie's is fetched into target/tools

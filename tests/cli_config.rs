@@ -10,20 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::otlp::{Answer, HttpReceiver};
-use common::quickstart_binary;
-
-fn quickstart() -> Command {
-    let mut cmd = Command::new(quickstart_binary());
-    // A clean slate: no configuration leaks in from the caller's environment.
-    for (key, _) in std::env::vars() {
-        if key.starts_with("OTEL_") || key.starts_with("BENCHSCOPE_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.env_remove("CARGO_MANIFEST_DIR");
-    cmd.stdin(Stdio::null());
-    cmd
-}
+use common::quickstart_command as quickstart;
 
 /// Runs the quickstart with `args` and `env`; returns (exit code, stdout, stderr).
 fn run(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Series, free_addr, parse, quickstart_binary, scrape};
+use common::{Series, free_addr, parse, quickstart_command, scrape};
 
 fn victoria_metrics_binary() -> PathBuf {
     let path = std::env::var_os("VICTORIA_METRICS_BIN")
@@ -125,16 +125,7 @@ fn victoria_metrics_gets_the_same_series_over_otlp_as_prometheus_scrapes() {
     let dir = std::env::temp_dir().join(format!("benchscope-vm-run-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let baseline = dir.join("baseline.json");
-    let quickstart = || {
-        let mut cmd = Command::new(quickstart_binary());
-        for (key, _) in std::env::vars() {
-            if key.starts_with("OTEL_") || key.starts_with("BENCHSCOPE_") {
-                cmd.env_remove(key);
-            }
-        }
-        cmd.env_remove("CARGO_MANIFEST_DIR").stdin(Stdio::null());
-        cmd
-    };
+    let quickstart = quickstart_command;
     let status = quickstart()
         .args(["--quick", "--exporters", "none", "--output", "json"])
         .arg(&baseline)

@@ -2,6 +2,7 @@
 //! Prometheus text exposition format.
 #![allow(dead_code)]
 
+pub mod monitoring;
 pub mod otlp;
 
 use std::collections::BTreeMap;
@@ -107,16 +108,22 @@ pub fn find<'a>(series: &'a [Series], name: &str, labels: &[(&str, &str)]) -> Ve
 /// is then a critical regression against it (for a large enough factor), so
 /// every baseline metric is recorded.
 pub fn faster_baseline(run: &benchscope::SuiteRun, factor: f64) -> benchscope::baseline::Baseline {
+    benchscope::baseline::Baseline {
+        version: "base123".into(),
+        run: faster_run(run, factor),
+    }
+}
+
+/// `run` as if every sample had been `factor` times as fast, at commit
+/// `base123`: written with `write_json`, a baseline file for `--baseline`.
+pub fn faster_run(run: &benchscope::SuiteRun, factor: f64) -> benchscope::SuiteRun {
     let mut base = run.clone();
     base.commit = "base123".into();
     for b in &mut base.benchmarks {
         b.samples_ns.iter_mut().for_each(|s| *s /= factor);
         b.stats = benchscope::Stats::from_samples(&b.samples_ns).unwrap();
     }
-    benchscope::baseline::Baseline {
-        version: "base123".into(),
-        run: base,
-    }
+    base
 }
 
 /// Test-sized measurement settings: a benchmark takes tens of milliseconds.
@@ -138,6 +145,20 @@ pub fn free_addr() -> SocketAddr {
 /// The quickstart example's binary, built by `cargo test` beside the test binaries.
 pub fn quickstart_binary() -> std::path::PathBuf {
     built_binary("examples/quickstart")
+}
+
+/// A command running the quickstart with none of the caller's OTEL_* or
+/// BENCHSCOPE_* variables and no stdin, so only its arguments configure it.
+pub fn quickstart_command() -> std::process::Command {
+    let mut cmd = std::process::Command::new(quickstart_binary());
+    for (key, _) in std::env::vars() {
+        if key.starts_with("OTEL_") || key.starts_with("BENCHSCOPE_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env_remove("CARGO_MANIFEST_DIR")
+        .stdin(std::process::Stdio::null());
+    cmd
 }
 
 /// The `benchscope` command, built by `cargo test --workspace` beside the test binaries.

@@ -108,7 +108,9 @@ pub struct Served {
 
 impl Served {
     /// Binds a free port and runs `serve(listener, stopped)` on it.
-    fn start<F>(serve: impl FnOnce(tokio::net::TcpListener, oneshot::Receiver<()>) -> F) -> Served
+    pub fn start<F>(
+        serve: impl FnOnce(tokio::net::TcpListener, oneshot::Receiver<()>) -> F,
+    ) -> Served
     where
         F: std::future::Future<Output = ()> + Send + 'static,
     {

@@ -1,0 +1,243 @@
+//! The monitoring stack in tests: `monitoring/local-stack.sh` (Prometheus,
+//! Alertmanager and node_exporter from Debian's packages, on loopback), PromQL queries against
+//! it, and a webhook receiver standing in for the team's alert relay.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use super::free_addr;
+use super::otlp::Served;
+
+/// A path in the repository.
+pub fn repo_path(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+/// A command from Debian's packages that scripts/test.sh installs.
+pub fn installed_tool(name: &str) -> PathBuf {
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+        .map(|dir| dir.join(name))
+        .find(|path| path.is_file())
+        .unwrap_or_else(|| {
+            panic!("`{name}` is not installed: run the tests with scripts/test.sh, which installs prometheus and prometheus-alertmanager")
+        })
+}
+
+/// A fresh scratch directory under the system's temp dir.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("benchscope-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Prometheus and Alertmanager started by `monitoring/local-stack.sh`;
+/// stopped (SIGTERM to the script, which stops both) when dropped.
+pub struct LocalStack {
+    pub prometheus: SocketAddr,
+    pub alertmanager: SocketAddr,
+    pub run_dir: PathBuf,
+    child: Child,
+}
+
+impl LocalStack {
+    /// Starts the stack scraping `targets`, posting webhook alerts to
+    /// `webhook_url`, keeping its files in `run_dir`; waits until it is ready.
+    pub fn start(run_dir: &Path, targets: &[SocketAddr], webhook_url: &str) -> LocalStack {
+        let prometheus = free_addr();
+        let alertmanager = free_addr();
+        let mut cmd = Command::new("bash");
+        cmd.arg(repo_path("monitoring/local-stack.sh"))
+            .args(["--prometheus-addr", &prometheus.to_string()])
+            .args(["--alertmanager-addr", &alertmanager.to_string()])
+            .args(["--node-exporter-addr", &free_addr().to_string()])
+            .args(["--webhook-url", webhook_url])
+            .arg("--run-dir")
+            .arg(run_dir);
+        for target in targets {
+            cmd.args(["--target", &target.to_string()]);
+        }
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start monitoring/local-stack.sh");
+        let stdout = child.stdout.take().unwrap();
+        let (lines, ready) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = lines.send(line);
+            }
+        });
+        let mut stack = LocalStack {
+            prometheus,
+            alertmanager,
+            run_dir: run_dir.to_owned(),
+            child,
+        };
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match ready.recv_timeout(left) {
+                Ok(line) if line.starts_with("ready") => break,
+                Ok(_) => {}
+                Err(_) => {
+                    let status = stack.child.try_wait().ok().flatten();
+                    panic!(
+                        "local-stack.sh did not become ready (exit status {status:?}; logs in {})",
+                        run_dir.display()
+                    );
+                }
+            }
+        }
+        stack
+    }
+
+    /// The result of an instant PromQL query: labels and value of each series.
+    pub fn query(&self, expr: &str) -> Vec<(BTreeMap<String, String>, f64)> {
+        let body = ureq::post(format!("http://{}/api/v1/query", self.prometheus))
+            .send_form([("query", expr)])
+            .unwrap_or_else(|e| panic!("query `{expr}`: {e}"))
+            .body_mut()
+            .read_to_string()
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(json["status"], "success", "query `{expr}`: {body}");
+        let data = &json["data"];
+        let value = |v: &serde_json::Value| v[1].as_str().unwrap().parse::<f64>().unwrap();
+        match data["resultType"].as_str() {
+            Some("vector") => data["result"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| {
+                    let labels = s["metric"]
+                        .as_object()
+                        .unwrap()
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+                        .collect();
+                    (labels, value(&s["value"]))
+                })
+                .collect(),
+            Some("scalar") => vec![(BTreeMap::new(), value(&data["result"]))],
+            other => panic!("query `{expr}` gave a {other:?}: {body}"),
+        }
+    }
+
+    /// Waits (bounded) until `expr` returns at least one series.
+    pub fn wait_for_series(
+        &self,
+        expr: &str,
+        limit: Duration,
+    ) -> Vec<(BTreeMap<String, String>, f64)> {
+        let start = Instant::now();
+        loop {
+            let result = self.query(expr);
+            if !result.is_empty() {
+                return result;
+            }
+            assert!(
+                start.elapsed() < limit,
+                "`{expr}` returned nothing within {limit:?}"
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+}
+
+impl Drop for LocalStack {
+    fn drop(&mut self) {
+        // SIGTERM lets the script stop both servers; kill it if it hangs.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(15) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One webhook notification from Alertmanager: when it arrived and its body.
+#[derive(Debug, Clone)]
+pub struct Notification {
+    pub received: SystemTime,
+    pub body: serde_json::Value,
+}
+
+/// An HTTP endpoint on 127.0.0.1 that records Alertmanager's webhook posts.
+pub struct Webhook {
+    server: Served,
+    received: Arc<Mutex<Vec<Notification>>>,
+}
+
+async fn record(
+    axum::extract::State(received): axum::extract::State<Arc<Mutex<Vec<Notification>>>>,
+    body: axum::body::Bytes,
+) -> axum::http::StatusCode {
+    let received_at = SystemTime::now();
+    match serde_json::from_slice(&body) {
+        Ok(body) => {
+            received.lock().unwrap().push(Notification {
+                received: received_at,
+                body,
+            });
+            axum::http::StatusCode::OK
+        }
+        Err(_) => axum::http::StatusCode::BAD_REQUEST,
+    }
+}
+
+impl Webhook {
+    pub fn start() -> Webhook {
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let app = axum::Router::new()
+            .route("/webhook", axum::routing::post(record))
+            .with_state(received.clone());
+        let server = Served::start(|listener, stopped| async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Webhook { server, received }
+    }
+
+    pub fn url(&self) -> String {
+        format!("{}/webhook", self.server.endpoint())
+    }
+
+    /// Waits (bounded) for a notification that satisfies `wanted`.
+    pub fn wait_for(
+        &self,
+        limit: Duration,
+        wanted: impl Fn(&Notification) -> bool,
+    ) -> Option<Notification> {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Some(n) = self.received.lock().unwrap().iter().find(|n| wanted(n)) {
+                return Some(n.clone());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        None
+    }
+
+    pub fn notifications(&self) -> Vec<Notification> {
+        self.received.lock().unwrap().clone()
+    }
+}
