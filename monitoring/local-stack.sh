@@ -102,12 +102,14 @@ amtool_bin=$(command -v amtool || true)
 config="$run_dir/config"
 mkdir -p "$config/targets" "$config/secrets" "$run_dir/data/prometheus" "$run_dir/data/alertmanager"
 cp "$here/prometheus.yml" "$here/alerts.yaml" "$config/"
+# The secrets' files move from the container's mount point to the run
+# directory; the webhook URL is replaced when one is given.
+edits=(-e "s#/etc/alertmanager/secrets/#$config/secrets/#")
 if [ -n "$webhook_url" ]; then
   grep -q '^      - url: ' "$here/alertmanager.yml" || fail "alertmanager.yml has no webhook url line to replace"
-  sed "s#^      - url: .*#      - url: $webhook_url#" "$here/alertmanager.yml" >"$config/alertmanager.yml"
-else
-  cp "$here/alertmanager.yml" "$config/alertmanager.yml"
+  edits+=(-e "s#^      - url: .*#      - url: $webhook_url#")
 fi
+sed "${edits[@]}" "$here/alertmanager.yml" >"$config/alertmanager.yml"
 rm -f "$config"/targets/*.yml
 {
   echo "- targets:"
@@ -121,6 +123,10 @@ umask 077
 [ -z "${PAGERDUTY_ROUTING_KEY:-}" ] || printf '%s' "$PAGERDUTY_ROUTING_KEY" >"$config/secrets/pagerduty_routing_key"
 [ -z "${SLACK_WEBHOOK_URL:-}" ] || printf '%s' "$SLACK_WEBHOOK_URL" >"$config/secrets/slack_webhook_url"
 umask "$umask_old"
+[ -n "${PAGERDUTY_ROUTING_KEY:-}" ] ||
+  echo "note: PAGERDUTY_ROUTING_KEY is not set; critical alerts still reach the webhook, but the pagerduty receiver will log delivery errors" >&2
+[ -n "${SLACK_WEBHOOK_URL:-}" ] ||
+  echo "note: SLACK_WEBHOOK_URL is not set; warnings will log delivery errors instead of reaching Slack" >&2
 
 promtool check config "$config/prometheus.yml" >"$run_dir/promtool.log" 2>&1 ||
   { cat "$run_dir/promtool.log" >&2; fail "prometheus.yml does not pass promtool check config"; }

@@ -19,14 +19,18 @@ pub fn repo_path(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
 }
 
-/// A command from Debian's packages that scripts/test.sh installs.
-pub fn installed_tool(name: &str) -> PathBuf {
+/// `name` on the PATH, if it is there.
+pub fn find_tool(name: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")
         .into_iter()
         .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
         .map(|dir| dir.join(name))
         .find(|path| path.is_file())
-        .unwrap_or_else(|| {
+}
+
+/// A command from Debian's packages that scripts/test.sh installs.
+pub fn installed_tool(name: &str) -> PathBuf {
+    find_tool(name).unwrap_or_else(|| {
             panic!("`{name}` is not installed: run the tests with scripts/test.sh, which installs prometheus and prometheus-alertmanager")
         })
 }
@@ -132,6 +136,61 @@ impl LocalStack {
             Some("scalar") => vec![(BTreeMap::new(), value(&data["result"]))],
             other => panic!("query `{expr}` gave a {other:?}: {body}"),
         }
+    }
+
+    /// The values of a range query over the last `window` at `step`, as a
+    /// Grafana panel asks for them: labels and the values of each series.
+    pub fn query_range(
+        &self,
+        expr: &str,
+        window: Duration,
+        step: Duration,
+    ) -> Vec<(BTreeMap<String, String>, Vec<f64>)> {
+        let end = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        // Whole steps back from now, so that now is one of the points.
+        let steps = (window.as_secs_f64() / step.as_secs_f64()).ceil();
+        let start = end - steps * step.as_secs_f64();
+        let (start, end, step) = (
+            format!("{start:.3}"),
+            format!("{end:.3}"),
+            format!("{}", step.as_secs_f64()),
+        );
+        let body = ureq::post(format!("http://{}/api/v1/query_range", self.prometheus))
+            .send_form([
+                ("query", expr),
+                ("start", &start),
+                ("end", &end),
+                ("step", &step),
+            ])
+            .unwrap_or_else(|e| panic!("query_range `{expr}`: {e}"))
+            .body_mut()
+            .read_to_string()
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(json["status"], "success", "query_range `{expr}`: {body}");
+        json["data"]["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                let labels = s["metric"]
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+                    .collect();
+                let values = s["values"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v[1].as_str().unwrap().parse::<f64>().unwrap())
+                    .collect();
+                (labels, values)
+            })
+            .collect()
     }
 
     /// Waits (bounded) until `expr` returns at least one series.
