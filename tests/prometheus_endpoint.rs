@@ -277,3 +277,45 @@ fn a_taken_port_is_a_clear_error() {
         "{text}"
     );
 }
+
+#[test]
+fn a_suite_larger_than_the_sdk_default_limit_keeps_every_series() {
+    // The OpenTelemetry SDK keeps 2 000 series per metric unless told
+    // otherwise; 2 500 benchmarks must all be on /metrics, none folded into
+    // the overflow series.
+    let _serial = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+    let telemetry = Telemetry::start(&config()).unwrap();
+    for i in 0..2_500 {
+        let result =
+            BenchResult::from_samples(format!("many/bench_{i:04}"), vec![1.0e3, 1.1e3, 1.2e3])
+                .unwrap();
+        telemetry
+            .instruments()
+            .record_bench(&result, "dev", "c0ffee");
+    }
+    // Some 9 MB of text: past the HTTP client's default body limit.
+    let body = ureq::get(format!(
+        "http://{}/metrics",
+        telemetry.prometheus_addr().unwrap()
+    ))
+    .call()
+    .unwrap()
+    .body_mut()
+    .with_config()
+    .limit(100 << 20)
+    .read_to_string()
+    .unwrap();
+    let series = parse(&body);
+    let means: Vec<_> = series
+        .iter()
+        .filter(|s| s.name == "benchmark_mean_ms")
+        .collect();
+    assert_eq!(means.len(), 2_500);
+    assert!(
+        series
+            .iter()
+            .all(|s| !s.labels.contains_key("otel_metric_overflow")),
+        "series folded into the overflow series"
+    );
+    telemetry.shutdown(Duration::ZERO).unwrap();
+}

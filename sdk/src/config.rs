@@ -60,6 +60,12 @@ pub struct Config {
     pub measurement: MeasurementConfig,
     /// Bucket boundaries of `benchmark_execution_time_ms`, in milliseconds.
     pub histogram_buckets_ms: Vec<f64>,
+    /// The most series (attribute sets) one metric keeps. Measurements past
+    /// it are counted together in one series labelled
+    /// `otel_metric_overflow="true"`, the OpenTelemetry SDK's overflow: raise
+    /// this for suites with more benchmarks than it allows (about 6 000 at
+    /// the default, since `benchmark_percentile_ms` has 3 series each).
+    pub max_series_per_metric: usize,
     /// Regression detection against a baseline.
     pub regression: Policy,
     /// The commit being measured (`commit_hash` label); found from CI variables or git when empty.
@@ -258,6 +264,7 @@ impl Default for Config {
             live: LiveConfig::default(),
             measurement: MeasurementConfig::default(),
             histogram_buckets_ms: default_buckets_ms(),
+            max_series_per_metric: 20_000,
             regression: Policy::default(),
             commit: String::new(),
             branch: String::new(),
@@ -523,6 +530,11 @@ impl Loaded {
         let table: toml::Table = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
         self.config = Config::deserialize(toml::Value::Table(table.clone()))
             .map_err(|e| bad(e.to_string()))?;
+        if self.config.max_series_per_metric == 0 {
+            return Err(bad(
+                "max_series_per_metric must be at least 1 (the default is 20000)".into(),
+            ));
+        }
         let origin = format!("file {}", path.display());
         for key in flatten(&table, "") {
             self.sources.insert(key, origin.clone());
@@ -1044,6 +1056,15 @@ mod tests {
         assert!(e.contains("graphite") && e.contains("prometheus"), "{e}");
         let e = with_file("environment = \n", &[]).unwrap_err().to_string();
         assert!(e.contains(FILE_NAME), "{e}");
+        let e = with_file("max_series_per_metric = 0\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(FILE_NAME) && e.contains("max_series_per_metric") && e.contains("20000"),
+            "{e}"
+        );
+        let l = with_file("max_series_per_metric = 50000\n", &[]).unwrap();
+        assert_eq!(l.config.max_series_per_metric, 50_000);
     }
 
     #[test]

@@ -15,7 +15,9 @@ use opentelemetry::KeyValue;
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::metrics::{ManualReader, PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::metrics::{
+    Instrument, ManualReader, PeriodicReader, SdkMeterProvider, Stream,
+};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::layer::SubscriberExt as _;
 
@@ -24,7 +26,7 @@ use crate::error::Error;
 use crate::exporters::health::{ExportStatus, Health, WarnFn, Watched};
 use crate::exporters::live::server::LiveServer;
 use crate::exporters::live::{LiveExporter, LiveHub};
-use crate::exporters::prometheus::{self, PrometheusEndpoint};
+use crate::exporters::prometheus::{PrometheusEndpoint, PrometheusReader};
 use crate::exporters::{otlp, stdout};
 use crate::instruments::{Instruments, SCOPE};
 use crate::resources::{ResourceSampler, ResourceState};
@@ -67,15 +69,25 @@ impl Telemetry {
         // The gRPC client must be built inside the runtime's context.
         let _context = runtime.as_ref().map(|rt| rt.enter());
 
-        let mut builder = SdkMeterProvider::builder().with_resource(resource.clone());
+        // The SDK's default of 2 000 series per metric would fold a large
+        // suite's benchmarks into one overflow series.
+        let max_series = config.max_series_per_metric.clamp(1, usize::MAX - 1);
+        let mut builder = SdkMeterProvider::builder()
+            .with_resource(resource.clone())
+            .with_view(move |_: &Instrument| {
+                Stream::builder()
+                    .with_cardinality_limit(max_series)
+                    .build()
+                    .ok()
+            });
         let mut prometheus = None;
         let mut live = None;
         for kind in &config.exporters {
             match kind {
                 ExporterKind::Prometheus => {
-                    let registry = ::prometheus::Registry::new();
-                    builder = builder.with_reader(prometheus::reader(registry.clone())?);
-                    prometheus = Some(PrometheusEndpoint::start(config.prometheus.addr, registry)?);
+                    let reader = PrometheusReader::new();
+                    builder = builder.with_reader(reader.clone());
+                    prometheus = Some(PrometheusEndpoint::start(config.prometheus.addr, reader)?);
                 }
                 ExporterKind::Otlp => {
                     let name = format!(
