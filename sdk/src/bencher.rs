@@ -118,6 +118,12 @@ impl<'a> Bencher<'a> {
     /// Measures `routine` on fresh inputs made by `setup`; making the inputs
     /// and dropping the outputs happen outside the timed region.
     ///
+    /// A batch is run in chunks, each timed on its own, so that only one
+    /// chunk's inputs exist at a time: a chunk grows (doubling) only while it
+    /// takes less than 200 clock reads, the point past which the chunk's two
+    /// reads stay under 1 % of it. A routine that takes 100 µs on a 40 KB
+    /// input then holds one input at a time, not a whole batch of thousands.
+    ///
     /// ```no_run
     /// # use benchscope::{monitored_bench, Bencher};
     /// #[monitored_bench]
@@ -137,17 +143,28 @@ impl<'a> Bencher<'a> {
         }
         let mut inputs: Vec<I> = Vec::new();
         let mut outputs: Vec<O> = Vec::new();
+        let long_enough = Duration::from_nanos((200.0 * clock_cost_ns()).ceil() as u64);
+        let mut chunk = 1usize;
         let measurement = measure(self.settings, self.progress, |n| {
-            let n = n as usize;
-            inputs.extend((0..n).map(|_| setup()));
-            outputs.reserve(n);
-            let start = Instant::now();
-            for input in inputs.drain(..) {
-                outputs.push(black_box(routine(black_box(input))));
+            let mut left = n as usize;
+            let mut total = Duration::ZERO;
+            while left > 0 {
+                let k = chunk.min(left);
+                inputs.extend((0..k).map(|_| setup()));
+                outputs.reserve(k);
+                let start = Instant::now();
+                for input in inputs.drain(..) {
+                    outputs.push(black_box(routine(black_box(input))));
+                }
+                let elapsed = start.elapsed();
+                outputs.clear();
+                total += elapsed;
+                left -= k;
+                if elapsed < long_enough && k == chunk {
+                    chunk = chunk.saturating_mul(2);
+                }
             }
-            let elapsed = start.elapsed();
-            outputs.clear();
-            elapsed
+            total
         });
         self.measurement = Some(measurement);
     }
@@ -329,6 +346,48 @@ mod tests {
                 ns: 100.0
             })
         );
+    }
+
+    #[test]
+    fn iter_batched_holds_few_large_inputs_at_once() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static ALIVE: AtomicUsize = AtomicUsize::new(0);
+        static MOST: AtomicUsize = AtomicUsize::new(0);
+        struct Input(Vec<u64>);
+        impl Drop for Input {
+            fn drop(&mut self) {
+                ALIVE.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        let mut progress = |_| {};
+        let mut b = Bencher::new(
+            Settings {
+                samples: 10,
+                warmup: Duration::from_millis(50),
+                min_time: Duration::from_millis(50),
+                max_time: Duration::from_millis(200),
+            },
+            &mut progress,
+        );
+        let mut setups = 0u64;
+        b.iter_batched(
+            || {
+                setups += 1;
+                let alive = ALIVE.fetch_add(1, Ordering::Relaxed) + 1;
+                MOST.fetch_max(alive, Ordering::Relaxed);
+                Input(vec![setups; 64 * 1024])
+            },
+            // Half a megabyte summed: tens of microseconds or more.
+            |input| input.0.iter().copied().fold(0u64, u64::wrapping_add),
+        );
+        assert!(b.into_measurement().is_some());
+        // Without chunks the last warm-up batch alone held hundreds.
+        let most = MOST.load(Ordering::Relaxed);
+        assert!(
+            most <= 4,
+            "{most} inputs of 512 KB alive at once ({setups} made)"
+        );
+        assert!(setups > 20, "{setups}");
     }
 
     #[test]

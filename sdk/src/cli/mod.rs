@@ -124,6 +124,7 @@ impl Command {
                 &args.prometheus_addr,
             ),
             ("prometheus.linger", "--serve-after", &args.serve_after),
+            ("live.addr", "--live-addr", &args.live_addr),
             ("otlp.endpoint", "--otlp-endpoint", &args.otlp_endpoint),
             ("otlp.protocol", "--otlp-protocol", &args.otlp_protocol),
             ("environment", "--environment", &args.environment),
@@ -309,6 +310,13 @@ mod tests {
         .unwrap();
         assert_eq!(c.loaded.config.prometheus.addr.port(), 9999);
         assert_eq!(c.loaded.source("prometheus.addr"), "flag --prometheus-addr");
+    }
+
+    #[test]
+    fn every_address_flag_reaches_the_configuration() {
+        let c = command(&["--live-addr", "127.0.0.1:9876"]).unwrap();
+        assert_eq!(c.loaded.config.live.addr.port(), 9876);
+        assert_eq!(c.loaded.source("live.addr"), "flag --live-addr");
     }
 
     #[test]
