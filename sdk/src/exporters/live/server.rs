@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -17,11 +18,29 @@ use super::{LiveHub, SEND_TIMEOUT, Subscription};
 use crate::error::Error;
 use crate::exporters::http::HttpServer;
 
-/// How long a client's writer waits to gather messages into one write.
-/// Well under the page's frame budget and the 100 ms latency aim.
-const COALESCE: std::time::Duration = std::time::Duration::from_millis(50);
+/// How long a client's writer waits, at least, to gather messages into one
+/// write: well under the 100 ms latency aim.
+const COALESCE_MIN: Duration = Duration::from_millis(50);
+/// ... and at most, however many clients there are.
+const COALESCE_MAX: Duration = Duration::from_millis(250);
+/// Socket writes a second the server aims to stay under, all clients
+/// together: each write is a syscall, and with many clients they, not the
+/// messages, are what the live view costs the machine.
+const WRITES_PER_SECOND: u32 = 500;
+
+/// A client's gathering window with `clients` connected: 50 ms up to 25
+/// clients, then growing with them (200 ms at 100), at most 250 ms.
+fn coalesce_window(clients: usize) -> Duration {
+    let share =
+        Duration::from_secs(1) * u32::try_from(clients).unwrap_or(u32::MAX) / WRITES_PER_SECOND;
+    share.clamp(COALESCE_MIN, COALESCE_MAX)
+}
 /// Most messages written in one go.
 const MAX_BATCH: usize = 64;
+
+/// The read buffer of a client's connection (more is allocated for a
+/// larger message, up to the limit).
+const READ_BUFFER: usize = 4096;
 
 /// Largest message a client may send.
 pub const MAX_CLIENT_MESSAGE: usize = 4096;
@@ -119,7 +138,11 @@ async fn upgrade(
     {
         return (StatusCode::UNAUTHORIZED, "a valid ?token= is required\n").into_response();
     }
-    ws.max_message_size(64 * 1024)
+    // Clients only ping. tungstenite zero-fills its read buffer up to this
+    // size before every read attempt, one per batch written: at the default
+    // 128 KiB that memset was most of the server's CPU with 100 clients.
+    ws.read_buffer_size(READ_BUFFER)
+        .max_message_size(64 * 1024)
         .on_upgrade(move |socket| serve_client(socket, state.hub))
 }
 
@@ -180,7 +203,7 @@ async fn serve_client(mut socket: WebSocket, hub: LiveHub) {
                 // Gather what arrives within a short window and write it in
                 // one go: one flush (one syscall) per batch instead of per
                 // message, which is most of the server's cost with many clients.
-                tokio::time::sleep(COALESCE).await;
+                tokio::time::sleep(coalesce_window(hub.clients())).await;
                 let mut batch = vec![text];
                 while batch.len() < MAX_BATCH {
                     match messages.try_recv() {
@@ -224,6 +247,14 @@ async fn serve_client(mut socket: WebSocket, hub: LiveHub) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_gathering_window_grows_with_the_clients_within_bounds() {
+        assert_eq!(coalesce_window(1), COALESCE_MIN);
+        assert_eq!(coalesce_window(25), COALESCE_MIN);
+        assert_eq!(coalesce_window(100), Duration::from_millis(200));
+        assert_eq!(coalesce_window(10_000), COALESCE_MAX);
+    }
 
     #[test]
     fn tokens_come_from_the_query() {
