@@ -13,94 +13,10 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
 
+use common::victoria::VictoriaMetrics;
 use common::{Series, faster_run, free_addr, parse, quickstart_command, scrape};
-
-fn victoria_metrics_binary() -> PathBuf {
-    let path = std::env::var_os("VICTORIA_METRICS_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("target/tools/victoria-metrics/usr/bin/victoria-metrics")
-        });
-    assert!(
-        path.is_file(),
-        "{} is missing: run the tests with scripts/test.sh, or fetch it with scripts/fetch-victoria-metrics.sh",
-        path.display()
-    );
-    path
-}
-
-struct VictoriaMetrics {
-    addr: SocketAddr,
-    child: Child,
-    data: PathBuf,
-}
-
-impl VictoriaMetrics {
-    fn start() -> VictoriaMetrics {
-        let addr = free_addr();
-        let data = std::env::temp_dir().join(format!("benchscope-vm-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&data);
-        let child = Command::new(victoria_metrics_binary())
-            .arg(format!("-httpListenAddr={addr}"))
-            .arg(format!("-storageDataPath={}", data.display()))
-            .arg("-search.latencyOffset=0s")
-            .arg("-retentionPeriod=1d")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start victoria-metrics");
-        let vm = VictoriaMetrics { addr, child, data };
-        let start = Instant::now();
-        while ureq::get(format!("http://{addr}/health")).call().is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "victoria-metrics did not start"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        vm
-    }
-
-    /// Every stored series of `name`, with its last value.
-    fn series(&self, name: &str) -> Vec<(BTreeMap<String, String>, f64)> {
-        let body = ureq::get(format!("http://{}/api/v1/export", self.addr))
-            .query("match[]", format!("{{__name__=\"{name}\"}}"))
-            .call()
-            .expect("export from victoria-metrics")
-            .body_mut()
-            .read_to_string()
-            .unwrap();
-        body.lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|line| {
-                let json: serde_json::Value = serde_json::from_str(line).expect("export line");
-                let labels = json["metric"]
-                    .as_object()
-                    .unwrap()
-                    .iter()
-                    .filter(|(k, _)| *k != "__name__")
-                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
-                    .collect();
-                let value = json["values"].as_array().unwrap().last().unwrap();
-                (labels, value.as_f64().unwrap_or(f64::NAN))
-            })
-            .collect()
-    }
-}
-
-impl Drop for VictoriaMetrics {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.data);
-    }
-}
 
 /// Labels equal, `le` compared as numbers; VictoriaMetrics may add resource
 /// attributes (dotted names) and nothing else.

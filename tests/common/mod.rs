@@ -4,6 +4,7 @@
 
 pub mod monitoring;
 pub mod otlp;
+pub mod victoria;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
