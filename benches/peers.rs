@@ -14,9 +14,11 @@
 //!    clients) vs none: CPU time, wall time, peak RSS.
 //! 4. /metrics render time with 1 000 and 10 000 series.
 //! 5. Prometheus storage per month for a 100-benchmark suite scraped every
-//!    second, from the TSDB's own figures (needs Prometheus: scripts/perf.sh
-//!    installs it; `BENCHSCOPE_PERF_STORAGE_SECONDS` sets how long the
-//!    suite is scraped, 180 by default).
+//!    second, from the TSDB's own figures, and VictoriaMetrics' for the same
+//!    target beside it (needs Prometheus and the VictoriaMetrics binary:
+//!    scripts/perf.sh installs and fetches them;
+//!    `BENCHSCOPE_PERF_STORAGE_SECONDS` sets how long the suite is scraped,
+//!    180 by default).
 //!
 //! Timings alternate between the contenders in rounds and report the median
 //! round, so drift on a noisy machine favours none of them.
@@ -496,10 +498,24 @@ fn storage() {
     let baseline = benchscope::baseline::Baseline::load(&base_path).expect("baseline");
 
     let stack = LocalStack::start(&dir.join("stack"), &[addr], "http://127.0.0.1:9/webhook");
+    // The same target scraped at the same interval by VictoriaMetrics, the
+    // store PERFORMANCE.md names for suites scraped around the clock.
+    let victoria = victoria_scraping(&dir, addr);
     let started = Instant::now();
     let mut n = 0u64;
     println!("\n5. storage: scraping a 100-benchmark suite every second for {seconds} s ...");
+    // Both stores' figures at half time too: what the second half adds is
+    // the per-sample cost of a long run, without each series' fixed costs
+    // (its first chunk or block, its index entry), which a few minutes of
+    // data would spread over too few samples.
+    let mut half = None;
     while started.elapsed() < Duration::from_secs(seconds) {
+        if half.is_none() && started.elapsed() >= Duration::from_secs(seconds / 2) {
+            half = Some((
+                prometheus_storage(&stack),
+                victoria.as_ref().map(victoria_storage),
+            ));
+        }
         let i = (n % BENCHMARKS as u64) as usize;
         let mut result = make(i, 1.0 + 0.02 * ((n / 100) % 3) as f64, n + 7);
         result.baseline = baseline.compare(&result, &benchscope::regression::Policy::default());
@@ -510,47 +526,24 @@ fn storage() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let series = stack.query("count({job=\"benchscope\"})")[0].1;
-    let body = ureq::post(format!(
-        "http://{}/api/v1/admin/tsdb/snapshot",
-        stack.prometheus
-    ))
-    .send_empty()
-    .expect("snapshot")
-    .body_mut()
-    .read_to_string()
-    .expect("snapshot answer");
-    let json: serde_json::Value = serde_json::from_str(&body).expect("snapshot json");
-    let name = json["data"]["name"].as_str().expect("snapshot name");
-    let snapshot = stack.run_dir.join("data/prometheus/snapshots").join(name);
-    let (mut samples, mut chunk_bytes, mut index_bytes, mut block_series) =
-        (0u64, 0u64, 0u64, 0u64);
-    for block in std::fs::read_dir(&snapshot)
-        .expect("snapshot dir")
-        .flatten()
-    {
-        let meta = block.path().join("meta.json");
-        let Ok(text) = std::fs::read_to_string(&meta) else {
-            continue;
-        };
-        let meta: serde_json::Value = serde_json::from_str(&text).expect("meta.json");
-        samples += meta["stats"]["numSamples"].as_u64().unwrap_or(0);
-        block_series += meta["stats"]["numSeries"].as_u64().unwrap_or(0);
-        chunk_bytes += dir_size(&block.path().join("chunks"));
-        index_bytes += std::fs::metadata(block.path().join("index"))
-            .map(|m| m.len())
-            .unwrap_or(0);
-    }
+    let prometheus = prometheus_storage(&stack);
     drop(stack);
+    let victoria = victoria.as_ref().map(victoria_storage);
     let _ = telemetry.shutdown(Duration::ZERO);
-    assert!(samples > 0, "the snapshot holds no samples");
-    let per_sample = chunk_bytes as f64 / samples as f64;
-    // A month at one scrape a second; at 30 days' retention Prometheus
-    // compacts into blocks of up to 3 days, each with its own index.
+    let Some((prometheus_half, victoria_half)) = half else {
+        panic!("BENCHSCOPE_PERF_STORAGE_SECONDS={seconds} is too short to measure twice");
+    };
+    assert!(prometheus.samples > 0, "the snapshot holds no samples");
     let month_samples = series * 86_400.0 * 30.0;
-    let index_month = index_bytes as f64 * (series / block_series as f64) * 10.0;
+    let per_sample = prometheus.marginal(&prometheus_half);
+    // At 30 days' retention Prometheus compacts into blocks of up to 3 days,
+    // each with its own index of every series.
+    let index_month = prometheus.index_bytes as f64 * 10.0;
     let month = month_samples * per_sample + index_month;
+    println!("  {series} series from {BENCHMARKS} benchmarks ({n} results recorded)");
     println!(
-        "  {series} series from {BENCHMARKS} benchmarks ({n} results recorded); TSDB snapshot: {samples} samples in {chunk_bytes} B of chunks = {per_sample:.2} B/sample, index {index_bytes} B"
+        "  Prometheus: TSDB snapshot {}; the second half alone {per_sample:.3} B/sample",
+        prometheus.describe()
     );
     println!(
         "  per month, scraped every second around the clock: {:.0} MB ({:.2} GB; spec ceiling 1 GB/month)",
@@ -563,10 +556,153 @@ fn storage() {
         "  per month, scraped every second while it runs one hour a day: {:.0} MB",
         (month_samples * per_sample / 24.0 + index_month) / 1e6
     );
-    println!(
-        "  (from {seconds} s of data: chunks are cut every 120 samples, so a longer run stores a little less per sample)"
-    );
+    match victoria.zip(victoria_half) {
+        Some((end, half)) => {
+            let per_sample = end.marginal(&half);
+            // VictoriaMetrics indexes every series once a day.
+            let month = month_samples * per_sample + end.index_bytes as f64 * 30.0;
+            println!(
+                "  VictoriaMetrics {}, same target, same interval, after a forced merge: {}; the second half alone {per_sample:.3} B/sample",
+                common::victoria::package_version(),
+                end.describe()
+            );
+            println!(
+                "  per month in VictoriaMetrics, scraped every second around the clock: {:.0} MB ({:.2} GB)",
+                month / 1e6,
+                month / 1e9
+            );
+        }
+        None => println!(
+            "  VictoriaMetrics: skipped, its binary is missing (scripts/perf.sh fetches it with scripts/fetch-victoria-metrics.sh)"
+        ),
+    }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// What a store holds, by its own figures.
+struct Stored {
+    samples: u64,
+    data_bytes: u64,
+    index_bytes: u64,
+}
+
+impl Stored {
+    /// Bytes a sample added since `earlier`.
+    fn marginal(&self, earlier: &Stored) -> f64 {
+        self.data_bytes.saturating_sub(earlier.data_bytes) as f64
+            / self.samples.saturating_sub(earlier.samples).max(1) as f64
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{} samples in {} B of data = {:.3} B/sample, index {} B",
+            self.samples,
+            self.data_bytes,
+            self.data_bytes as f64 / self.samples.max(1) as f64,
+            self.index_bytes
+        )
+    }
+}
+
+/// A TSDB snapshot's blocks: samples from their `meta.json`, the size of
+/// their chunks and index.
+fn prometheus_storage(stack: &common::monitoring::LocalStack) -> Stored {
+    let body = ureq::post(format!(
+        "http://{}/api/v1/admin/tsdb/snapshot",
+        stack.prometheus
+    ))
+    .send_empty()
+    .expect("snapshot")
+    .body_mut()
+    .read_to_string()
+    .expect("snapshot answer");
+    let json: serde_json::Value = serde_json::from_str(&body).expect("snapshot json");
+    let name = json["data"]["name"].as_str().expect("snapshot name");
+    let snapshot = stack.run_dir.join("data/prometheus/snapshots").join(name);
+    let mut stored = Stored {
+        samples: 0,
+        data_bytes: 0,
+        index_bytes: 0,
+    };
+    for block in std::fs::read_dir(&snapshot)
+        .expect("snapshot dir")
+        .flatten()
+    {
+        let Ok(text) = std::fs::read_to_string(block.path().join("meta.json")) else {
+            continue;
+        };
+        let meta: serde_json::Value = serde_json::from_str(&text).expect("meta.json");
+        stored.samples += meta["stats"]["numSamples"].as_u64().unwrap_or(0);
+        stored.data_bytes += dir_size(&block.path().join("chunks"));
+        stored.index_bytes += std::fs::metadata(block.path().join("index"))
+            .map(|m| m.len())
+            .unwrap_or(0);
+    }
+    let _ = std::fs::remove_dir_all(&snapshot);
+    stored
+}
+
+/// VictoriaMetrics scraping `target` every second, as the shipped
+/// prometheus.yml does; `None` when its binary has not been fetched.
+fn victoria_scraping(
+    dir: &Path,
+    target: std::net::SocketAddr,
+) -> Option<common::victoria::VictoriaMetrics> {
+    if !common::victoria::binary_path().is_file() {
+        return None;
+    }
+    let config = dir.join("victoria-scrape.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "scrape_configs:\n  - job_name: benchscope\n    scrape_interval: 1s\n    static_configs:\n      - targets: [\"{target}\"]\n"
+        ),
+    )
+    .expect("write the scrape config");
+    Some(common::victoria::VictoriaMetrics::start_with(&[
+        format!("-promscrape.config={}", config.display()),
+        "-retentionPeriod=31d".into(),
+    ]))
+}
+
+/// Flushes and merges everything VictoriaMetrics holds into its final parts,
+/// then reads its storage figures from its own /metrics.
+fn victoria_storage(vm: &common::victoria::VictoriaMetrics) -> Stored {
+    let get = |path: &str| {
+        ureq::get(format!("http://{}{path}", vm.addr))
+            .call()
+            .unwrap_or_else(|e| panic!("GET {path} from VictoriaMetrics: {e}"))
+            .body_mut()
+            .read_to_string()
+            .expect("VictoriaMetrics answer")
+    };
+    get("/internal/force_flush");
+    get("/internal/force_merge");
+    let figures = |series: &[common::Series], name: &str, kind: &str| -> u64 {
+        series
+            .iter()
+            .filter(|s| s.name == name && s.label("type").is_some_and(|t| t.starts_with(kind)))
+            .map(|s| s.value as u64)
+            .sum()
+    };
+    // Merging runs in the background; wait (bounded) until none is active.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let series = loop {
+        let series = common::parse(&get("/metrics"));
+        let merging = series
+            .iter()
+            .filter(|s| s.name == "vm_active_merges" || s.name == "vm_active_force_merges")
+            .any(|s| s.value > 0.0);
+        if !merging || Instant::now() > deadline {
+            break series;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    Stored {
+        samples: figures(&series, "vm_rows", "storage/"),
+        data_bytes: figures(&series, "vm_data_size_bytes", "storage/"),
+        index_bytes: figures(&series, "vm_data_size_bytes", "indexdb/"),
+    }
 }
 
 fn dir_size(path: &Path) -> u64 {
