@@ -18,7 +18,7 @@
 //!    target beside it (needs Prometheus and the VictoriaMetrics binary:
 //!    scripts/perf.sh installs and fetches them;
 //!    `BENCHSCOPE_PERF_STORAGE_SECONDS` sets how long the suite is scraped,
-//!    180 by default).
+//!    240 by default).
 //!
 //! Timings alternate between the contenders in rounds and report the median
 //! round, so drift on a noisy machine favours none of them.
@@ -457,7 +457,7 @@ fn storage() {
     let seconds: u64 = std::env::var("BENCHSCOPE_PERF_STORAGE_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(180);
+        .unwrap_or(240);
     if common::monitoring::find_tool("prometheus").is_none() {
         println!(
             "\n5. storage: skipped, `prometheus` is not installed (scripts/perf.sh installs it; or apt-get install prometheus)"
@@ -685,22 +685,27 @@ fn victoria_storage(vm: &common::victoria::VictoriaMetrics) -> Stored {
             .map(|s| s.value as u64)
             .sum()
     };
-    // Merging runs in the background; wait (bounded) until none is active.
+    // The forced merge runs in the background: give it a moment to start,
+    // then wait (bounded) until it is done.
+    std::thread::sleep(Duration::from_secs(1));
     let deadline = Instant::now() + Duration::from_secs(60);
     let series = loop {
         let series = common::parse(&get("/metrics"));
         let merging = series
             .iter()
-            .filter(|s| s.name == "vm_active_merges" || s.name == "vm_active_force_merges")
-            .any(|s| s.value > 0.0);
+            .any(|s| s.name == "vm_active_force_merges" && s.value > 0.0);
         if !merging || Instant::now() > deadline {
             break series;
         }
         std::thread::sleep(Duration::from_millis(500));
     };
+    // The parts on disk only: the scrapes go on meanwhile, and the newest
+    // rows sit in in-memory parts, not yet compressed as they will be.
+    let on_disk =
+        |name| figures(&series, name, "storage/small") + figures(&series, name, "storage/big");
     Stored {
-        samples: figures(&series, "vm_rows", "storage/"),
-        data_bytes: figures(&series, "vm_data_size_bytes", "storage/"),
+        samples: on_disk("vm_rows"),
+        data_bytes: on_disk("vm_data_size_bytes"),
         index_bytes: figures(&series, "vm_data_size_bytes", "indexdb/"),
     }
 }

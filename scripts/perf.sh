@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # benchscope against its peers (benches/peers.rs), side by side in one run:
 # installs what the storage measurement needs (Prometheus, with the test
-# suite's other packages, and VictoriaMetrics), then runs the benchmark. Prints every figure of
-# docs/PERFORMANCE.md. Takes about 10 minutes on 2 cores; set
-# BENCHSCOPE_PERF_STORAGE_SECONDS to scrape for less (or more) than 180 s.
+# suite's other packages, and VictoriaMetrics), then runs the benchmark.
+# Prints every figure of docs/PERFORMANCE.md. Takes about 10 minutes on 2
+# cores; set
+# BENCHSCOPE_PERF_STORAGE_SECONDS to scrape for less (or more) than 240 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
