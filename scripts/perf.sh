@@ -3,8 +3,8 @@
 # installs what the storage measurement needs (Prometheus, with the test
 # suite's other packages, and VictoriaMetrics), then runs the benchmark.
 # Prints every figure of docs/PERFORMANCE.md. Takes about 10 minutes on 2
-# cores; set
-# BENCHSCOPE_PERF_STORAGE_SECONDS to scrape for less (or more) than 240 s.
+# cores; set BENCHSCOPE_PERF_STORAGE_SECONDS to scrape for less (or more)
+# than 240 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -51,14 +51,11 @@ impl Driver {
             .spawn()
             .expect("start chromedriver");
         let base = format!("http://127.0.0.1:{port}");
-        let start = Instant::now();
-        while ureq::get(format!("{base}/status")).call().is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "chromedriver did not start"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        common::wait_until_answers(
+            &format!("{base}/status"),
+            Duration::from_secs(20),
+            "chromedriver",
+        );
         let profile = artifacts.join(format!("chromium-profile-{}", std::process::id()));
         let capabilities = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",

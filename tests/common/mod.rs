@@ -23,6 +23,15 @@ impl Series {
     }
 }
 
+/// Waits until `url` answers a GET, failing the test with `what` after `limit`.
+pub fn wait_until_answers(url: &str, limit: std::time::Duration, what: &str) {
+    let start = std::time::Instant::now();
+    while ureq::get(url).call().is_err() {
+        assert!(start.elapsed() < limit, "{what} did not start");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 /// GETs `http://addr/metrics` over real HTTP and returns the body.
 pub fn scrape(addr: SocketAddr) -> String {
     ureq::get(format!("http://{addr}/metrics"))

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::free_addr;
 
@@ -81,14 +81,11 @@ impl VictoriaMetrics {
             .spawn()
             .expect("start victoria-metrics");
         let vm = VictoriaMetrics { addr, child, data };
-        let start = Instant::now();
-        while ureq::get(format!("http://{addr}/health")).call().is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "victoria-metrics did not start"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        super::wait_until_answers(
+            &format!("http://{addr}/health"),
+            Duration::from_secs(30),
+            "victoria-metrics",
+        );
         vm
     }
 
