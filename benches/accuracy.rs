@@ -12,8 +12,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use benchscope::config::{Config, MeasurementConfig};
-use benchscope::runner::{Silent, Suite};
-use benchscope::{monitored_bench, registry};
+use benchscope::monitored_bench;
+use benchscope::{Silent, Suite};
 
 const ROUNDS: usize = 3;
 const WARMUP: Duration = Duration::from_secs(1);
@@ -71,17 +71,15 @@ fn criterion_mean_ns(dir: &Path, id: &str) -> f64 {
 
 fn main() {
     let names = ["ns_scale", "us_scale", "ms_scale"];
-    let entries = registry::registered().expect("no duplicate names");
-    let config = Config {
-        exporters: Vec::new(),
-        ..Config::default()
-    };
-    let measurement = MeasurementConfig {
-        samples: 100,
-        warmup: WARMUP,
-        min_time: MEASURE,
-        max_time: MEASURE * 4,
-    };
+    let entries = benchscope::benchmarks().expect("no duplicate names");
+    let mut config = Config::default();
+    config.exporters.clear();
+    config.history.enabled = false;
+    let mut measurement = MeasurementConfig::default();
+    measurement.samples = 100;
+    measurement.warmup = WARMUP;
+    measurement.min_time = MEASURE;
+    measurement.max_time = MEASURE * 4;
     let criterion_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("accuracy-criterion");
 
     let mut ratios: Vec<Vec<f64>> = vec![Vec::new(); names.len()];

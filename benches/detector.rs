@@ -13,8 +13,9 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use benchscope::bencher::{Settings, measure};
-use benchscope::regression::{Policy, Verdict, compare};
+use benchscope::Verdict;
+use benchscope::config::Policy;
+use benchscope::internals::{Settings, measure};
 
 const ROUNDS: usize = 30;
 /// Work units of the unchanged function: about 20 µs per call here.
@@ -61,7 +62,7 @@ fn main() {
         let mut line = format!("round {round:>2}:");
         for (i, (_, factor)) in cases.iter().enumerate() {
             let current = samples((BASE_WORK as f64 * factor) as u64);
-            let c = compare(&base, &current, &policy).expect("enough samples");
+            let c = policy.compare(&base, &current).expect("enough samples");
             if matches!(c.verdict, Verdict::Regressed(_)) {
                 flagged[i] += 1;
             }
@@ -71,8 +72,8 @@ fn main() {
                 c.change * 100.0,
                 match c.verdict {
                     Verdict::Regressed(s) => s.as_str(),
-                    Verdict::Improved => "improved",
                     Verdict::Unchanged => "-",
+                    other => other.word(),
                 }
             );
         }

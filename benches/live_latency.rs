@@ -20,12 +20,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use benchscope::bencher::Progress;
-use benchscope::config::{Config, ExporterKind, LiveConfig, MeasurementConfig};
-use benchscope::exporters::live::LiveHub;
-use benchscope::exporters::live::server::LiveServer;
-use benchscope::runner::{Endpoints, Reporter, Silent, Suite};
-use benchscope::{monitored_bench, registry};
+use benchscope::Progress;
+use benchscope::config::{Config, ExporterKind, MeasurementConfig};
+use benchscope::internals::LiveHub;
+use benchscope::internals::LiveServer;
+use benchscope::monitored_bench;
+use benchscope::{Endpoints, Reporter, Silent, Suite};
 use tungstenite::Message;
 
 const SAMPLES: u32 = 300;
@@ -89,7 +89,7 @@ fn client(
 
 fn latency(clients: usize) {
     let mut hub = LiveHub::new();
-    let server = LiveServer::start("127.0.0.1:0".parse().unwrap(), None, hub.clone()).unwrap();
+    let server = LiveServer::start("127.0.0.1:0".parse().unwrap(), None, 256, hub.clone()).unwrap();
     let origin = Instant::now();
     let published: Arc<Vec<AtomicU64>> =
         Arc::new((0..=SAMPLES).map(|_| AtomicU64::new(0)).collect());
@@ -213,23 +213,19 @@ struct SuiteCpu {
 }
 
 fn suite_with(clients: usize) -> SuiteCpu {
-    let config = Config {
-        exporters: vec![ExporterKind::Live],
-        live: LiveConfig {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            ..Default::default()
-        },
-        // About 12 s, like the quickstart: long enough that the 100
-        // clients' connections and first snapshots are not most of it.
-        measurement: MeasurementConfig {
-            samples: 100,
-            warmup: Duration::from_millis(500),
-            min_time: Duration::from_secs(5),
-            max_time: Duration::from_secs(8),
-        },
-        ..Config::default()
-    };
-    let entries = registry::registered().unwrap();
+    let mut config = Config::default();
+    config.exporters = vec![ExporterKind::Live];
+    config.live.addr = "127.0.0.1:0".parse().unwrap();
+    config.live.max_clients = 256;
+    config.history.enabled = false;
+    // About 12 s, like the quickstart: long enough that the 100
+    // clients' connections and first snapshots are not most of it.
+    let m = &mut config.measurement;
+    m.samples = 100;
+    m.warmup = Duration::from_millis(500);
+    m.min_time = Duration::from_secs(5);
+    m.max_time = Duration::from_secs(8);
+    let entries = benchscope::benchmarks().unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let (tx, rx) = std::sync::mpsc::channel();
     let before = process_cpu();
@@ -264,7 +260,7 @@ fn suite_with(clients: usize) -> SuiteCpu {
 /// publishing thread.
 fn publish_cost(clients: usize) -> Duration {
     let mut hub = LiveHub::new();
-    let server = LiveServer::start("127.0.0.1:0".parse().unwrap(), None, hub.clone()).unwrap();
+    let server = LiveServer::start("127.0.0.1:0".parse().unwrap(), None, 256, hub.clone()).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let threads: Vec<_> = (0..clients)
         .map(|_| client(server.local_addr(), stop.clone(), |_| {}))
@@ -300,12 +296,11 @@ fn main() {
         latency(clients);
     }
     // Warm up once so neither side pays for first-use costs.
-    let _ = Suite::new(Config {
-        exporters: vec![],
-        ..Config::default()
-    })
-    .with_measurement(MeasurementConfig::quick())
-    .run(&registry::registered().unwrap(), &mut Silent);
+    let mut quiet = Config::default();
+    quiet.exporters.clear();
+    let _ = Suite::new(quiet)
+        .with_measurement(MeasurementConfig::quick())
+        .run(&benchscope::benchmarks().unwrap(), &mut Silent);
     let per_publish = publish_cost(100);
     let mut ratios = Vec::new();
     let (mut with, mut without) = (Duration::ZERO, Duration::ZERO);

@@ -15,10 +15,11 @@ mod common;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use benchscope::config::{Compression, Config, ExporterKind, OtlpConfig, Temporality};
-use benchscope::regression::{Comparison, Verdict};
-use benchscope::results::{BaselineComparison, BenchResult, ThroughputResult};
-use benchscope::telemetry::Telemetry;
+use benchscope::config::{Compression, Config, ExporterKind, Temporality};
+use benchscope::internals::Instruments;
+use benchscope::{
+    BaselineComparison, BenchResult, Comparison, Telemetry, ThroughputResult, Verdict,
+};
 use common::otlp::{Answer, HttpReceiver};
 
 const BENCHMARKS: usize = 100;
@@ -60,22 +61,20 @@ fn result(i: usize) -> BenchResult {
 /// Bytes per export once the 100 results are recorded.
 fn measure(temporality: Temporality, compression: Compression) -> (f64, u64) {
     let receiver = HttpReceiver::start(Answer::Ok);
-    let config = Config {
-        exporters: vec![ExporterKind::Otlp],
-        collection_interval: Duration::from_secs(1),
-        otlp: OtlpConfig {
-            endpoint: receiver.endpoint(),
-            temporality,
-            compression,
-            ..Default::default()
-        },
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.exporters = vec![ExporterKind::Otlp];
+    config.collection_interval = Duration::from_secs(1);
+    config.otlp.endpoint = receiver.endpoint();
+    config.otlp.temporality = temporality;
+    config.otlp.compression = compression;
     let telemetry = Telemetry::start(&config).expect("pipeline");
+    // Recorded as a suite records, into the pipeline's global meter provider.
+    let instruments = Instruments::new(
+        &opentelemetry::global::meter("benchscope"),
+        &config.histogram_buckets_ms,
+    );
     for i in 0..BENCHMARKS {
-        telemetry
-            .instruments()
-            .record_bench(&result(i), "ci", "0123456789abcdef");
+        instruments.record_bench(&result(i), "ci", "0123456789abcdef");
     }
     // Skip the first export (it may hold a partial state), then count.
     let wait_for = |n: u64| {

@@ -39,8 +39,8 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use benchscope::exporters::prometheus::PrometheusReader;
-use benchscope::instruments::{Instruments, execution_time_histogram};
+use benchscope::internals::PrometheusReader;
+use benchscope::internals::{Instruments, execution_time_histogram};
 use benchscope::{BenchResult, SuiteRun};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusRecorder};
 use opentelemetry::KeyValue;
@@ -71,7 +71,7 @@ fn otel_provider() -> (SdkMeterProvider, PrometheusReader) {
 }
 
 fn buckets_ms() -> Vec<f64> {
-    benchscope::config::default_buckets_ms()
+    benchscope::Config::default().histogram_buckets_ms
 }
 
 /// Per-iteration times in ms, spread over the buckets like real samples.
@@ -305,7 +305,7 @@ fn application_mode() {
     println!(
         "  benchscope / autometrics: {:.3} (target ≤ 1.1); one Instant::now() here: {:.1} ns",
         ns[1] / ns[2],
-        benchscope::bencher::clock_cost_ns()
+        benchscope::internals::clock_cost_ns()
     );
     // The calls were recorded: the series is on this provider's /metrics.
     let text = reader.render().expect("render");
@@ -472,8 +472,13 @@ fn storage() {
     config.exporters = vec![benchscope::config::ExporterKind::Prometheus];
     config.prometheus.addr = common::free_addr();
     config.environment = "ci".into();
-    let telemetry = benchscope::telemetry::Telemetry::start(&config).expect("telemetry");
+    let telemetry = benchscope::Telemetry::start(&config).expect("telemetry");
     let addr = telemetry.prometheus_addr().expect("prometheus address");
+    // Recorded as a suite records, into the pipeline's global meter provider.
+    let instruments = Instruments::new(
+        &opentelemetry::global::meter("benchscope"),
+        &config.histogram_buckets_ms,
+    );
     let make = |i: usize, scale: f64, seed: u64| {
         let mut x = seed | 1;
         let samples = (0..100)
@@ -495,7 +500,7 @@ fn storage() {
     );
     let base_path = dir.join("baseline.json");
     base_run.write_json(&base_path).expect("baseline");
-    let baseline = benchscope::baseline::Baseline::load(&base_path).expect("baseline");
+    let baseline = benchscope::Baseline::load(&base_path).expect("baseline");
 
     let stack = LocalStack::start(&dir.join("stack"), &[addr], "http://127.0.0.1:9/webhook");
     // The same target scraped at the same interval by VictoriaMetrics, the
@@ -517,10 +522,8 @@ fn storage() {
         }
         let i = (n % BENCHMARKS as u64) as usize;
         let mut result = make(i, 1.0 + 0.02 * ((n / 100) % 3) as f64, n + 7);
-        result.baseline = baseline.compare(&result, &benchscope::regression::Policy::default());
-        telemetry
-            .instruments()
-            .record_bench(&result, "ci", "abc1234");
+        result.baseline = baseline.compare(&result, &benchscope::config::Policy::default());
+        instruments.record_bench(&result, "ci", "abc1234");
         n += 1;
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -528,7 +531,7 @@ fn storage() {
     let prometheus = prometheus_storage(&stack);
     drop(stack);
     let victoria = victoria.as_ref().map(victoria_storage);
-    let _ = telemetry.shutdown(Duration::ZERO);
+    let _ = telemetry.shutdown();
     let Some(prometheus_half) = half else {
         panic!("BENCHSCOPE_PERF_STORAGE_SECONDS={seconds} is too short to measure twice");
     };

@@ -12,9 +12,9 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use benchscope::config::{Config, PrometheusConfig};
+use benchscope::Telemetry;
+use benchscope::config::Config;
 use benchscope::monitored_bench;
-use benchscope::telemetry::Telemetry;
 use common::{find, parse, scrape};
 
 /// Counts the allocations made by the current thread.
@@ -82,14 +82,9 @@ fn block_on<F: Future>(future: F) -> F::Output {
 
 #[test]
 fn calls_are_recorded_without_allocating() {
-    let config = Config {
-        prometheus: PrometheusConfig {
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            ..Default::default()
-        },
-        collection_interval: Duration::from_secs(60),
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.prometheus.addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    config.collection_interval = Duration::from_secs(60);
     let telemetry = Telemetry::start(&config).unwrap();
     let data = [1u8, 2, 3];
 
@@ -123,5 +118,5 @@ fn calls_are_recorded_without_allocating() {
     assert_eq!(checksum_count[0].value, 1001.0);
     assert_eq!(checksum_count[0].label("layer"), Some("domain"));
     assert_eq!(count("load_user")[0].value, 1001.0);
-    telemetry.shutdown(Duration::ZERO).unwrap();
+    telemetry.shutdown().unwrap();
 }

@@ -3,14 +3,12 @@
 //! exporter adds metric suffixes (names must match the direct Prometheus
 //! path), listen addresses default to loopback, and no secret is inline.
 
-use std::path::Path;
+mod common;
 
 use yaml_rust2::{Yaml, YamlLoader};
 
 fn load(name: &str) -> (Yaml, String) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("collector-config")
-        .join(name);
+    let path = common::repo_root().join("collector-config").join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let docs = YamlLoader::load_from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
     (docs.into_iter().next().expect("one document"), text)

@@ -7,11 +7,11 @@
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use benchscope::bencher::Progress;
-use benchscope::exporters::live::LiveHub;
-use benchscope::exporters::live::server::LiveServer;
-use benchscope::runner::{Endpoints, Reporter};
+use benchscope::Progress;
+use benchscope::internals::LiveHub;
+use benchscope::internals::LiveServer;
 use benchscope::{BenchResult, SuiteRun};
+use benchscope::{Endpoints, Reporter};
 use serde_json::Value;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Message, WebSocket};
@@ -20,7 +20,7 @@ type Client = WebSocket<TcpStream>;
 
 fn server() -> (LiveHub, LiveServer) {
     let hub = LiveHub::new();
-    let server = LiveServer::start("127.0.0.1:0".parse().unwrap(), None, hub.clone()).unwrap();
+    let server = LiveServer::start("127.0.0.1:0".parse().unwrap(), None, 256, hub.clone()).unwrap();
     (hub, server)
 }
 

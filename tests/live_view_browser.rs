@@ -10,9 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use benchscope::config::{Config, ExporterKind, LiveConfig, MeasurementConfig};
-use benchscope::runner::{Endpoints, Reporter, Suite};
-use benchscope::{monitored_bench, registry};
+use benchscope::config::{Config, ExporterKind};
+use benchscope::{Endpoints, Reporter, Suite, monitored_bench};
 use serde_json::{Value, json};
 
 #[monitored_bench]
@@ -156,25 +155,19 @@ impl Reporter for Started {
 
 #[test]
 fn the_live_page_updates_while_the_suite_runs() {
-    let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
+    let artifacts = common::repo_root().join("target/test-artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
-    let config = Config {
-        exporters: vec![ExporterKind::Live],
-        live: LiveConfig {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            interval: Duration::from_millis(200),
-            ..Default::default()
-        },
-        collection_interval: Duration::from_millis(200),
-        measurement: MeasurementConfig {
-            samples: 400,
-            warmup: Duration::from_millis(50),
-            min_time: Duration::from_secs(3),
-            max_time: Duration::from_secs(4),
-        },
-        ..Config::default()
-    };
-    let entries: Vec<_> = registry::registered().unwrap();
+    let mut config = Config::default();
+    config.exporters = vec![ExporterKind::Live];
+    config.live.addr = "127.0.0.1:0".parse().unwrap();
+    config.live.interval = Duration::from_millis(200);
+    config.collection_interval = Duration::from_millis(200);
+    let m = &mut config.measurement;
+    m.samples = 400;
+    m.warmup = Duration::from_millis(50);
+    m.min_time = Duration::from_secs(3);
+    m.max_time = Duration::from_secs(4);
+    let entries: Vec<_> = benchscope::benchmarks().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     let suite =
         std::thread::spawn(move || Suite::new(config).run(&entries, &mut Started(tx)).unwrap());

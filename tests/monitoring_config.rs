@@ -258,7 +258,7 @@ fn the_dashboard_uses_only_catalogue_metrics_and_the_provisioned_datasource() {
     assert_eq!(variables, BTreeSet::from(["benchmark", "environment"]));
 
     let mut known: BTreeSet<String> = BTreeSet::new();
-    for spec in benchscope::instruments::CATALOGUE {
+    for spec in benchscope::metrics::CATALOGUE {
         known.insert(spec.name.to_owned());
         for suffix in ["_bucket", "_sum", "_count"] {
             known.insert(format!("{}{suffix}", spec.name));

@@ -10,13 +10,11 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use benchscope::config::{
-    Config, ExporterKind, OtlpConfig, OtlpProtocol, PrometheusConfig, TraceExporterKind,
-};
-use benchscope::instruments::CATALOGUE;
-use benchscope::runner::{Reporter, Silent, Suite};
-use benchscope::telemetry::Telemetry;
-use benchscope::{Bencher, monitored_bench, registry};
+use benchscope::Telemetry;
+use benchscope::config::{Config, ExporterKind, OtlpConfig, OtlpProtocol, TraceExporterKind};
+use benchscope::metrics::CATALOGUE;
+use benchscope::{Bencher, monitored_bench};
+use benchscope::{Reporter, Silent, Suite};
 use common::otlp::{Answer, GrpcReceiver, HttpReceiver, blackhole, points, refusing_addr};
 use common::{faster_baseline, parse, scrape, tiny_measurement};
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
@@ -32,8 +30,8 @@ fn collect_64(b: &mut Bencher) {
     b.iter(|| (0..64u32).collect::<Vec<_>>());
 }
 
-fn entries() -> Vec<&'static benchscope::BenchEntry> {
-    registry::registered().unwrap()
+fn entries() -> Vec<&'static benchscope::Benchmark> {
+    benchscope::benchmarks().unwrap()
 }
 
 fn config(
@@ -41,23 +39,28 @@ fn config(
     traces: Vec<TraceExporterKind>,
     otlp: OtlpConfig,
 ) -> Config {
-    Config {
-        exporters,
-        traces,
-        otlp,
-        environment: "ci".into(),
-        service_name: "otlp-roundtrip".into(),
-        resource_attributes: BTreeMap::from([("team".to_string(), "perf".to_string())]),
-        commit: "c0ffee".into(),
-        branch: "main".into(),
-        collection_interval: Duration::from_millis(200),
-        prometheus: PrometheusConfig {
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            ..Default::default()
-        },
-        measurement: tiny_measurement(),
-        ..Config::default()
-    }
+    let mut config = Config::default();
+    config.exporters = exporters;
+    config.traces = traces;
+    config.otlp = otlp;
+    config.environment = "ci".into();
+    config.service_name = "otlp-roundtrip".into();
+    config.resource_attributes = BTreeMap::from([("team".to_string(), "perf".to_string())]);
+    config.commit = "c0ffee".into();
+    config.branch = "main".into();
+    config.collection_interval = Duration::from_millis(200);
+    config.prometheus.addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    config.measurement = tiny_measurement();
+    config
+}
+
+/// OTLP settings with `endpoint`, the protocol and the timeout.
+fn otlp(endpoint: String, protocol: OtlpProtocol, timeout: Duration) -> OtlpConfig {
+    let mut otlp = OtlpConfig::default();
+    otlp.endpoint = endpoint;
+    otlp.protocol = protocol;
+    otlp.timeout = timeout;
+    otlp
 }
 
 fn string_attrs(
@@ -75,12 +78,11 @@ fn string_attrs(
 #[test]
 fn grpc_metrics_and_spans_match_field_by_field() {
     let receiver = GrpcReceiver::start();
-    let otlp = OtlpConfig {
-        endpoint: receiver.endpoint(),
-        protocol: OtlpProtocol::Grpc,
-        timeout: Duration::from_secs(5),
-        ..Default::default()
-    };
+    let otlp = otlp(
+        receiver.endpoint(),
+        OtlpProtocol::Grpc,
+        Duration::from_secs(5),
+    );
     let config = config(
         vec![ExporterKind::Prometheus, ExporterKind::Otlp],
         vec![TraceExporterKind::Otlp],
@@ -93,7 +95,7 @@ fn grpc_metrics_and_spans_match_field_by_field() {
     let telemetry = Telemetry::start(suite.config()).unwrap();
     let run = suite.run_in(&telemetry, &entries(), &mut Silent);
     let scraped = parse(&scrape(telemetry.prometheus_addr().unwrap()));
-    let statuses = telemetry.shutdown(Duration::ZERO).unwrap();
+    let statuses = telemetry.shutdown().unwrap();
     assert!(statuses.iter().all(|s| s.failed == 0), "{statuses:?}");
 
     // Resource.
@@ -209,19 +211,17 @@ fn grpc_metrics_and_spans_match_field_by_field() {
 #[test]
 fn a_200ms_suite_loses_nothing() {
     let receiver = HttpReceiver::start(Answer::Ok);
-    let otlp = OtlpConfig {
-        endpoint: receiver.endpoint(),
-        ..Default::default()
-    };
+    let otlp = otlp(
+        receiver.endpoint(),
+        OtlpProtocol::HttpProtobuf,
+        Duration::from_secs(10),
+    );
     let mut config = config(vec![ExporterKind::Otlp], vec![], otlp);
     // No periodic export happens in so short a run: everything rides on the final flush.
     config.collection_interval = Duration::from_secs(10);
-    let baseline = Suite::new(Config {
-        exporters: vec![],
-        ..config.clone()
-    })
-    .run(&entries(), &mut Silent)
-    .unwrap();
+    let mut quiet = config.clone();
+    quiet.exporters.clear();
+    let baseline = Suite::new(quiet).run(&entries(), &mut Silent).unwrap();
     let start = Instant::now();
     let run = Suite::new(config)
         .with_baseline(faster_baseline(&baseline, 10.0))
@@ -265,11 +265,7 @@ impl Reporter for Warnings {
 /// promises: completion, one warning per exporter, bounded extra time.
 fn survives(endpoint: String, case: &str) {
     let timeout = Duration::from_secs(1);
-    let otlp = OtlpConfig {
-        endpoint,
-        timeout,
-        ..Default::default()
-    };
+    let otlp = otlp(endpoint, OtlpProtocol::HttpProtobuf, timeout);
     let config = config(
         vec![ExporterKind::Otlp],
         vec![TraceExporterKind::Otlp],

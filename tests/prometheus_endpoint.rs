@@ -9,12 +9,13 @@ use std::sync::Mutex;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use benchscope::config::{Config, MeasurementConfig};
-use benchscope::instruments::CATALOGUE;
-use benchscope::runner::{Reporter, Silent, Suite};
-use benchscope::telemetry::Telemetry;
-use benchscope::{BenchResult, Bencher, Error, monitored_bench, registry};
-use common::{faster_baseline, find, parse, scrape};
+use benchscope::config::Config;
+use benchscope::internals::Instruments;
+use benchscope::metrics::CATALOGUE;
+use benchscope::{
+    BenchResult, Bencher, Endpoints, Error, Reporter, Silent, Suite, Telemetry, monitored_bench,
+};
+use common::{faster_baseline, find, parse, scrape, selected};
 
 /// Tests here install the global meter provider; one at a time.
 static GLOBAL: Mutex<()> = Mutex::new(());
@@ -41,37 +42,26 @@ fn application_call(x: u64) -> u64 {
 }
 
 fn config() -> Config {
-    Config {
-        prometheus: benchscope::config::PrometheusConfig {
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            ..Default::default()
-        },
-        collection_interval: Duration::from_millis(100),
-        commit: "c0ffee".into(),
-        branch: "main".into(),
-        measurement: MeasurementConfig {
-            samples: 30,
-            warmup: Duration::from_millis(100),
-            min_time: Duration::from_millis(300),
-            max_time: Duration::from_secs(2),
-        },
-        ..Config::default()
-    }
-}
-
-fn selected(names: &[&str]) -> Vec<&'static benchscope::BenchEntry> {
-    registry::registered()
-        .unwrap()
-        .into_iter()
-        .filter(|e| names.contains(&e.full_name().as_str()))
-        .collect()
+    let mut config = Config::default();
+    config.prometheus.addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    config.collection_interval = Duration::from_millis(100);
+    config.commit = "c0ffee".into();
+    config.branch = "main".into();
+    config.pipeline = "local".into();
+    config.trigger = "manual".into();
+    config.history.enabled = false;
+    let m = &mut config.measurement;
+    m.samples = 30;
+    m.warmup = Duration::from_millis(100);
+    m.min_time = Duration::from_millis(300);
+    m.max_time = Duration::from_secs(2);
+    config
 }
 
 #[test]
 fn every_catalogue_metric_is_scraped_with_its_labels() {
     let _serial = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
     let entries = selected(&["sleep_2ms", "fast/sum_bytes", "fails"]);
-    assert_eq!(entries.len(), 3);
 
     // A first run gives the baseline (made twice as fast), the second is compared with it.
     let first = Suite::new(config()).run(&entries, &mut Silent).unwrap();
@@ -86,7 +76,7 @@ fn every_catalogue_metric_is_scraped_with_its_labels() {
     std::thread::sleep(Duration::from_millis(250));
     let text = scrape(addr);
     let series = parse(&text);
-    telemetry.shutdown(Duration::ZERO).unwrap();
+    telemetry.shutdown().unwrap();
 
     // The 2 ms sleep: p50 within [2.0, 2.6] ms, in the results and on /metrics.
     let sleep = run.get("sleep_2ms").unwrap();
@@ -223,7 +213,7 @@ fn every_catalogue_metric_is_scraped_with_its_labels() {
 struct LastDone(usize, mpsc::Sender<Option<SocketAddr>>, Option<SocketAddr>);
 
 impl Reporter for LastDone {
-    fn suite_started(&mut self, _: &[String], endpoints: &benchscope::runner::Endpoints) {
+    fn suite_started(&mut self, _: &[String], endpoints: &Endpoints) {
         self.2 = endpoints.metrics;
     }
     fn bench_finished(&mut self, _: &BenchResult) {
@@ -284,14 +274,19 @@ fn a_suite_larger_than_the_sdk_default_limit_keeps_every_series() {
     // otherwise; 2 500 benchmarks must all be on /metrics, none folded into
     // the overflow series.
     let _serial = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
-    let telemetry = Telemetry::start(&config()).unwrap();
+    let config = config();
+    let telemetry = Telemetry::start(&config).unwrap();
+    // Recorded as a suite records: into the instruments of the global
+    // meter provider the pipeline installed.
+    let instruments = Instruments::new(
+        &opentelemetry::global::meter("benchscope"),
+        &config.histogram_buckets_ms,
+    );
     for i in 0..2_500 {
         let result =
             BenchResult::from_samples(format!("many/bench_{i:04}"), vec![1.0e3, 1.1e3, 1.2e3])
                 .unwrap();
-        telemetry
-            .instruments()
-            .record_bench(&result, "dev", "c0ffee");
+        instruments.record_bench(&result, "dev", "c0ffee");
     }
     // Some 9 MB of text: past the HTTP client's default body limit.
     let body = ureq::get(format!(
@@ -317,5 +312,5 @@ fn a_suite_larger_than_the_sdk_default_limit_keeps_every_series() {
             .all(|s| !s.labels.contains_key("otel_metric_overflow")),
         "series folded into the overflow series"
     );
-    telemetry.shutdown(Duration::ZERO).unwrap();
+    telemetry.shutdown().unwrap();
 }

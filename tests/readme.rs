@@ -1,7 +1,7 @@
 //! The README's metric table lists every metric benchscope exports, with its
 //! type and labels, so the documentation cannot drift from the code.
 
-use benchscope::instruments::CATALOGUE;
+use benchscope::metrics::CATALOGUE;
 
 #[test]
 fn the_readme_documents_every_metric() {

@@ -96,7 +96,7 @@ fn victoria_metrics_gets_the_same_series_over_otlp_as_prometheus_scrapes() {
     for s in scraped.iter().filter(|s| s.name != "target_info") {
         by_name.entry(s.name.as_str()).or_default().push(s);
     }
-    for spec in benchscope::instruments::CATALOGUE {
+    for spec in benchscope::metrics::CATALOGUE {
         let name = if spec.kind == "histogram" {
             format!("{}_count", spec.name)
         } else {

@@ -57,7 +57,7 @@ pub struct Sample {
 
 /// Builds the quickstart example in release mode; returns its path.
 pub fn build_quickstart() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = crate::common::repo_root();
     let status = Command::new(env!("CARGO"))
         .args(["build", "--release", "--example", "quickstart"])
         .current_dir(root)

@@ -4,10 +4,15 @@
 
 use proc_macro2::Span;
 use syn::meta::ParseNestedMeta;
-use syn::{Ident, LitInt, LitStr};
+use syn::{Ident, LitInt, LitStr, Path};
 
 /// Option names, for the "unknown option" message.
-const KNOWN: &str = "name, group, samples, warmup, min_time, max_time, throughput = bytes(N) | elements(N), labels(key = \"value\", ...)";
+const KNOWN: &str = "name, group, samples, warmup, min_time, max_time, throughput = bytes(N) | elements(N), labels(key = \"value\", ...), crate = path";
+
+/// The bounds benchscope's configuration check applies to the same
+/// settings (sdk/src/config/validate.rs), enforced here at compile time.
+const MAX_SAMPLES: u32 = 1_000_000;
+const HOUR_NANOS: u128 = 3_600 * 1_000_000_000;
 
 /// Labels that benchscope sets itself; a user label of the same name would
 /// clash with them.
@@ -42,6 +47,8 @@ pub struct Options {
     pub max_time: Option<DurationOpt>,
     pub throughput: Option<(Ident, LitInt)>,
     pub labels: Vec<(Ident, LitStr)>,
+    /// Where benchscope is (`crate = path`), for a renamed dependency.
+    pub krate: Option<Path>,
     /// Options that only benchmarks use, with where they were written, so
     /// application mode can reject them.
     pub bench_only: Vec<(&'static str, Span)>,
@@ -95,6 +102,12 @@ impl Options {
                         "`samples` must be at least 2 to give a spread and a confidence interval",
                     ));
                 }
+                if n > MAX_SAMPLES {
+                    return Err(syn::Error::new(
+                        lit.span(),
+                        format!("`samples` must be at most {MAX_SAMPLES}"),
+                    ));
+                }
                 if self.samples.replace(lit).is_some() {
                     return Err(duplicate());
                 }
@@ -112,6 +125,20 @@ impl Options {
                         )
                     })?
                     .as_nanos();
+                let limit = if key == "max_time" {
+                    24 * HOUR_NANOS
+                } else {
+                    HOUR_NANOS
+                };
+                if nanos > limit {
+                    return Err(syn::Error::new(
+                        lit.span(),
+                        format!(
+                            "`{key}` must be at most {}",
+                            if key == "max_time" { "1 day" } else { "1 hour" }
+                        ),
+                    ));
+                }
                 let nanos = u64::try_from(nanos)
                     .map_err(|_| syn::Error::new(lit.span(), format!("`{key}` is too long")))?;
                 let slot = match key.as_str() {
@@ -152,6 +179,12 @@ impl Options {
                     return Err(duplicate());
                 }
                 self.bench_only.push(("throughput", span));
+            }
+            "crate" => {
+                let path: Path = meta.value()?.parse()?;
+                if self.krate.replace(path).is_some() {
+                    return Err(duplicate());
+                }
             }
             "labels" => {
                 if std::mem::replace(&mut self.labels_seen, true) {

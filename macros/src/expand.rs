@@ -21,6 +21,10 @@ enum Mode {
 
 pub fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream> {
     let mode = mode(&item)?;
+    let krate = options
+        .krate
+        .as_ref()
+        .map_or_else(|| quote!(::benchscope), |path| quote!(#path));
     if let Mode::App = mode
         && let Some((option, span)) = options.bench_only.first()
     {
@@ -46,30 +50,33 @@ pub fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream> {
     Ok(match mode {
         Mode::App => {
             let mut item = item;
-            let site = site(&name, &labels);
+            let site = site(&krate, &name, &labels);
             let stmts = &item.block.stmts;
             item.block = syn::parse_quote!({ #site #(#stmts)* });
             quote!(#item)
         }
         Mode::BenchWithBencher => {
             let run = &item.sig.ident;
-            let registration = registration(&options, &name, quote!(#run), item.sig.ident.span());
+            let registration =
+                registration(&krate, &options, &name, quote!(#run), item.sig.ident.span());
             quote!(#item #registration)
         }
         Mode::Bench => {
             let ItemFn {
                 attrs,
                 vis,
+                modifiers: _,
                 sig,
                 block,
             } = item;
             let body_fn = format_ident!("__benchscope_body_{}", sig.ident);
             let output = &sig.output;
-            let site = site(&name, &labels);
+            let site = site(&krate, &name, &labels);
             let registration = registration(
+                &krate,
                 &options,
                 &name,
-                quote!(|b: &mut ::benchscope::Bencher<'_>| b.iter(#body_fn)),
+                quote!(|b: &mut #krate::Bencher<'_>| b.iter(#body_fn)),
                 sig.ident.span(),
             );
             quote! {
@@ -87,15 +94,23 @@ pub fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream> {
 }
 
 /// The static call site and the guard that times the rest of the body.
-fn site(name: &str, labels: &TokenStream) -> TokenStream {
+fn site(krate: &TokenStream, name: &str, labels: &TokenStream) -> TokenStream {
     quote! {
-        static __BENCHSCOPE_SITE: ::benchscope::__private::CallSite =
-            ::benchscope::__private::CallSite::new(#name, #labels);
+        static __BENCHSCOPE_SITE: #krate::__private::CallSite =
+            #krate::__private::CallSite::new(#name, #labels);
         let __benchscope_guard = __BENCHSCOPE_SITE.enter();
     }
 }
 
-fn registration(options: &Options, name: &str, run: TokenStream, fn_span: Span) -> TokenStream {
+/// The benchmark's entry in the suite's distributed slice, its options as
+/// one `BenchOptions` literal, and the duplicate-name guard.
+fn registration(
+    krate: &TokenStream,
+    options: &Options,
+    name: &str,
+    run: TokenStream,
+    fn_span: Span,
+) -> TokenStream {
     let group = match &options.group {
         Some(g) => quote!(::core::option::Option::Some(#g)),
         None => quote!(::core::option::Option::None),
@@ -118,7 +133,7 @@ fn registration(options: &Options, name: &str, run: TokenStream, fn_span: Span) 
             fields.extend(some(
                 field,
                 d.span,
-                quote!(::benchscope::__private::Duration::from_nanos(#nanos)),
+                quote!(#krate::__private::Duration::from_nanos(#nanos)),
             ));
         }
     }
@@ -131,7 +146,7 @@ fn registration(options: &Options, name: &str, run: TokenStream, fn_span: Span) 
         fields.extend(some(
             "throughput",
             kind.span(),
-            quote!(::benchscope::Throughput::#variant(#n)),
+            quote!(#krate::Throughput::#variant(#n)),
         ));
     }
     if !options.labels.is_empty() {
@@ -152,19 +167,20 @@ fn registration(options: &Options, name: &str, run: TokenStream, fn_span: Span) 
     quote! {
         #dup_guard
         const _: () = {
-            #[::benchscope::__private::linkme::distributed_slice(::benchscope::__private::BENCHES)]
-            #[linkme(crate = ::benchscope::__private::linkme)]
-            static __BENCHSCOPE_ENTRY: ::benchscope::BenchEntry = ::benchscope::BenchEntry {
-                name: #name,
-                group: #group,
-                module_path: ::core::module_path!(),
-                file: ::core::file!(),
-                line: #line,
-                options: __benchscope_options,
-                run: #run,
-            };
-            fn __benchscope_options() -> ::benchscope::BenchOptions {
-                ::benchscope::BenchOptions {
+            #[#krate::__private::linkme::distributed_slice(#krate::__private::BENCHES)]
+            #[linkme(crate = #krate::__private::linkme)]
+            static __BENCHSCOPE_ENTRY: #krate::__private::Benchmark =
+                #krate::__private::Benchmark::__new(
+                    #name,
+                    #group,
+                    ::core::module_path!(),
+                    ::core::file!(),
+                    #line,
+                    __benchscope_options,
+                    #run,
+                );
+            fn __benchscope_options() -> #krate::__private::BenchOptions {
+                #krate::__private::BenchOptions {
                     #fields
                     ..::core::default::Default::default()
                 }
@@ -245,7 +261,7 @@ fn mode(item: &ItemFn) -> syn::Result<Mode> {
         && sig.asyncness.is_none()
         && sig.generics.params.is_empty()
         && sig.constness.is_none()
-        && sig.unsafety.is_none()
+        && matches!(sig.safety, syn::Safety::Default)
         && sig.abi.is_none()
     {
         Ok(Mode::Bench)
@@ -267,11 +283,21 @@ fn app_reason(item: &ItemFn) -> &'static str {
     }
 }
 
+/// Whether the argument's type is `Bencher` (by any path, behind any
+/// reference): `BencherConfig` or `MyBencher` is not.
 fn mentions_bencher(arg: &FnArg) -> bool {
-    match arg {
-        FnArg::Typed(pat) => quote!(#pat).to_string().contains("Bencher"),
-        FnArg::Receiver(_) => false,
+    let FnArg::Typed(pat) = arg else {
+        return false;
+    };
+    let mut ty = &*pat.ty;
+    while let Type::Reference(r) = ty {
+        ty = &r.elem;
     }
+    is_bencher_path(ty)
+}
+
+fn is_bencher_path(ty: &Type) -> bool {
+    matches!(ty, Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "Bencher"))
 }
 
 fn is_mut_ref_bencher(arg: &FnArg) -> bool {
@@ -281,8 +307,5 @@ fn is_mut_ref_bencher(arg: &FnArg) -> bool {
     let Type::Reference(r) = &*pat.ty else {
         return false;
     };
-    let Type::Path(p) = &*r.elem else {
-        return false;
-    };
-    r.mutability.is_some() && p.path.segments.last().is_some_and(|s| s.ident == "Bencher")
+    r.mutability.is_some() && is_bencher_path(&r.elem)
 }

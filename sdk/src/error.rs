@@ -1,11 +1,21 @@
-//! The errors benchscope reports; each message names what was wrong and how to
-//! fix it.
+//! The errors benchscope reports; each message names what was wrong and how
+//! to fix it.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// Everything that can stop a suite or a command.
+///
+/// ```
+/// let err = benchscope::Error::FeatureMissing {
+///     what: "the live view".into(),
+///     key: "exporters".into(),
+///     feature: "live",
+/// };
+/// assert!(err.to_string().contains("features = [\"live\"]"));
+/// ```
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// Two benchmarks share a full name.
     #[error(
@@ -17,13 +27,17 @@ pub enum Error {
         /// Where the benchmarks are defined.
         places: String,
     },
-    /// The Prometheus endpoint's port is taken.
+    /// A server's port is taken.
     #[error(
-        "cannot serve Prometheus metrics on {addr}: the address is already in use; choose another with --prometheus-addr or BENCHSCOPE_PROMETHEUS_ADDR (127.0.0.1:0 picks a free port), or turn the exporter off with --exporters none"
+        "cannot serve {server} on {addr}: the address is already in use; choose another with {how} (127.0.0.1:0 picks a free port)"
     )]
     AddrInUse {
+        /// What was to be served ("Prometheus metrics", "the live view").
+        server: &'static str,
         /// The address that was asked for.
         addr: SocketAddr,
+        /// The flag and variable that change the address.
+        how: &'static str,
     },
     /// A listening socket could not be opened for another reason.
     #[error("cannot listen on {addr}: {source}")]
@@ -36,7 +50,7 @@ pub enum Error {
     /// A configuration value is invalid.
     #[error("invalid {key} = {value:?}: {reason}")]
     Config {
-        /// The key or flag that carried the value.
+        /// The key, variable or flag that carried the value.
         key: String,
         /// The value as given.
         value: String,
@@ -50,6 +64,18 @@ pub enum Error {
         path: PathBuf,
         /// The parser's message, naming the key and what is accepted.
         message: String,
+    },
+    /// The configuration asks for a part this build does not include.
+    #[error(
+        "{key} asks for {what}, which this build of benchscope leaves out; enable the `{feature}` feature (benchscope = {{ version = \"...\", features = [\"{feature}\"] }} in Cargo.toml) or drop the setting"
+    )]
+    FeatureMissing {
+        /// What was asked for ("the live view").
+        what: String,
+        /// The key, variable or flag that asked for it.
+        key: String,
+        /// The Cargo feature that provides it.
+        feature: &'static str,
     },
     /// The history database cannot be used.
     #[error("history database {path}: {message}")]
@@ -79,13 +105,13 @@ pub enum Error {
     },
     /// A results or baseline file is not valid JSON of the expected shape.
     #[error(
-        "{path} is not a benchscope results file: {source}; pass a file written by --output json"
+        "{path} is not a benchscope results file: {message}; pass a file written by --output json"
     )]
     BadResults {
         /// The file.
         path: PathBuf,
-        /// The parser's error.
-        source: serde_json::Error,
+        /// What is wrong with it.
+        message: String,
     },
     /// The benchmark body did not call the bencher.
     #[error(
@@ -98,6 +124,14 @@ pub enum Error {
         /// The benchmark.
         name: String,
         /// The panic's message.
+        message: String,
+    },
+    /// A plot of the report could not be drawn.
+    #[error("cannot draw the plot {what}: {message}")]
+    Plot {
+        /// Which plot.
+        what: String,
+        /// The plotting library's error.
         message: String,
     },
     /// The OpenTelemetry SDK refused an operation.

@@ -6,7 +6,8 @@
 //! outliers), prints a table, and records the results through OpenTelemetry
 //! meters that a Prometheus server can scrape while the suite runs.
 //!
-//! ```no_run
+#![cfg_attr(feature = "harness", doc = "```no_run")]
+#![cfg_attr(not(feature = "harness"), doc = "```ignore")]
 //! use benchscope::{monitored_bench, Bencher};
 //!
 //! #[monitored_bench(samples = 50, throughput = bytes(11))]
@@ -24,37 +25,65 @@
 //! benchscope::main!();
 //! ```
 //!
-//! On an ordinary function (one that takes arguments, or an `async fn`) the same
-//! attribute records each call's duration into the `benchmark_execution_time_ms`
-//! histogram instead ("application mode"); see [`app`].
+//! On an ordinary function (one that takes arguments, or an `async fn`) the
+//! same attribute records each call's duration into the
+//! `benchmark_execution_time_ms` histogram instead ("application mode"); a
+//! service calls [`init`] once at start-up to export them.
+//!
+//! # Features
+//!
+//! | feature | what it adds | default |
+//! | --- | --- | --- |
+//! | `harness` | [`main!`]: the command line of a bench target, progress bars | yes |
+//! | `prometheus` | the `/metrics` pull endpoint | yes |
+//! | `live` | the live view: a page and a WebSocket stream | |
+//! | `otlp-http`, `otlp-grpc` | OTLP export over HTTP/protobuf or gRPC | |
+//! | `traces` | a span per suite and per benchmark | |
+//! | `stdout` | the stdout exporter | |
+//! | `history` | every run kept in SQLite; `--baseline-branch` | |
+//! | `report` | the HTML report of `benchscope analyze` | |
+//! | `cli` | the `benchscope` command (guard, analyze, baselines, history) | |
+//! | `full` | all of the above | |
+//!
+//! With `default-features = false` a crate gets the attribute, the
+//! instruments, the runner and [`init`]: no server, no C compiler. A
+//! configuration that asks for a part left out stops with an error naming
+//! the feature.
 #![warn(missing_docs)]
 
-pub mod analyze;
-pub mod app;
-pub mod baseline;
-pub mod bencher;
-pub mod cli;
+mod analysis;
+#[cfg(feature = "harness")]
+mod cli;
 pub mod config;
-pub mod error;
-pub mod exporters;
-pub mod guard;
-pub mod history;
-pub mod instruments;
-pub mod registry;
-pub mod regression;
-pub mod resources;
-pub mod results;
-pub mod runner;
-pub mod stats;
-pub mod telemetry;
+mod error;
+mod exporters;
+mod format;
+mod measure;
+mod otel;
+mod results;
+mod suite;
 
-pub use bencher::Bencher;
+pub use analysis::baseline::Baseline;
+#[cfg(feature = "history")]
+pub use analysis::history::{History, RunInfo};
 pub use config::Config;
 pub use error::Error;
-pub use registry::{BenchEntry, BenchOptions, Throughput};
-pub use results::{BenchResult, SuiteRun};
-pub use runner::Suite;
-pub use stats::Stats;
+pub use measure::bencher::{Bencher, Progress};
+pub use measure::registry::{Benchmark, Throughput, benchmarks};
+pub use measure::stats::{Outliers, Stats};
+pub use results::report::{Endpoints, Reporter, Silent};
+pub use results::{
+    BaselineComparison, BenchResult, Comparison, ExportStatus, Failure, SCHEMA_VERSION, Severity,
+    SuiteRun, ThroughputResult, Verdict,
+};
+pub use suite::runner::Suite;
+pub use suite::telemetry::{Telemetry, init};
+
+/// The metrics benchscope exports: their names, kinds, units, labels and
+/// meanings, as the README's metric table lists them.
+pub mod metrics {
+    pub use crate::otel::catalogue::*;
+}
 
 /// Marks a benchmark function, or instruments an ordinary function.
 ///
@@ -68,7 +97,7 @@ pub use stats::Stats;
 /// call's wall-clock duration is recorded into `benchmark_execution_time_ms`
 /// with `benchmark_name` set to the function's name.
 ///
-/// Options (each maps onto a field of [`BenchOptions`] unless noted):
+/// Options:
 ///
 /// | option | example | meaning |
 /// | --- | --- | --- |
@@ -80,8 +109,9 @@ pub use stats::Stats;
 /// | `max_time` | `max_time = "10s"` | measurement time ceiling |
 /// | `throughput` | `throughput = bytes(1024)` or `elements(10)` | per-iteration work |
 /// | `labels` | `labels(algo = "quick")` | extra metric labels |
+/// | `crate` | `crate = my_bench_lib` | where benchscope is, when the dependency is renamed |
 ///
-/// Only `name` and `labels` apply in application mode.
+/// Only `name`, `labels` and `crate` apply in application mode.
 pub use benchscope_macros::monitored_bench;
 
 /// Defines `fn main` for a `harness = false` bench target: parses the command
@@ -94,19 +124,59 @@ pub use benchscope_macros::monitored_bench;
 ///
 /// benchscope::main!();
 /// ```
+#[cfg(feature = "harness")]
 #[macro_export]
 macro_rules! main {
     () => {
         fn main() -> ::std::process::ExitCode {
-            $crate::cli::main()
+            $crate::__private::harness_main()
         }
     };
 }
 
+/// Defines `fn main` for a `harness = false` bench target; this build of
+/// benchscope leaves the command line out (the `harness` feature).
+#[cfg(not(feature = "harness"))]
+#[macro_export]
+macro_rules! main {
+    () => {
+        ::core::compile_error!(
+            "benchscope::main!() needs the `harness` feature of benchscope: enable it (it is a default feature) in the [dev-dependencies] of this crate"
+        );
+    };
+}
+
+/// What `#[monitored_bench]` and `main!` expand to; not API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::app::CallSite;
-    pub use crate::registry::BENCHES;
+    pub use crate::measure::registry::{BENCHES, BenchOptions, Benchmark};
+    pub use crate::otel::app::CallSite;
     pub use linkme;
     pub use std::time::Duration;
+
+    /// What `main!` calls.
+    #[cfg(feature = "harness")]
+    pub fn harness_main() -> std::process::ExitCode {
+        crate::cli::main()
+    }
+
+    /// What the `benchscope` binary calls.
+    #[cfg(feature = "cli")]
+    pub fn tool_main() -> std::process::ExitCode {
+        crate::cli::tool::main()
+    }
+}
+
+/// Internals re-exported for benchscope's own tests and benchmarks, behind
+/// the `internals` feature; not API, and not covered by semver.
+#[cfg(feature = "internals")]
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::measure::bencher::{Settings, clock_cost_ns, measure};
+    pub use crate::otel::instruments::{Instruments, execution_time_histogram};
+
+    #[cfg(feature = "live")]
+    pub use crate::exporters::live::{LiveHub, server::LiveServer};
+    #[cfg(feature = "prometheus")]
+    pub use crate::exporters::prometheus::PrometheusReader;
 }

@@ -9,6 +9,15 @@ pub mod victoria;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
+/// The repository's root: the tests and benchmark packages sit one folder
+/// below it.
+pub fn repo_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the package sits in the repository")
+        .to_owned()
+}
+
 /// One series of a scrape: metric name, labels, value.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
@@ -117,8 +126,8 @@ pub fn find<'a>(series: &'a [Series], name: &str, labels: &[(&str, &str)]) -> Ve
 /// A baseline `factor` times as fast as `run`: a later run of the same code
 /// is then a critical regression against it (for a large enough factor), so
 /// every baseline metric is recorded.
-pub fn faster_baseline(run: &benchscope::SuiteRun, factor: f64) -> benchscope::baseline::Baseline {
-    benchscope::baseline::Baseline {
+pub fn faster_baseline(run: &benchscope::SuiteRun, factor: f64) -> benchscope::Baseline {
+    benchscope::Baseline {
         version: "base123".into(),
         run: faster_run(run, factor),
     }
@@ -138,12 +147,25 @@ pub fn faster_run(run: &benchscope::SuiteRun, factor: f64) -> benchscope::SuiteR
 
 /// Test-sized measurement settings: a benchmark takes tens of milliseconds.
 pub fn tiny_measurement() -> benchscope::config::MeasurementConfig {
-    benchscope::config::MeasurementConfig {
-        samples: 10,
-        warmup: std::time::Duration::from_millis(20),
-        min_time: std::time::Duration::from_millis(50),
-        max_time: std::time::Duration::from_secs(1),
-    }
+    let mut m = benchscope::config::MeasurementConfig::default();
+    m.samples = 10;
+    m.warmup = std::time::Duration::from_millis(20);
+    m.min_time = std::time::Duration::from_millis(50);
+    m.max_time = std::time::Duration::from_secs(1);
+    m
+}
+
+/// The registered benchmarks whose full names are in `names`, in that order.
+pub fn selected(names: &[&str]) -> Vec<&'static benchscope::Benchmark> {
+    let all = benchscope::benchmarks().expect("benchmarks register");
+    names
+        .iter()
+        .map(|n| {
+            *all.iter()
+                .find(|b| b.full_name() == *n)
+                .unwrap_or_else(|| panic!("no benchmark named {n}"))
+        })
+        .collect()
 }
 
 /// A free loopback port (bound, then released).
@@ -152,7 +174,7 @@ pub fn free_addr() -> SocketAddr {
     listener.local_addr().unwrap()
 }
 
-/// The quickstart example's binary, built by `cargo test` beside the test binaries.
+/// The quickstart example's binary, built beside the test binaries.
 pub fn quickstart_binary() -> std::path::PathBuf {
     built_binary("examples/quickstart")
 }
@@ -171,22 +193,39 @@ pub fn quickstart_command() -> std::process::Command {
     cmd
 }
 
-/// The `benchscope` command, built by `cargo test --workspace` beside the test binaries.
+/// The `benchscope` command, built beside the test binaries.
 pub fn benchscope_binary() -> std::path::PathBuf {
     built_binary("benchscope")
 }
 
+/// A binary of the workspace, in the test binaries' profile folder. The
+/// workspace's binaries and examples are built once per test process, with
+/// the workspace's features (the same build `cargo test --workspace` makes,
+/// so nothing is compiled twice): `cargo test` alone builds a binary only
+/// for its own package's tests.
 fn built_binary(relative: &str) -> std::path::PathBuf {
+    static BUILT: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let out = std::process::Command::new(env!("CARGO"))
+            .args(["build", "--workspace", "--bins", "--examples", "--quiet"])
+            .current_dir(repo_root())
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    });
+    if let Err(e) = built {
+        panic!("building the workspace's binaries failed:\n{e}");
+    }
     let exe = std::env::current_exe().expect("current exe");
     let profile_dir = exe
         .parent()
         .and_then(|deps| deps.parent())
         .expect("target/<profile>");
     let path = profile_dir.join(relative);
-    assert!(
-        path.is_file(),
-        "{} is missing: run the tests with `cargo test --workspace` (which builds the examples and binaries) or scripts/test.sh",
-        path.display()
-    );
+    assert!(path.is_file(), "{} is missing", path.display());
     path
 }

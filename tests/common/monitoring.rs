@@ -16,7 +16,7 @@ use super::otlp::Served;
 
 /// A path in the repository.
 pub fn repo_path(relative: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+    super::repo_root().join(relative)
 }
 
 /// `name` on the PATH, if it is there.

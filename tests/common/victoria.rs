@@ -15,8 +15,7 @@ pub fn binary_path() -> PathBuf {
     std::env::var_os("VICTORIA_METRICS_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("target/tools/victoria-metrics/usr/bin/victoria-metrics")
+            super::repo_root().join("target/tools/victoria-metrics/usr/bin/victoria-metrics")
         })
 }
 

@@ -1,6 +1,6 @@
-//! The `benchscope` command: `guard`, `analyze` and `baseline`; see
-//! `benchscope --help`.
+//! The `benchscope` command: `guard`, `analyze`, `baseline` and `history`;
+//! see `benchscope --help`.
 
 fn main() -> std::process::ExitCode {
-    benchscope::cli::tool::main()
+    benchscope::__private::tool_main()
 }

@@ -1,9 +1,11 @@
 //! The command line of a bench target (`benchscope::main!()`), in the
 //! cargo bench convention: `cargo bench -- [FILTER] [--exact] [--list]
-//! [--quick] ...`. This is the one place that prints and exits.
+//! [--quick] ...`, and (`cli` feature) the `benchscope` command in
+//! `tool.rs`. This is the one place that prints and exits.
 
 mod terminal;
-pub mod tool;
+#[cfg(feature = "cli")]
+pub(crate) mod tool;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -11,14 +13,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::baseline::Baseline;
+use crate::analysis::baseline::Baseline;
 use crate::config::{Loaded, MeasurementConfig};
 use crate::error::Error;
-use crate::history::History;
-use crate::registry::{self, BenchEntry};
-use crate::runner::Suite;
-
-pub use terminal::{Terminal, format_ns, table};
+use crate::measure::registry::{self, Benchmark};
+use crate::suite::runner::Suite;
+use terminal::{Terminal, table};
 
 /// Command-line options of a bench target.
 #[derive(Debug, Parser)]
@@ -28,7 +28,7 @@ pub use terminal::{Terminal, format_ns, table};
     about = "Runs the benchmarks of this target, prints their statistics and exports them as OpenTelemetry metrics.",
     after_help = "Configuration comes from benchscope.toml (in the crate root, or --config/BENCHSCOPE_CONFIG), then the environment (OTEL_* and BENCHSCOPE_* variables), then these flags; each wins over the one before. --print-config shows the result and where each value came from."
 )]
-pub struct Args {
+pub(crate) struct Args {
     /// Run only benchmarks whose name contains FILTER.
     pub filter: Option<String>,
     /// Match FILTER against the whole name.
@@ -53,7 +53,7 @@ pub struct Args {
     /// Compare with the latest run of this branch in the history.
     #[arg(long, value_name = "BRANCH")]
     pub baseline_branch: Option<String>,
-    /// Save this run in the history as baseline NAME (replacing an older one).
+    /// Save this run as baseline NAME (replacing an older one).
     #[arg(long, value_name = "NAME")]
     pub save_baseline: Option<String>,
     /// The history database (default target/benchscope/history.db).
@@ -65,7 +65,7 @@ pub struct Args {
     /// The configuration file (default: benchscope.toml in the crate root, if any).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Metric exporters, comma-separated: prometheus, otlp, stdout, or none.
+    /// Metric exporters, comma-separated: prometheus, otlp, stdout, live, or none.
     #[arg(long, value_name = "LIST")]
     pub exporters: Option<String>,
     /// Span exporters, comma-separated: otlp, stdout, or none.
@@ -99,7 +99,7 @@ pub struct Args {
 
 /// The parsed command: configuration, selection and outputs.
 #[derive(Debug)]
-pub struct Command {
+pub(crate) struct Command {
     /// The configuration in force, with the origin of each value.
     pub loaded: Loaded,
     /// The arguments as given.
@@ -109,46 +109,43 @@ pub struct Command {
 }
 
 impl Command {
-    /// Builds the configuration: defaults, file, `env`, then the flags.
-    pub fn from_args(
+    /// Builds the configuration: defaults, file, `env`, then the flags,
+    /// checked once at the end.
+    pub(crate) fn from_args(
         args: Args,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Command, Error> {
-        let mut loaded = Loaded::load(args.config.as_deref(), env)?;
-        let flags = [
-            ("exporters", "--exporters", &args.exporters),
-            ("traces", "--traces", &args.traces),
-            (
-                "prometheus.addr",
-                "--prometheus-addr",
-                &args.prometheus_addr,
-            ),
-            ("prometheus.linger", "--serve-after", &args.serve_after),
-            ("live.addr", "--live-addr", &args.live_addr),
-            ("otlp.endpoint", "--otlp-endpoint", &args.otlp_endpoint),
-            ("otlp.protocol", "--otlp-protocol", &args.otlp_protocol),
-            ("environment", "--environment", &args.environment),
-            (
-                "collection_interval",
-                "--collection-interval",
-                &args.collection_interval,
-            ),
-        ];
-        for (key, flag, value) in flags {
-            if let Some(value) = value {
-                loaded.set_flag(key, value, flag)?;
+        let loaded = Loaded::load_with(args.config.as_deref(), env, |loaded| {
+            let flags = [
+                ("exporters", "--exporters", &args.exporters),
+                ("traces", "--traces", &args.traces),
+                (
+                    "prometheus.addr",
+                    "--prometheus-addr",
+                    &args.prometheus_addr,
+                ),
+                ("prometheus.linger", "--serve-after", &args.serve_after),
+                ("live.addr", "--live-addr", &args.live_addr),
+                ("otlp.endpoint", "--otlp-endpoint", &args.otlp_endpoint),
+                ("otlp.protocol", "--otlp-protocol", &args.otlp_protocol),
+                ("environment", "--environment", &args.environment),
+                (
+                    "collection_interval",
+                    "--collection-interval",
+                    &args.collection_interval,
+                ),
+                ("history.path", "--history", &args.history),
+            ];
+            for (key, flag, value) in flags {
+                if let Some(value) = value {
+                    loaded.set_flag(key, value, flag)?;
+                }
             }
-        }
-        if args.no_history {
-            loaded.set_flag("history.path", "none", "--no-history")?;
-        }
-        if args.save_baseline.is_some() && !loaded.config.history.enabled {
-            return Err(Error::Config {
-                key: "--save-baseline".into(),
-                value: args.save_baseline.clone().unwrap_or_default(),
-                reason: "baselines are saved in the history, which is off; drop --no-history (or BENCHSCOPE_HISTORY=none)".into(),
-            });
-        }
+            if args.no_history {
+                loaded.set_flag("history.path", "none", "--no-history")?;
+            }
+            Ok(())
+        })?;
         let json_output = match args.output.as_deref() {
             None => None,
             Some([format, file]) if format == "json" => Some(PathBuf::from(file)),
@@ -168,7 +165,7 @@ impl Command {
     }
 
     /// The registered benchmarks that the filter selects.
-    pub fn select<'a>(&self, entries: &[&'a BenchEntry]) -> Vec<&'a BenchEntry> {
+    pub(crate) fn select<'a>(&self, entries: &[&'a Benchmark]) -> Vec<&'a Benchmark> {
         entries
             .iter()
             .copied()
@@ -183,11 +180,11 @@ impl Command {
 
 /// Runs the command line of a bench target; what `benchscope::main!()` calls.
 /// Exit codes: 0 success, 1 a benchmark failed, 2 bad usage or configuration.
-pub fn main() -> ExitCode {
+pub(crate) fn main() -> ExitCode {
     // Ctrl-C: send what was recorded before leaving.
     let _ = ctrlc::set_handler(|| {
         eprintln!("\ninterrupted: flushing exporters");
-        crate::telemetry::flush_running();
+        crate::suite::telemetry::flush_running();
         std::process::exit(130);
     });
     parse_and_run(run)
@@ -218,50 +215,95 @@ fn run(args: Args) -> Result<ExitCode, Error> {
         print!("{}", command.loaded.render());
         return Ok(ExitCode::SUCCESS);
     }
-    let selected = command.select(&registry::registered()?);
+    for warning in &command.loaded.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let all = registry::benchmarks()?;
+    let selected = command.select(&all);
     if command.args.list {
         for entry in &selected {
             println!("{}: benchmark", entry.full_name());
         }
         return Ok(ExitCode::SUCCESS);
     }
+    if selected.is_empty() {
+        return Err(Error::Config {
+            key: "FILTER".into(),
+            value: command.args.filter.clone().unwrap_or_default(),
+            reason: format!(
+                "no benchmark matches it, so nothing would be measured; {} benchmarks are registered (--list shows them)",
+                all.len()
+            ),
+        });
+    }
     let config = &command.loaded.config;
     // Opened before any benchmark runs: a corrupt or newer database stops
     // the run here, not after minutes of measuring.
-    let mut history = if config.history.enabled {
-        Some(History::open(&config.history.path)?)
-    } else {
-        None
-    };
+    #[cfg(feature = "history")]
+    let mut history = config
+        .history
+        .enabled
+        .then(|| crate::analysis::history::History::open(&config.history.path))
+        .transpose()?;
     let mut suite = Suite::new(config.clone());
     if command.args.quick {
         suite = suite.with_measurement(MeasurementConfig::quick());
     }
     if let Some(name) = &command.args.baseline {
-        suite = suite.with_baseline(Baseline::resolve(name, history.as_ref())?);
+        suite = suite.with_baseline(Baseline::resolve(name, &config.baseline_dir)?);
     }
     if let Some(branch) = &command.args.baseline_branch {
-        let history = history.as_ref().ok_or_else(|| Error::Config {
+        #[cfg(feature = "history")]
+        {
+            let history = history.as_ref().ok_or_else(|| Error::Config {
+                key: "--baseline-branch".into(),
+                value: branch.clone(),
+                reason: "the history is off; drop --no-history".into(),
+            })?;
+            suite = suite.with_baseline(Baseline::latest_of_branch(branch, history, None)?);
+        }
+        #[cfg(not(feature = "history"))]
+        return Err(Error::FeatureMissing {
+            what: format!("the latest run of branch {branch} from the history"),
             key: "--baseline-branch".into(),
-            value: branch.clone(),
-            reason: "the history is off; drop --no-history".into(),
-        })?;
-        suite = suite.with_baseline(Baseline::latest_of_branch(branch, history, None)?);
+            feature: "history",
+        });
     }
     let mut terminal = Terminal::new(std::io::stderr().is_terminal());
     let run = suite.run(&selected, &mut terminal)?;
     println!("{}", table(&run));
-    if let Some(path) = &command.json_output {
-        run.write_json(path)?;
-        eprintln!("results written to {}", path.display());
-    }
-    if let Some(history) = history.as_mut() {
-        let id = history.record(&run)?;
-        eprintln!("run {id} kept in {}", history.path().display());
-        if let Some(name) = &command.args.save_baseline {
-            history.save_baseline(name, id)?;
-            eprintln!("saved as baseline `{name}`");
+    // Every output is attempted even when one fails, so a full disk or a
+    // bad path loses one output, not all of them.
+    let mut failed: Option<Error> = None;
+    let mut attempt = |result: Result<String, Error>| match result {
+        Ok(done) => eprintln!("{done}"),
+        Err(e) => {
+            eprintln!("error: {e}");
+            failed.get_or_insert(e);
         }
+    };
+    if let Some(path) = &command.json_output {
+        attempt(
+            run.write_json(path)
+                .map(|()| format!("results written to {}", path.display())),
+        );
+    }
+    #[cfg(feature = "history")]
+    if let Some(history) = history.as_mut() {
+        attempt(
+            history
+                .record(&run)
+                .map(|id| format!("run {id} kept in {}", history.path().display())),
+        );
+    }
+    if let Some(name) = &command.args.save_baseline {
+        attempt(
+            Baseline::save(&run, name, &config.baseline_dir)
+                .map(|path| format!("saved as baseline `{name}` ({})", path.display())),
+        );
+    }
+    if let Some(e) = failed {
+        return Err(e);
     }
     Ok(if run.failures.is_empty() {
         ExitCode::SUCCESS
@@ -313,10 +355,22 @@ mod tests {
     }
 
     #[test]
-    fn every_address_flag_reaches_the_configuration() {
+    fn every_address_and_path_flag_reaches_the_configuration() {
         let c = command(&["--live-addr", "127.0.0.1:9876"]).unwrap();
         assert_eq!(c.loaded.config.live.addr.port(), 9876);
         assert_eq!(c.loaded.source("live.addr"), "flag --live-addr");
+        let c = command(&["--history", "elsewhere/h.db"]);
+        if cfg!(feature = "history") {
+            let c = c.unwrap();
+            assert_eq!(
+                c.loaded.config.history.path,
+                PathBuf::from("elsewhere/h.db")
+            );
+            assert_eq!(c.loaded.source("history.path"), "flag --history");
+        } else {
+            let e = c.unwrap_err().to_string();
+            assert!(e.contains("--history") && e.contains("`history`"), "{e}");
+        }
     }
 
     #[test]

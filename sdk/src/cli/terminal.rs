@@ -5,22 +5,22 @@ use std::fmt::Write as _;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::bencher::Progress;
 use crate::error::Error;
-use crate::regression::Verdict;
-use crate::results::{BenchResult, SuiteRun};
-use crate::runner::{Endpoints, Reporter};
+use crate::format::{format_change, format_ns, format_rate};
+use crate::measure::bencher::Progress;
+use crate::results::report::Endpoints;
+use crate::results::{BenchResult, Reporter, SuiteRun};
 
 /// Reports progress on standard error.
 #[derive(Debug)]
-pub struct Terminal {
+pub(crate) struct Terminal {
     tty: bool,
     bar: Option<ProgressBar>,
 }
 
 impl Terminal {
     /// Bars when `tty`, plain lines otherwise.
-    pub fn new(tty: bool) -> Terminal {
+    pub(crate) fn new(tty: bool) -> Terminal {
         Terminal { tty, bar: None }
     }
 }
@@ -99,43 +99,8 @@ impl Reporter for Terminal {
     }
 }
 
-/// A duration in nanoseconds, in the unit that keeps 3 or 4 significant digits.
-///
-/// ```
-/// assert_eq!(benchscope::cli::format_ns(1534.0), "1.534 µs");
-/// assert_eq!(benchscope::cli::format_ns(2_100_000.0), "2.100 ms");
-/// ```
-pub fn format_ns(ns: f64) -> String {
-    let (value, unit) = if ns < 1e3 {
-        (ns, "ns")
-    } else if ns < 1e6 {
-        (ns / 1e3, "µs")
-    } else if ns < 1e9 {
-        (ns / 1e6, "ms")
-    } else {
-        (ns / 1e9, "s")
-    };
-    if value < 10.0 {
-        format!("{value:.3} {unit}")
-    } else if value < 100.0 {
-        format!("{value:.2} {unit}")
-    } else {
-        format!("{value:.1} {unit}")
-    }
-}
-
-fn format_rate(per_second: f64, unit: &str) -> String {
-    let (scaled, prefix) = [(1e9, "G"), (1e6, "M"), (1e3, "K")]
-        .into_iter()
-        .find(|(f, _)| per_second >= *f)
-        .map(|(f, p)| (per_second / f, p))
-        .unwrap_or((per_second, ""));
-    let unit = if unit == "bytes" { "B" } else { "elem" };
-    format!("{scaled:.1} {prefix}{unit}/s")
-}
-
 /// The final statistics table of a run.
-pub fn table(run: &SuiteRun) -> String {
+pub(crate) fn table(run: &SuiteRun) -> String {
     let header = [
         "benchmark",
         "samples",
@@ -153,12 +118,11 @@ pub fn table(run: &SuiteRun) -> String {
     for b in &run.benchmarks {
         let s = &b.stats;
         let vs = b.baseline.as_ref().map_or(String::new(), |c| {
-            let verdict = match c.comparison.verdict {
-                Verdict::Improved => "improved".to_owned(),
-                Verdict::Unchanged => "unchanged".to_owned(),
-                Verdict::Regressed(sev) => format!("REGRESSED ({})", sev.as_str()),
-            };
-            format!("{:+.1}% {verdict}", c.comparison.change * 100.0)
+            format!(
+                "{} {}",
+                format_change(c.comparison.change),
+                c.comparison.verdict.describe()
+            )
         });
         rows.push([
             b.name.clone(),

@@ -1,6 +1,7 @@
 //! The `benchscope` command: `guard` (the CI gate), `analyze` (history and
-//! report) and `baseline` (list, export, import). Exit codes: 0 success, 1 a
-//! blocking regression (guard), 2 bad input.
+//! report), `baseline` (list, export, import) and `history` (backup,
+//! restore). Exit codes: 0 success, 1 a blocking regression (guard), 2 bad
+//! input.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -8,21 +9,20 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::analyze;
-use crate::baseline::Baseline;
-use crate::config::Loaded;
+use crate::analysis::analyze;
+use crate::analysis::baseline::{self, Baseline};
+use crate::analysis::guard::GuardReport;
+use crate::analysis::history::History;
+use crate::config::{ExporterKind, Loaded};
 use crate::error::Error;
-use crate::guard::GuardReport;
-use crate::history::History;
-use crate::instruments::Pipeline;
-use crate::regression::Severity;
-use crate::results::SuiteRun;
-use crate::telemetry::Telemetry;
+use crate::otel::instruments::Pipeline;
+use crate::results::{Severity, SuiteRun};
+use crate::suite::telemetry::Telemetry;
 
 /// benchscope: the CI gate, history analysis and baselines.
 #[derive(Debug, Parser)]
 #[command(name = "benchscope", version)]
-pub struct Tool {
+pub(crate) struct Tool {
     /// The configuration file (default: benchscope.toml here, if any).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -36,7 +36,7 @@ pub struct Tool {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-pub enum ToolCommand {
+pub(crate) enum ToolCommand {
     /// Compare the latest run (or a results file) with a baseline; exit 1 on a
     /// regression at or above --fail-on.
     Guard {
@@ -73,9 +73,10 @@ pub enum ToolCommand {
         /// Compare distributions and speedups with this baseline (name or file).
         #[arg(long, value_name = "NAME|FILE")]
         baseline: Option<String>,
-        /// Where the report goes.
-        #[arg(long, value_name = "DIR", default_value = "target/benchscope/report")]
-        out: PathBuf,
+        /// Where the HTML report goes (default target/benchscope/report;
+        /// needs the `report` feature).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
     },
     /// Saved baselines.
     Baseline {
@@ -93,7 +94,7 @@ pub enum ToolCommand {
 
 /// What to do with the history database.
 #[derive(Debug, Subcommand)]
-pub enum HistoryAction {
+pub(crate) enum HistoryAction {
     /// Write a consistent copy of the history to FILE (a new file); safe while
     /// suites are running.
     Backup {
@@ -109,7 +110,7 @@ pub enum HistoryAction {
 
 /// What to do with baselines.
 #[derive(Debug, Subcommand)]
-pub enum BaselineAction {
+pub(crate) enum BaselineAction {
     /// List the saved baselines.
     List,
     /// Write baseline NAME to FILE as JSON (a results file), e.g. for a CI artifact.
@@ -119,7 +120,7 @@ pub enum BaselineAction {
         /// The file to write.
         file: PathBuf,
     },
-    /// Read FILE (a results file) into the history and save it as baseline NAME.
+    /// Check FILE (a results file) and save it as baseline NAME.
     Import {
         /// The baseline name to save it under.
         name: String,
@@ -130,7 +131,7 @@ pub enum BaselineAction {
 
 /// `--fail-on` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FailOn {
+pub(crate) enum FailOn {
     /// Any regression.
     Minor,
     /// Major and critical regressions.
@@ -150,16 +151,24 @@ impl From<FailOn> for Severity {
 }
 
 /// Entry point of the `benchscope` binary.
-pub fn main() -> ExitCode {
+pub(crate) fn main() -> ExitCode {
     super::parse_and_run(run)
 }
 
 fn run(tool: Tool) -> Result<ExitCode, Error> {
-    let loaded = Loaded::load(tool.config.as_deref(), std::env::vars())?;
-    let history_path = tool
-        .history
-        .clone()
-        .unwrap_or_else(|| loaded.config.history.path.clone());
+    let history_flag = tool.history.clone();
+    let loaded =
+        Loaded::load_with(
+            tool.config.as_deref(),
+            std::env::vars(),
+            |loaded| match &history_flag {
+                Some(path) => loaded.set_flag("history.path", &path.to_string_lossy(), "--history"),
+                None => Ok(()),
+            },
+        )?;
+    let config = &loaded.config;
+    let history_path = config.history.path.clone();
+    let baseline_dir = &config.baseline_dir;
     match tool.command {
         ToolCommand::Guard {
             results,
@@ -168,20 +177,15 @@ fn run(tool: Tool) -> Result<ExitCode, Error> {
             fail_on,
             summary,
         } => {
-            let history = if results.is_none()
-                || baseline_branch.is_some()
-                || baseline
-                    .as_deref()
-                    .is_some_and(|b| !std::path::Path::new(b).is_file())
-            {
-                Some(History::open(&history_path)?)
+            let history = if results.is_none() || baseline_branch.is_some() {
+                Some(History::open_existing(&history_path)?)
             } else {
                 None
             };
             let (current, current_id) = match &results {
                 Some(path) => (SuiteRun::read_json(path)?, None),
                 None => {
-                    let h = history.as_ref().expect("opened above");
+                    let h = history.as_ref().ok_or_else(no_history)?;
                     let id = h.latest(None)?.ok_or_else(|| Error::History {
                         path: history_path.clone(),
                         message: "it holds no run yet; run the suite first, or pass --results FILE"
@@ -191,20 +195,22 @@ fn run(tool: Tool) -> Result<ExitCode, Error> {
                 }
             };
             let baseline = match (&baseline, &baseline_branch) {
-                (Some(name), _) => Baseline::resolve(name, history.as_ref())?,
+                (Some(name), _) => Baseline::resolve(name, baseline_dir)?,
                 (None, Some(branch)) => Baseline::latest_of_branch(
                     branch,
-                    history.as_ref().expect("opened above"),
+                    history.as_ref().ok_or_else(no_history)?,
                     current_id,
                 )?,
-                (None, None) => unreachable!("clap requires one of them"),
+                (None, None) => {
+                    return Err(Error::Config {
+                        key: "--baseline".into(),
+                        value: String::new(),
+                        reason: "name a baseline (--baseline NAME|FILE) or a branch (--baseline-branch BRANCH)".into(),
+                    });
+                }
             };
-            let report = GuardReport::compare(
-                &current,
-                &baseline,
-                &loaded.config.regression,
-                fail_on.into(),
-            );
+            let report =
+                GuardReport::compare(&current, &baseline, &config.regression, fail_on.into());
             println!("{}", report.table());
             let markdown = report.markdown();
             let mut targets: Vec<PathBuf> = summary.into_iter().collect();
@@ -227,7 +233,7 @@ fn run(tool: Tool) -> Result<ExitCode, Error> {
             baseline,
             out,
         } => {
-            let history = History::open(&history_path)?;
+            let history = History::open_existing(&history_path)?;
             let infos = history.runs(branch.as_deref())?;
             if infos.is_empty() {
                 return Err(Error::History {
@@ -247,51 +253,68 @@ fn run(tool: Tool) -> Result<ExitCode, Error> {
             eprintln!();
             let baseline = baseline
                 .as_deref()
-                .map(|name| Baseline::resolve(name, Some(&history)))
+                .map(|name| Baseline::resolve(name, baseline_dir))
                 .transpose()?;
-            let trends = analyze::trends(&runs, &loaded.config.regression);
+            let trends = analyze::trends(&runs, &config.regression);
             print!("{}", analyze::summary(&trends));
-            let path = analyze::write_report(
-                &out,
-                &trends,
-                baseline.as_ref().map(|b| (b.version.as_str(), &b.run)),
-            )?;
-            println!("report: {}", path.display());
+            #[cfg(feature = "report")]
+            {
+                let out = out.unwrap_or_else(|| PathBuf::from("target/benchscope/report"));
+                let path = crate::analysis::plot::write_report(
+                    &out,
+                    &trends,
+                    baseline.as_ref().map(|b| (b.version.as_str(), &b.run)),
+                )?;
+                println!("report: {}", path.display());
+            }
+            #[cfg(not(feature = "report"))]
+            {
+                let _ = baseline;
+                if let Some(out) = out {
+                    return Err(Error::FeatureMissing {
+                        what: "the HTML report".into(),
+                        key: format!("--out {}", out.display()),
+                        feature: "report",
+                    });
+                }
+                println!("(the HTML report with plots needs the `report` feature)");
+            }
             Ok(ExitCode::SUCCESS)
         }
         ToolCommand::Baseline { action } => {
-            let mut history = History::open(&history_path)?;
             match action {
                 BaselineAction::List => {
-                    for (name, id) in history.baselines()? {
-                        let run = history.run(id)?;
+                    for name in baseline::saved_names(baseline_dir)? {
+                        let b = Baseline::resolve(&name, baseline_dir)?;
                         println!(
-                            "{name}\trun {id}\t{}\t{}\t{} benchmarks",
-                            run.branch,
-                            run.commit,
-                            run.benchmarks.len()
+                            "{name}\t{}\t{}\t{} benchmarks",
+                            b.run.branch,
+                            b.run.commit,
+                            b.run.benchmarks.len()
                         );
                     }
                 }
                 BaselineAction::Export { name, file } => {
-                    let baseline = Baseline::resolve(&name, Some(&history))?;
+                    let baseline = Baseline::resolve(&name, baseline_dir)?;
                     baseline.run.write_json(&file)?;
                     println!("baseline `{name}` written to {}", file.display());
                 }
                 BaselineAction::Import { name, file } => {
                     let run = SuiteRun::read_json(&file)?;
-                    let id = history.import(&run)?;
-                    history.save_baseline(&name, id)?;
-                    println!("{} imported as run {id}, baseline `{name}`", file.display());
+                    let saved = Baseline::save(&run, &name, baseline_dir)?;
+                    println!(
+                        "{} saved as baseline `{name}` ({})",
+                        file.display(),
+                        saved.display()
+                    );
                 }
             }
             Ok(ExitCode::SUCCESS)
         }
         ToolCommand::History { action } => {
-            let mut history = History::open(&history_path)?;
             match action {
                 HistoryAction::Backup { file } => {
-                    let runs = history.backup(&file)?;
+                    let runs = History::open_existing(&history_path)?.backup(&file)?;
                     println!(
                         "{} backed up to {} ({runs} runs)",
                         history_path.display(),
@@ -299,7 +322,7 @@ fn run(tool: Tool) -> Result<ExitCode, Error> {
                     );
                 }
                 HistoryAction::Restore { file } => {
-                    let runs = history.restore(&file)?;
+                    let runs = History::restore(&history_path, &file)?;
                     println!(
                         "{} restored from {} ({runs} runs)",
                         history_path.display(),
@@ -309,6 +332,14 @@ fn run(tool: Tool) -> Result<ExitCode, Error> {
             }
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+fn no_history() -> Error {
+    Error::Config {
+        key: "--history".into(),
+        value: "none".into(),
+        reason: "this needs the history, which is off; drop BENCHSCOPE_HISTORY=none or pass --results FILE".into(),
     }
 }
 
@@ -327,18 +358,18 @@ fn append(path: &std::path::Path, text: &str) -> Result<(), Error> {
 }
 
 /// Records the gate's verdict through the configured exporters:
-/// `ci_pipeline_status` from the CI's variables, and the comparisons.
+/// `ci_pipeline_status` from the CI's variables, and the comparisons. Only
+/// what a short process can deliver is started: push exporters, and the
+/// Prometheus endpoint when asked to stay up for a scrape; never the live
+/// view, which would compete with a suite running beside the gate.
 fn export_verdict(loaded: &Loaded, current: &SuiteRun, report: &GuardReport) -> Result<(), Error> {
     let mut config = loaded.config.clone();
-    config.detect_vcs();
-    // A pull endpoint that closes at once would never be scraped: serve it
-    // only when asked to stay up (prometheus.linger / --serve-after).
-    if config.prometheus.linger.is_zero() {
-        config
-            .exporters
-            .retain(|e| *e != crate::config::ExporterKind::Prometheus);
-    }
-    // The gate's process is short: no resource readings, a final flush.
+    let serve = !config.prometheus.linger.is_zero();
+    config.exporters.retain(|e| match e {
+        ExporterKind::Live => false,
+        ExporterKind::Prometheus => serve,
+        _ => true,
+    });
     let telemetry = Telemetry::start_with_warnings(
         &config,
         std::sync::Arc::new(|w: &str| eprintln!("warning: {w}")),
@@ -349,13 +380,18 @@ fn export_verdict(loaded: &Loaded, current: &SuiteRun, report: &GuardReport) -> 
             .record_comparison(&row.name, &row.comparison, &current.commit);
     }
     let branch = if current.branch.is_empty() {
-        config.branch.clone()
+        config.branch.as_str()
     } else {
-        current.branch.clone()
+        current.branch.as_str()
     };
-    telemetry
-        .instruments()
-        .record_ci_status(!report.failed(), &Pipeline::from_env(&branch));
-    telemetry.shutdown(config.prometheus.linger)?;
+    telemetry.instruments().record_ci_status(
+        !report.failed(),
+        &Pipeline {
+            pipeline: &config.pipeline,
+            branch,
+            trigger: &config.trigger,
+        },
+    );
+    telemetry.shutdown()?;
     Ok(())
 }

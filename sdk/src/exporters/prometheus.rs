@@ -15,25 +15,21 @@
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use axum::Router;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
-use axum::routing::get;
 use opentelemetry::{KeyValue, Value};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, Metric, MetricData, ResourceMetrics};
 use opentelemetry_sdk::metrics::reader::MetricReader;
 use opentelemetry_sdk::metrics::{InstrumentKind, ManualReader, Pipeline, Temporality};
 
-use super::http::HttpServer;
+use super::http::{self, HttpServer, Reply, Request, Response};
 use crate::error::Error;
 
 /// The content type of the text exposition format.
-pub const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub(crate) const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// The metric reader behind `/metrics`: give one clone to the meter
 /// provider and keep another to [`PrometheusReader::render`] on a scrape.
@@ -96,7 +92,7 @@ impl MetricReader for PrometheusReader {
 
 /// Writes `metrics` in the text exposition format: families sorted by
 /// name, each with its HELP and TYPE lines, series sorted by labels.
-pub fn encode(metrics: &ResourceMetrics, out: &mut String) {
+pub(crate) fn encode(metrics: &ResourceMetrics, out: &mut String) {
     let mut families: Vec<(Cow<'_, str>, &Metric)> = metrics
         .scope_metrics()
         .flat_map(|scope| scope.metrics())
@@ -192,24 +188,16 @@ fn family<T: Sample>(
     }
     match data {
         MetricData::Gauge(g) => {
-            let mut points: Vec<(String, T)> = g
+            let points = g
                 .data_points()
-                .map(|p| (label_body(p.attributes()), p.value()))
-                .collect();
-            points.sort_by(|a, b| a.0.cmp(&b.0));
-            for (labels, value) in points {
-                line(out, name, "", &labels, None, value);
-            }
+                .map(|p| (label_body(p.attributes()), p.value()));
+            values(out, name, points);
         }
         MetricData::Sum(s) => {
-            let mut points: Vec<(String, T)> = s
+            let points = s
                 .data_points()
-                .map(|p| (label_body(p.attributes()), p.value()))
-                .collect();
-            points.sort_by(|a, b| a.0.cmp(&b.0));
-            for (labels, value) in points {
-                line(out, name, "", &labels, None, value);
-            }
+                .map(|p| (label_body(p.attributes()), p.value()));
+            values(out, name, points);
         }
         MetricData::Histogram(h) => {
             let mut points: Vec<_> = h
@@ -233,6 +221,15 @@ fn family<T: Sample>(
             }
         }
         MetricData::ExponentialHistogram(_) => {}
+    }
+}
+
+/// One line per point of a gauge or a sum, sorted by labels.
+fn values<T: Sample>(out: &mut String, name: &str, points: impl Iterator<Item = (String, T)>) {
+    let mut points: Vec<(String, T)> = points.collect();
+    points.sort_by(|a, b| a.0.cmp(&b.0));
+    for (labels, value) in points {
+        line(out, name, "", &labels, None, value);
     }
 }
 
@@ -344,47 +341,45 @@ fn target_info(metrics: &ResourceMetrics, out: &mut String) {
 
 /// The HTTP endpoint serving `/metrics`; stops when dropped.
 #[derive(Debug)]
-pub struct PrometheusEndpoint {
+pub(crate) struct PrometheusEndpoint {
     server: HttpServer,
 }
 
 impl PrometheusEndpoint {
-    /// Binds `addr` and serves what `reader` collects at `/metrics`, on a
-    /// thread of its own.
+    /// Binds `addr` and serves what `reader` collects at `/metrics`, on
+    /// threads of its own.
     ///
     /// An address already in use is [`Error::AddrInUse`], which names the
     /// port and the options to change it.
-    pub fn start(addr: SocketAddr, reader: PrometheusReader) -> Result<PrometheusEndpoint, Error> {
-        let listener = TcpListener::bind(addr).map_err(|source| match source.kind() {
-            std::io::ErrorKind::AddrInUse => Error::AddrInUse { addr },
-            _ => Error::Listen { addr, source },
-        })?;
-        let app = Router::new()
-            .route("/metrics", get(move || metrics(reader.clone())))
-            .route("/", get(index));
-        let server = HttpServer::start(listener, addr, "benchscope-prometheus", app)?;
+    pub(crate) fn start(
+        addr: SocketAddr,
+        reader: PrometheusReader,
+    ) -> Result<PrometheusEndpoint, Error> {
+        let listener = http::bind(
+            addr,
+            "Prometheus metrics",
+            "--prometheus-addr or BENCHSCOPE_PROMETHEUS_ADDR, or turn the exporter off with --exporters none",
+        )?;
+        let handler = Arc::new(move |req: &Request| Reply::Respond(respond(&reader, req)));
+        let server = HttpServer::start(listener, "benchscope-prometheus", handler)?;
         Ok(PrometheusEndpoint { server })
     }
 
     /// The address actually bound (useful with port 0).
-    pub fn local_addr(&self) -> SocketAddr {
+    pub(crate) fn local_addr(&self) -> SocketAddr {
         self.server.local_addr()
     }
 }
 
-async fn metrics(reader: PrometheusReader) -> impl IntoResponse {
-    match reader.render() {
-        Ok(body) => (StatusCode::OK, [(header::CONTENT_TYPE, TEXT_FORMAT)], body),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            format!("{e}\n"),
-        ),
+fn respond(reader: &PrometheusReader, req: &Request) -> Response {
+    match req.path.as_str() {
+        "/metrics" => match reader.render() {
+            Ok(body) => Response::new(200, TEXT_FORMAT, body),
+            Err(e) => Response::text(500, format!("{e}\n")),
+        },
+        "/" => Response::text(200, "benchscope: metrics are at /metrics\n"),
+        _ => Response::text(404, "not found: metrics are at /metrics\n"),
     }
-}
-
-async fn index() -> &'static str {
-    "benchscope: metrics are at /metrics\n"
 }
 
 #[cfg(test)]

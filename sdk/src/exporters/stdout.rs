@@ -5,13 +5,14 @@
 use opentelemetry_sdk::metrics::Temporality;
 
 /// The metric exporter.
-pub fn metric_exporter(temporality: Temporality) -> opentelemetry_stdout::MetricExporter {
+pub(crate) fn metric_exporter(temporality: Temporality) -> opentelemetry_stdout::MetricExporter {
     opentelemetry_stdout::MetricExporter::builder()
         .with_temporality(temporality)
         .build()
 }
 
 /// The span exporter.
-pub fn span_exporter() -> opentelemetry_stdout::SpanExporter {
+#[cfg(feature = "traces")]
+pub(crate) fn span_exporter() -> opentelemetry_stdout::SpanExporter {
     opentelemetry_stdout::SpanExporter::default()
 }

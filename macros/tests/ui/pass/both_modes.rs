@@ -48,16 +48,17 @@ fn main() {
     assert_eq!(largest(&[1, 5, 3]), Some(5));
     assert_eq!(Cache(vec![9]).get(0), Some(9));
     let _future = fetch(1);
-    let names: Vec<String> = benchscope::registry::registered()
+    let names: Vec<String> = benchscope::benchmarks()
         .unwrap()
         .iter()
         .map(|e| e.full_name())
         .collect();
     assert_eq!(names, ["g/plain", "with_bencher"]);
-    let options = benchscope::registry::BENCHES
+    // The options reach the runtime's options struct field by field.
+    let options = benchscope::__private::BENCHES
         .iter()
-        .find(|e| e.name == "plain")
-        .map(|e| (e.options)())
+        .find(|e| e.name() == "plain")
+        .map(|e| e.__options())
         .unwrap();
     assert_eq!(options.samples, Some(20));
     assert_eq!(options.throughput, Some(benchscope::Throughput::Elements(4)));

@@ -34,10 +34,11 @@
 //! queue is discarded and it gets a fresh snapshot instead (the newest state
 //! wins). A client whose sends stall past [`SEND_TIMEOUT`] is disconnected.
 
-pub mod server;
+pub(crate) mod server;
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 
 use opentelemetry::Value;
@@ -46,16 +47,14 @@ use opentelemetry_sdk::metrics::Temporality;
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use serde_json::{Value as Json, json};
-use tokio::sync::mpsc;
 
-use crate::bencher::Progress;
 use crate::error::Error;
-use crate::regression::Verdict;
-use crate::results::{BenchResult, SuiteRun, unix_now};
-use crate::runner::Reporter;
+use crate::measure::bencher::Progress;
+use crate::results::report::Endpoints;
+use crate::results::{BenchResult, Reporter, SuiteRun, unix_now};
 
 /// A message as sent: built once, shared by every client without copying.
-pub type Frame = axum::extract::ws::Utf8Bytes;
+pub type Frame = tungstenite::Utf8Bytes;
 
 /// The message schema version.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -69,7 +68,7 @@ const RECENT: usize = 300;
 /// A client's end of the hub.
 pub struct Subscription {
     /// Messages, in order.
-    pub messages: mpsc::Receiver<Frame>,
+    pub messages: Receiver<Frame>,
     /// Set when a message was dropped for this client.
     pub lagged: Arc<AtomicBool>,
     /// The id to unsubscribe with.
@@ -78,7 +77,7 @@ pub struct Subscription {
 
 struct Client {
     id: u64,
-    tx: mpsc::Sender<Frame>,
+    tx: SyncSender<Frame>,
     lagged: Arc<AtomicBool>,
 }
 
@@ -171,13 +170,14 @@ impl LiveHub {
     }
 
     /// Messages dropped for lagging clients so far.
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
     pub fn dropped(&self) -> u64 {
         self.inner.dropped.load(Ordering::Relaxed)
     }
 
     /// Registers a client; its first message is the snapshot.
     pub fn subscribe(&self) -> Subscription {
-        let (tx, rx) = mpsc::channel(CLIENT_QUEUE);
+        let (tx, rx) = mpsc::sync_channel(CLIENT_QUEUE);
         let lagged = Arc::new(AtomicBool::new(false));
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let _ = tx.try_send(self.snapshot());
@@ -241,12 +241,12 @@ impl LiveHub {
         };
         clients.retain(|c| match c.tx.try_send(text.clone()) {
             Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
+            Err(TrySendError::Full(_)) => {
                 c.lagged.store(true, Ordering::Relaxed);
                 self.inner.dropped.fetch_add(1, Ordering::Relaxed);
                 true
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            Err(TrySendError::Disconnected(_)) => false,
         });
     }
 
@@ -283,14 +283,10 @@ impl LiveHub {
 fn stats_json(result: &BenchResult) -> Json {
     let s = &result.stats;
     let verdict = result.baseline.as_ref().map(|c| {
-        let (verdict, severity) = match c.comparison.verdict {
-            Verdict::Improved => ("improved", None),
-            Verdict::Unchanged => ("unchanged", None),
-            Verdict::Regressed(sev) => ("regressed", Some(sev.as_str())),
-        };
+        let verdict = c.comparison.verdict;
         json!({
-            "verdict": verdict,
-            "severity": severity,
+            "verdict": verdict.word(),
+            "severity": verdict.severity().map(|s| s.as_str()),
             "change": c.comparison.change,
             "speedup_p50": c.speedup[0],
             "baseline_version": c.baseline_version,
@@ -299,7 +295,7 @@ fn stats_json(result: &BenchResult) -> Json {
     json!({
         "name": result.name,
         "stats": {
-            "mean": s.mean, "median": s.median, "p50": s.p50, "p95": s.p95, "p99": s.p99,
+            "mean": s.mean, "median": s.p50, "p50": s.p50, "p95": s.p95, "p99": s.p99,
             "std_dev": s.std_dev, "ci_lower": s.ci_lower, "ci_upper": s.ci_upper,
             "samples": s.samples, "outliers": s.outliers.total(),
         },
@@ -309,7 +305,7 @@ fn stats_json(result: &BenchResult) -> Json {
 }
 
 impl Reporter for LiveHub {
-    fn suite_started(&mut self, names: &[String], _endpoints: &crate::runner::Endpoints) {
+    fn suite_started(&mut self, names: &[String], _endpoints: &Endpoints) {
         let body = json!({"benchmarks": names, "started_at": unix_now()});
         self.publish("suite_started", body, |state, msg| {
             *state = State {

@@ -1,22 +1,27 @@
-//! The live view's server: the page at `/` and the WebSocket at `/ws`, on a
-//! Tokio runtime of its own thread. Loopback by default; another address
-//! needs a token, checked at the upgrade. Cross-origin upgrades are refused.
+//! The live view's server: the page at `/` and the WebSocket at `/ws`, on
+//! the exporters' small HTTP server, each client on a thread of its own.
+//!
+//! Who may connect: on loopback without a token, only pages served from a
+//! loopback name at this port (the `Host` and `Origin` a browser sends must
+//! say so, which defeats DNS rebinding); beyond loopback a token is
+//! required (`?token=`, percent-decoded, compared in constant time) and
+//! checked before anything else. A client may send pings only, in frames of
+//! at most [`MAX_CLIENT_MESSAGE`] bytes; at most `max_clients` are
+//! connected at once, and one more is closed with the reason.
 
-use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::extract::State;
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
-use axum::http::{HeaderMap, StatusCode, Uri, header};
-use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
-use futures_util::SinkExt as _;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tungstenite::{Message, Utf8Bytes, WebSocket};
 
 use super::{LiveHub, SEND_TIMEOUT, Subscription};
 use crate::error::Error;
-use crate::exporters::http::HttpServer;
+use crate::exporters::http::{self, HttpServer, Reply, Request, Response};
 
 /// How long a client's writer waits, at least, to gather messages into one
 /// write: well under the 100 ms latency aim.
@@ -27,6 +32,19 @@ const COALESCE_MAX: Duration = Duration::from_millis(250);
 /// together: each write is a syscall, and with many clients they, not the
 /// messages, are what the live view costs the machine.
 const WRITES_PER_SECOND: u32 = 500;
+/// Most messages written in one go.
+const MAX_BATCH: usize = 64;
+/// How often an idle client's thread looks at what the client sent and
+/// whether the server is stopping.
+const IDLE_POLL: Duration = Duration::from_millis(250);
+
+/// The read buffer of a client's connection: clients only ping.
+const READ_BUFFER: usize = 4096;
+
+/// Largest message, and frame, a client may send.
+pub const MAX_CLIENT_MESSAGE: usize = 4096;
+
+const PAGE: &str = include_str!("index.html");
 
 /// A client's gathering window with `clients` connected: 50 ms up to 25
 /// clients, then growing with them (200 ms at 100), at most 250 ms.
@@ -35,22 +53,11 @@ fn coalesce_window(clients: usize) -> Duration {
         Duration::from_secs(1) * u32::try_from(clients).unwrap_or(u32::MAX) / WRITES_PER_SECOND;
     share.clamp(COALESCE_MIN, COALESCE_MAX)
 }
-/// Most messages written in one go.
-const MAX_BATCH: usize = 64;
 
-/// The read buffer of a client's connection (more is allocated for a
-/// larger message, up to the limit).
-const READ_BUFFER: usize = 4096;
-
-/// Largest message a client may send.
-pub const MAX_CLIENT_MESSAGE: usize = 4096;
-
-const PAGE: &str = include_str!("index.html");
-
-#[derive(Clone)]
-struct ServerState {
-    hub: LiveHub,
+struct Access {
     token: Option<String>,
+    port: u16,
+    max_clients: usize,
 }
 
 /// The running server; stops when dropped.
@@ -60,10 +67,12 @@ pub struct LiveServer {
 }
 
 impl LiveServer {
-    /// Serves `hub` on `addr`. A non-loopback address needs `token`.
+    /// Serves `hub` on `addr`, to at most `max_clients` pages at once. A
+    /// non-loopback address needs `token`.
     pub fn start(
         addr: SocketAddr,
         token: Option<String>,
+        max_clients: usize,
         hub: LiveHub,
     ) -> Result<LiveServer, Error> {
         let token = token.filter(|t| !t.is_empty());
@@ -74,19 +83,18 @@ impl LiveServer {
                 reason: "listening beyond loopback needs a token: set BENCHSCOPE_LIVE_TOKEN (or live.token), and open the page with ?token=...".into(),
             });
         }
-        let listener = std::net::TcpListener::bind(addr).map_err(|source| match source.kind() {
-            std::io::ErrorKind::AddrInUse => Error::Config {
-                key: "live.addr".into(),
-                value: addr.to_string(),
-                reason: "the address is already in use; choose another with --live-addr or BENCHSCOPE_LIVE_ADDR (127.0.0.1:0 picks a free port)".into(),
-            },
-            _ => Error::Listen { addr, source },
-        })?;
-        let app = Router::new()
-            .route("/", get(page))
-            .route("/ws", get(upgrade))
-            .with_state(ServerState { hub, token });
-        let server = HttpServer::start(listener, addr, "benchscope-live", app)?;
+        let listener = http::bind(addr, "the live view", "--live-addr or BENCHSCOPE_LIVE_ADDR")?;
+        let port = listener
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or(addr.port());
+        let access = Arc::new(Access {
+            token,
+            port,
+            max_clients,
+        });
+        let handler = Arc::new(move |req: &Request| route(req, &access, &hub));
+        let server = HttpServer::start(listener, "benchscope-live", handler)?;
         Ok(LiveServer { server })
     }
 
@@ -96,57 +104,116 @@ impl LiveServer {
     }
 }
 
-async fn page() -> impl IntoResponse {
-    ([(header::CACHE_CONTROL, "no-store")], Html(PAGE))
+fn route(req: &Request, access: &Access, hub: &LiveHub) -> Reply {
+    match req.path.as_str() {
+        "/" => Reply::Respond(match refusal(req, access) {
+            Some(refused) => refused,
+            None => Response::new(200, "text/html; charset=utf-8", PAGE)
+                .with_header("Cache-Control", "no-store"),
+        }),
+        "/ws" => upgrade(req, access, hub),
+        _ => Reply::Respond(Response::text(404, "not found: the live page is at /\n")),
+    }
 }
 
-/// The token from `?token=...`, if any.
-fn query_token(uri: &Uri) -> Option<&str> {
-    uri.query()?
-        .split('&')
-        .find_map(|pair| pair.strip_prefix("token="))
+/// Why `req` may not see the live view, as a response; `None` when it may.
+fn refusal(req: &Request, access: &Access) -> Option<Response> {
+    match &access.token {
+        Some(token) => {
+            let given = query_token(req.query.as_deref());
+            if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes())) {
+                return Some(Response::text(401, "a valid ?token= is required\n"));
+            }
+            // Whoever holds the token may connect from any host name, but a
+            // browser's upgrade must come from the page this server served.
+            let host = req.header("Host").unwrap_or_default();
+            let same_origin = req.header("Origin").is_none_or(|o| {
+                o.strip_prefix("http://")
+                    .or_else(|| o.strip_prefix("https://"))
+                    .is_some_and(|authority| authority.eq_ignore_ascii_case(host))
+            });
+            (!same_origin)
+                .then(|| Response::text(403, "cross-origin WebSocket upgrades are refused\n"))
+        }
+        None => {
+            let host_ok = req
+                .header("Host")
+                .is_some_and(|h| is_loopback_authority(h, access.port));
+            let origin_ok = req.header("Origin").is_none_or(|o| {
+                o.split_once("://").is_some_and(|(scheme, authority)| {
+                    matches!(scheme, "http" | "https")
+                        && is_loopback_authority(authority, access.port)
+                })
+            });
+            (!(host_ok && origin_ok)).then(|| {
+                Response::text(
+                    403,
+                    "the live view answers pages served from a loopback name (127.0.0.1, localhost, [::1]) at its own port\n",
+                )
+            })
+        }
+    }
 }
 
-/// A same-origin check: browsers send `Origin`; it must name this host.
-/// Clients that send no `Origin` (not browsers) are let through.
-fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
-        return true;
+/// `127.0.0.1:PORT`, `localhost:PORT`, `[::1]:PORT`.
+fn is_loopback_authority(authority: &str, port: u16) -> bool {
+    let Some((host, p)) = authority.rsplit_once(':') else {
+        return false;
     };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or_default();
-    origin == format!("http://{host}") || origin == format!("https://{host}")
+    let host = host.to_ascii_lowercase();
+    p.parse::<u16>() == Ok(port) && matches!(host.as_str(), "127.0.0.1" | "localhost" | "[::1]")
 }
 
-async fn upgrade(
-    State(state): State<ServerState>,
-    headers: HeaderMap,
-    uri: Uri,
-    ws: WebSocketUpgrade,
-) -> Response {
-    if !same_origin(&headers) {
-        return (
-            StatusCode::FORBIDDEN,
-            "cross-origin WebSocket upgrades are refused\n",
-        )
-            .into_response();
-    }
-    if let Some(token) = &state.token
-        && query_token(&uri) != Some(token.as_str())
-    {
-        return (StatusCode::UNAUTHORIZED, "a valid ?token= is required\n").into_response();
-    }
-    // Clients only ping. tungstenite zero-fills its read buffer up to this
-    // size before every read attempt, one per batch written: at the default
-    // 128 KiB that memset was most of the server's CPU with 100 clients.
-    ws.read_buffer_size(READ_BUFFER)
-        .max_message_size(64 * 1024)
-        .on_upgrade(move |socket| serve_client(socket, state.hub))
+/// The token from `?token=...`, percent-decoded.
+fn query_token(query: Option<&str>) -> Option<String> {
+    let value = query?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("token="))?;
+    percent_encoding::percent_decode_str(&value.replace('+', " "))
+        .decode_utf8()
+        .ok()
+        .map(|t| t.into_owned())
 }
 
-fn close(code: u16, reason: String) -> Message {
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn upgrade(req: &Request, access: &Access, hub: &LiveHub) -> Reply {
+    if let Some(refused) = refusal(req, access) {
+        return Reply::Respond(refused);
+    }
+    let key = req.header("Sec-WebSocket-Key").map(str::to_owned);
+    let valid = req.header_has("Connection", "upgrade")
+        && req.header_has("Upgrade", "websocket")
+        && req.header("Sec-WebSocket-Version") == Some("13");
+    let Some(key) = key.filter(|_| valid) else {
+        return Reply::Respond(Response::text(
+            400,
+            "/ws is a WebSocket (version 13); open the page at / instead\n",
+        ));
+    };
+    let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let hub = hub.clone();
+    let max_clients = access.max_clients;
+    Reply::Upgrade(Box::new(move |stream, rest, stopping| {
+        let response = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+        );
+        let _ = stream.set_write_timeout(Some(SEND_TIMEOUT));
+        if std::io::Write::write_all(&mut &stream, response.as_bytes()).is_err() {
+            return;
+        }
+        let config = WebSocketConfig::default()
+            .read_buffer_size(READ_BUFFER)
+            .max_message_size(Some(MAX_CLIENT_MESSAGE))
+            .max_frame_size(Some(MAX_CLIENT_MESSAGE));
+        let socket = WebSocket::from_partially_read(stream, rest, Role::Server, Some(config));
+        serve_client(socket, &hub, max_clients, stopping);
+    }))
+}
+
+fn close(code: CloseCode, reason: String) -> Message {
     Message::Close(Some(CloseFrame {
         code,
         reason: Utf8Bytes::from(reason),
@@ -156,45 +223,97 @@ fn close(code: u16, reason: String) -> Message {
 /// What a client's message asks for, or why it is refused.
 fn answer(message: &Message) -> Result<Option<Message>, Message> {
     match message {
-        Message::Text(text) if text.len() > MAX_CLIENT_MESSAGE => Err(close(
-            close_code::SIZE,
-            format!(
-                "message too big: {} bytes, the limit is {MAX_CLIENT_MESSAGE}",
-                text.len()
-            ),
-        )),
         Message::Text(text) => match serde_json::from_str::<serde_json::Value>(text.as_str()) {
             Ok(v) if v["type"] == "ping" => Ok(Some(Message::Text(Utf8Bytes::from(format!(
                 "{{\"v\":{},\"type\":\"pong\"}}",
                 super::SCHEMA_VERSION
             ))))),
             Ok(_) => Err(close(
-                close_code::POLICY,
+                CloseCode::Policy,
                 "unknown message: the only message a client may send is {\"type\":\"ping\"}".into(),
             )),
-            Err(e) => Err(close(
-                close_code::INVALID,
-                format!("malformed message: {e}"),
-            )),
+            Err(e) => Err(close(CloseCode::Invalid, format!("malformed message: {e}"))),
         },
         Message::Binary(_) => Err(close(
-            close_code::UNSUPPORTED,
+            CloseCode::Unsupported,
             "binary messages are not accepted; send JSON text".into(),
         )),
-        Message::Ping(_) | Message::Pong(_) | Message::Close(_) => Ok(None),
+        Message::Ping(_) | Message::Pong(_) | Message::Close(_) | Message::Frame(_) => Ok(None),
     }
 }
 
-async fn serve_client(mut socket: WebSocket, hub: LiveHub) {
+/// The refusal of a message over the size limit, from tungstenite's error.
+fn too_big(error: &tungstenite::Error) -> Option<Message> {
+    match error {
+        tungstenite::Error::Capacity(e) => Some(close(
+            CloseCode::Size,
+            format!("message too big ({e}); the limit is {MAX_CLIENT_MESSAGE} bytes"),
+        )),
+        _ => None,
+    }
+}
+
+fn is_timeout(error: &tungstenite::Error) -> bool {
+    matches!(error, tungstenite::Error::Io(e) if matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    ))
+}
+
+/// Says goodbye with `frame` and waits briefly for the client's answer.
+fn goodbye(socket: &mut WebSocket<TcpStream>, frame: Message) {
+    let _ = socket.send(frame);
+    let deadline = Instant::now() + Duration::from_millis(500);
+    let _ = socket
+        .get_ref()
+        .set_read_timeout(Some(Duration::from_millis(50)));
+    while Instant::now() < deadline {
+        match socket.read() {
+            Ok(_) => {}
+            Err(e) if is_timeout(&e) => {}
+            Err(_) => break,
+        }
+    }
+}
+
+fn serve_client(
+    mut socket: WebSocket<TcpStream>,
+    hub: &LiveHub,
+    max_clients: usize,
+    stopping: &AtomicBool,
+) {
+    if hub.clients() >= max_clients {
+        goodbye(
+            &mut socket,
+            close(
+                CloseCode::Again,
+                format!(
+                    "too many live clients: {max_clients} are connected (live.max_clients); close a page or raise the limit"
+                ),
+            ),
+        );
+        return;
+    }
     let Subscription {
-        mut messages,
+        messages,
         lagged,
         id,
     } = hub.subscribe();
+    // A read waits at most this long: what the client sends is looked at
+    // between the writes, never blocking them for long.
+    let _ = socket
+        .get_ref()
+        .set_read_timeout(Some(Duration::from_millis(1)));
     loop {
-        tokio::select! {
-            outgoing = messages.recv() => {
-                let Some(mut text) = outgoing else { break };
+        if stopping.load(Ordering::SeqCst) {
+            goodbye(
+                &mut socket,
+                close(CloseCode::Away, "the suite has finished".into()),
+            );
+            break;
+        }
+        match messages.recv_timeout(IDLE_POLL) {
+            Ok(mut text) => {
                 if lagged.swap(false, Ordering::Relaxed) {
                     // Behind: what is queued is stale; the newest state wins.
                     while messages.try_recv().is_ok() {}
@@ -203,7 +322,7 @@ async fn serve_client(mut socket: WebSocket, hub: LiveHub) {
                 // Gather what arrives within a short window and write it in
                 // one go: one flush (one syscall) per batch instead of per
                 // message, which is most of the server's cost with many clients.
-                tokio::time::sleep(coalesce_window(hub.clients())).await;
+                std::thread::sleep(coalesce_window(hub.clients()));
                 let mut batch = vec![text];
                 while batch.len() < MAX_BATCH {
                     match messages.try_recv() {
@@ -211,33 +330,41 @@ async fn serve_client(mut socket: WebSocket, hub: LiveHub) {
                         Err(_) => break,
                     }
                 }
-                let write = async {
-                    for frame in batch {
-                        socket.feed(Message::Text(frame)).await?;
-                    }
-                    socket.flush().await
-                };
-                match tokio::time::timeout(SEND_TIMEOUT, write).await {
-                    Ok(Ok(())) => {}
-                    _ => break,
+                let written = batch
+                    .into_iter()
+                    .try_for_each(|frame| socket.write(Message::Text(frame)))
+                    .and_then(|()| socket.flush());
+                if written.is_err() {
+                    break;
                 }
             }
-            incoming = socket.recv() => {
-                match incoming {
-                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
-                    Some(Ok(message)) => match answer(&message) {
-                        Ok(Some(reply)) => {
-                            if socket.send(reply).await.is_err() {
-                                break;
-                            }
-                        }
-                        Ok(None) => {}
-                        Err(closing) => {
-                            let _ = socket.send(closing).await;
-                            break;
-                        }
-                    },
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        // What the client sent meanwhile.
+        match socket.read() {
+            Ok(message) => match answer(&message) {
+                Ok(Some(reply)) => {
+                    if socket.send(reply).is_err() {
+                        break;
+                    }
                 }
+                Ok(None) if matches!(message, Message::Close(_)) => {
+                    let _ = socket.flush();
+                    break;
+                }
+                Ok(None) => {}
+                Err(closing) => {
+                    goodbye(&mut socket, closing);
+                    break;
+                }
+            },
+            Err(e) if is_timeout(&e) => {}
+            Err(e) => {
+                if let Some(closing) = too_big(&e) {
+                    goodbye(&mut socket, closing);
+                }
+                break;
             }
         }
     }
@@ -248,6 +375,26 @@ async fn serve_client(mut socket: WebSocket, hub: LiveHub) {
 mod tests {
     use super::*;
 
+    fn request(headers: &[(&str, &str)], query: Option<&str>) -> Request {
+        let mut text = format!(
+            "GET /ws{} HTTP/1.1\r\n",
+            query.map(|q| format!("?{q}")).unwrap_or_default()
+        );
+        for (k, v) in headers {
+            text.push_str(&format!("{k}: {v}\r\n"));
+        }
+        text.push_str("\r\n");
+        http::tests_parse(text.as_bytes())
+    }
+
+    fn access(token: Option<&str>) -> Access {
+        Access {
+            token: token.map(str::to_owned),
+            port: 8765,
+            max_clients: 4,
+        }
+    }
+
     #[test]
     fn the_gathering_window_grows_with_the_clients_within_bounds() {
         assert_eq!(coalesce_window(1), COALESCE_MIN);
@@ -257,21 +404,49 @@ mod tests {
     }
 
     #[test]
-    fn tokens_come_from_the_query() {
-        let uri: Uri = "/ws?x=1&token=abc".parse().unwrap();
-        assert_eq!(query_token(&uri), Some("abc"));
-        assert_eq!(query_token(&"/ws".parse().unwrap()), None);
+    fn tokens_come_from_the_query_percent_decoded() {
+        assert_eq!(query_token(Some("x=1&token=abc")).as_deref(), Some("abc"));
+        assert_eq!(
+            query_token(Some("token=a%26b%23c%25d")).as_deref(),
+            Some("a&b#c%d")
+        );
+        assert_eq!(query_token(None), None);
+        let a = access(Some("a&b#c%d"));
+        assert!(refusal(&request(&[], Some("token=a%26b%23c%25d")), &a).is_none());
+        assert!(refusal(&request(&[], Some("token=a&b")), &a).is_some());
     }
 
     #[test]
-    fn only_same_origin_browsers_may_upgrade() {
-        let mut h = HeaderMap::new();
-        h.insert(header::HOST, "127.0.0.1:8765".parse().unwrap());
-        assert!(same_origin(&h), "no Origin: not a browser");
-        h.insert(header::ORIGIN, "http://127.0.0.1:8765".parse().unwrap());
-        assert!(same_origin(&h));
-        h.insert(header::ORIGIN, "http://evil.example".parse().unwrap());
-        assert!(!same_origin(&h));
+    fn on_loopback_only_loopback_pages_at_this_port_may_connect() {
+        let a = access(None);
+        let ok = |h: &[(&str, &str)]| refusal(&request(h, None), &a).is_none();
+        assert!(
+            ok(&[("Host", "127.0.0.1:8765")]),
+            "no Origin: not a browser"
+        );
+        assert!(ok(&[
+            ("Host", "localhost:8765"),
+            ("Origin", "http://localhost:8765")
+        ]));
+        assert!(ok(&[
+            ("Host", "[::1]:8765"),
+            ("Origin", "http://[::1]:8765")
+        ]));
+        // A page from elsewhere, and DNS rebinding (a foreign name that
+        // resolves to 127.0.0.1: Host and Origin both name it).
+        assert!(!ok(&[
+            ("Host", "127.0.0.1:8765"),
+            ("Origin", "http://evil.example")
+        ]));
+        assert!(!ok(&[
+            ("Host", "evil.example:8765"),
+            ("Origin", "http://evil.example:8765")
+        ]));
+        assert!(!ok(&[
+            ("Host", "127.0.0.1:8765"),
+            ("Origin", "http://127.0.0.1:9999")
+        ]));
+        assert!(!ok(&[]), "no Host");
     }
 
     #[test]
@@ -280,16 +455,14 @@ mod tests {
         assert!(matches!(answer(&ping), Ok(Some(Message::Text(_)))));
         let bad = Message::Text(Utf8Bytes::from("{not json"));
         assert!(
-            matches!(answer(&bad), Err(Message::Close(Some(f))) if f.code == close_code::INVALID)
+            matches!(answer(&bad), Err(Message::Close(Some(f))) if f.code == CloseCode::Invalid)
         );
-        let big = Message::Text(Utf8Bytes::from("x".repeat(MAX_CLIENT_MESSAGE + 1)));
-        assert!(matches!(answer(&big), Err(Message::Close(Some(f))) if f.code == close_code::SIZE));
     }
 
     #[test]
     fn beyond_loopback_needs_a_token() {
         let err =
-            LiveServer::start("0.0.0.0:0".parse().unwrap(), None, LiveHub::new()).unwrap_err();
+            LiveServer::start("0.0.0.0:0".parse().unwrap(), None, 4, LiveHub::new()).unwrap_err();
         assert!(err.to_string().contains("BENCHSCOPE_LIVE_TOKEN"), "{err}");
     }
 }

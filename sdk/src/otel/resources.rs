@@ -12,7 +12,7 @@ use std::time::Duration;
 use opentelemetry::KeyValue;
 use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
 
-use crate::instruments::Instruments;
+use super::instruments::Instruments;
 
 /// What the suite is doing, for the `phase` label of `memory_usage_mb`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

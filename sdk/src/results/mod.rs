@@ -1,17 +1,24 @@
-//! The results of a suite run, as kept in memory, written by `--output json`
-//! and read back as a baseline.
+//! The record of a suite run: what each benchmark measured and how it
+//! compared with its baseline, as kept in memory, written by `--output json`
+//! and read back as a baseline; the verdict types; and the [`Reporter`]
+//! through which a run reports as it goes.
+
+pub(crate) mod report;
+pub(crate) mod verdict;
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::exporters::health::ExportStatus;
-use crate::regression::Comparison;
-use crate::stats::Stats;
+use crate::measure::stats::Stats;
+pub use report::Reporter;
+pub use verdict::{BaselineComparison, Comparison, Severity, Verdict};
 
 /// Version of the JSON results format; bumped on incompatible changes.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version 1 also had `stats.median` (always equal to `stats.p50`); it is
+/// read as version 2.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// One run of a suite.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,6 +54,19 @@ pub struct Failure {
     pub name: String,
     /// Why.
     pub error: String,
+}
+
+/// How one push exporter fared over a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportStatus {
+    /// What it is, e.g. `OTLP metrics export to http://127.0.0.1:4318/v1/metrics`.
+    pub exporter: String,
+    /// Exports that succeeded.
+    pub succeeded: u64,
+    /// Exports that failed.
+    pub failed: u64,
+    /// The first failure's error.
+    pub first_error: Option<String>,
 }
 
 /// One benchmark's results.
@@ -88,19 +108,6 @@ pub struct ThroughputResult {
     pub per_second: f64,
 }
 
-/// How a benchmark compares with its baseline.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BaselineComparison {
-    /// The baseline's version (its commit, or the file it came from).
-    pub baseline_version: String,
-    /// Baseline p50, p95, p99 in nanoseconds.
-    pub baseline_ns: [f64; 3],
-    /// Baseline time / current time at p50, p95, p99.
-    pub speedup: [f64; 3],
-    /// Change of the mean, test result and verdict.
-    pub comparison: Comparison,
-}
-
 impl BenchResult {
     /// A result made from per-iteration samples alone (one iteration per
     /// sample), e.g. to import figures from elsewhere or to build a test
@@ -108,7 +115,7 @@ impl BenchResult {
     ///
     /// ```
     /// let r = benchscope::BenchResult::from_samples("parse", vec![10.0, 12.0, 11.0]).unwrap();
-    /// assert_eq!(r.stats.median, 11.0);
+    /// assert_eq!(r.stats.p50, 11.0);
     /// ```
     pub fn from_samples(name: impl Into<String>, samples_ns: Vec<f64>) -> Option<BenchResult> {
         Some(BenchResult {
@@ -129,6 +136,12 @@ impl BenchResult {
 
 impl SuiteRun {
     /// A run of `benchmarks` at `commit` on `branch`, started now.
+    ///
+    /// ```
+    /// let bench = benchscope::BenchResult::from_samples("parse", vec![10.0, 12.0]).unwrap();
+    /// let run = benchscope::SuiteRun::new("c0ffee", "main", vec![bench]);
+    /// assert!(run.get("parse").is_some());
+    /// ```
     pub fn new(commit: &str, branch: &str, benchmarks: Vec<BenchResult>) -> SuiteRun {
         SuiteRun {
             schema_version: SCHEMA_VERSION,
@@ -145,6 +158,8 @@ impl SuiteRun {
     }
 
     /// Writes the run as pretty JSON to `path`, creating parent directories.
+    /// The file appears whole or not at all: it is written beside the
+    /// target and renamed.
     pub fn write_json(&self, path: &Path) -> Result<(), Error> {
         let io = |action, source| Error::Io {
             action,
@@ -154,8 +169,10 @@ impl SuiteRun {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| io("cannot create the folder of", e))?;
         }
-        let text = serde_json::to_string_pretty(self).expect("results always serialize");
-        // Write beside the target and rename, so a crash never leaves half a file.
+        let text = serde_json::to_string_pretty(self).map_err(|e| Error::BadResults {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
         let tmp = path.with_extension("json.tmp");
         std::fs::write(&tmp, text).map_err(|e| io("cannot write results to", e))?;
         std::fs::rename(&tmp, path).map_err(|e| io("cannot write results to", e))
@@ -168,10 +185,19 @@ impl SuiteRun {
             path: path.to_owned(),
             source,
         })?;
-        serde_json::from_str(&text).map_err(|source| Error::BadResults {
+        let bad = |message: String| Error::BadResults {
             path: path.to_owned(),
-            source,
-        })
+            message,
+        };
+        let mut run: SuiteRun = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        if run.schema_version > SCHEMA_VERSION {
+            return Err(bad(format!(
+                "it has schema version {}, newer than the {SCHEMA_VERSION} this benchscope reads; upgrade benchscope",
+                run.schema_version
+            )));
+        }
+        run.schema_version = SCHEMA_VERSION;
+        Ok(run)
     }
 
     /// The result of the benchmark named `name`.
@@ -186,4 +212,23 @@ pub(crate) fn unix_now() -> f64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)
+}
+
+/// Crafted runs for the unit tests of the layers above.
+#[cfg(all(test, any(feature = "history", feature = "cli")))]
+pub(crate) mod fixtures {
+    use super::{BenchResult, SuiteRun};
+
+    /// A run at `commit` on `branch` with one benchmark per (name, mean):
+    /// 20 samples spread by up to 2 ns around the mean.
+    pub(crate) fn run(commit: &str, branch: &str, means: &[(&str, f64)]) -> SuiteRun {
+        let benchmarks = means
+            .iter()
+            .map(|(name, mean)| {
+                let samples: Vec<f64> = (0..20).map(|i| mean + i as f64 % 3.0).collect();
+                BenchResult::from_samples(*name, samples).expect("finite samples")
+            })
+            .collect();
+        SuiteRun::new(commit, branch, benchmarks)
+    }
 }

@@ -1,15 +1,16 @@
-//! Configuration: one struct with its defaults in one place
-//! ([`Config::default`]), layered from a `benchscope.toml` file, the
-//! environment (the standard `OTEL_*` variables and `BENCHSCOPE_*`) and the
-//! command line, in that order of increasing precedence. [`Loaded`] remembers
-//! where each value came from, for `--print-config`.
+//! Loading the configuration from its sources, each winning over the one
+//! before: the defaults ([`Config::default`]), a `benchscope.toml` file,
+//! the environment (the standard `OTEL_*` variables and `BENCHSCOPE_*`), and
+//! the command line. [`Loaded`] remembers where each value came from, for
+//! `--print-config` and for error messages; `validate.rs` then checks the
+//! merged result once, whatever the source of each value.
 //!
 //! ```
 //! use benchscope::config::Loaded;
-//! let env = [("OTEL_METRICS_EXPORTER".to_string(), "prometheus,otlp".to_string())];
+//! let env = [("BENCHSCOPE_ENVIRONMENT".to_string(), "nightly".to_string())];
 //! let loaded = Loaded::load(None, env).unwrap();
-//! assert_eq!(loaded.config.exporters.len(), 2);
-//! assert_eq!(loaded.source("exporters"), "env OTEL_METRICS_EXPORTER");
+//! assert_eq!(loaded.config.environment, "nightly");
+//! assert_eq!(loaded.source("environment"), "env BENCHSCOPE_ENVIRONMENT");
 //! ```
 
 use std::collections::BTreeMap;
@@ -17,107 +18,13 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize as _;
 
-use crate::bencher::Settings;
+use super::schema::{
+    Compression, Config, ExporterKind, FILE_NAME, OtlpProtocol, Temporality, TraceExporterKind,
+};
+use super::validate::{Origins, validate};
 use crate::error::Error;
-use crate::regression::Policy;
-
-/// The file looked for in the crate root when no `--config` or
-/// `BENCHSCOPE_CONFIG` names one.
-pub const FILE_NAME: &str = "benchscope.toml";
-
-/// Everything a suite run can be configured with.
-///
-/// ```
-/// let config = benchscope::Config::default();
-/// assert_eq!(config.prometheus.addr.to_string(), "127.0.0.1:9464");
-/// assert_eq!(config.collection_interval, std::time::Duration::from_secs(1));
-/// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Config {
-    /// Fills the `environment` label and `deployment.environment`: `dev`, `ci`, `prod`.
-    pub environment: String,
-    /// How often resources are sampled and push exporters export.
-    #[serde(with = "duration_text")]
-    pub collection_interval: Duration,
-    /// Metric exporters to run.
-    pub exporters: Vec<ExporterKind>,
-    /// Span exporters to run.
-    pub traces: Vec<TraceExporterKind>,
-    /// The `service.name` resource attribute.
-    pub service_name: String,
-    /// Extra resource attributes.
-    pub resource_attributes: BTreeMap<String, String>,
-    /// The Prometheus pull exporter.
-    pub prometheus: PrometheusConfig,
-    /// The OTLP exporters.
-    pub otlp: OtlpConfig,
-    /// The live view.
-    pub live: LiveConfig,
-    /// Measurement defaults for benchmarks that set no option of their own.
-    pub measurement: MeasurementConfig,
-    /// Bucket boundaries of `benchmark_execution_time_ms`, in milliseconds.
-    pub histogram_buckets_ms: Vec<f64>,
-    /// The most series (attribute sets) one metric keeps. Measurements past
-    /// it are counted together in one series labelled
-    /// `otel_metric_overflow="true"`, the OpenTelemetry SDK's overflow: raise
-    /// this for suites with more benchmarks than it allows (about 6 000 at
-    /// the default, since `benchmark_percentile_ms` has 3 series each).
-    pub max_series_per_metric: usize,
-    /// Regression detection against a baseline.
-    pub regression: Policy,
-    /// The commit being measured (`commit_hash` label); found from CI variables or git when empty.
-    pub commit: String,
-    /// The branch being measured; found from CI variables or git when empty.
-    pub branch: String,
-    /// The history database.
-    pub history: HistoryConfig,
-}
-
-/// Where runs are kept.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct HistoryConfig {
-    /// Keep every run in the history database.
-    pub enabled: bool,
-    /// The database file, relative to the directory the suite runs in.
-    pub path: PathBuf,
-}
-
-impl Default for HistoryConfig {
-    fn default() -> Self {
-        HistoryConfig {
-            enabled: true,
-            path: PathBuf::from(crate::history::DEFAULT_PATH),
-        }
-    }
-}
-
-/// A metric exporter that [`Config::exporters`] can name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ExporterKind {
-    /// Pull: serve `/metrics` for Prometheus to scrape.
-    Prometheus,
-    /// Push by OTLP to a collector or any OTLP backend.
-    Otlp,
-    /// Print each export on standard output.
-    Stdout,
-    /// Stream to the live web page over WebSocket.
-    Live,
-}
-
-/// A span exporter that [`Config::traces`] can name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TraceExporterKind {
-    /// Push by OTLP.
-    Otlp,
-    /// Print spans on standard output.
-    Stdout,
-}
 
 const METRIC_EXPORTERS: &[(&str, ExporterKind)] = &[
     ("prometheus", ExporterKind::Prometheus),
@@ -132,262 +39,6 @@ const TRACE_EXPORTERS: &[(&str, TraceExporterKind)] = &[
     ("stdout", TraceExporterKind::Stdout),
     ("console", TraceExporterKind::Stdout),
 ];
-
-/// The Prometheus pull exporter.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PrometheusConfig {
-    /// Where `/metrics` is served. Loopback by default.
-    pub addr: SocketAddr,
-    /// How long to keep serving after the suite ends, so a last scrape sees the final values.
-    #[serde(with = "duration_text")]
-    pub linger: Duration,
-}
-
-/// The live view: a page and a WebSocket stream.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LiveConfig {
-    /// Where the page and the WebSocket are served. Loopback by default;
-    /// another address needs `token`.
-    pub addr: SocketAddr,
-    /// The token clients must pass as `?token=`; required beyond loopback.
-    pub token: String,
-    /// How often metrics are pushed to the page (at least 100ms).
-    #[serde(with = "duration_text")]
-    pub interval: Duration,
-}
-
-impl Default for LiveConfig {
-    fn default() -> Self {
-        LiveConfig {
-            addr: SocketAddr::from(([127, 0, 0, 1], 8765)),
-            token: String::new(),
-            interval: Duration::from_secs(1),
-        }
-    }
-}
-
-/// The OTLP exporters (metrics and traces).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct OtlpConfig {
-    /// Base endpoint. For HTTP the signal path (`/v1/metrics`, `/v1/traces`)
-    /// is appended; empty means the protocol's default on localhost.
-    pub endpoint: String,
-    /// Full metrics endpoint, used as is; overrides `endpoint`.
-    pub metrics_endpoint: String,
-    /// Full traces endpoint, used as is; overrides `endpoint`.
-    pub traces_endpoint: String,
-    /// Transport.
-    pub protocol: OtlpProtocol,
-    /// Headers (HTTP) or metadata (gRPC) sent with every export.
-    pub headers: BTreeMap<String, String>,
-    /// Longest time one export may take, retries included.
-    #[serde(with = "duration_text")]
-    pub timeout: Duration,
-    /// Payload compression (default gzip).
-    pub compression: Compression,
-    /// Aggregation temporality of exported metrics.
-    pub temporality: Temporality,
-}
-
-/// OTLP transport.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum OtlpProtocol {
-    /// gRPC (default port 4317).
-    #[serde(rename = "grpc")]
-    Grpc,
-    /// HTTP with protobuf bodies (default port 4318).
-    #[serde(rename = "http/protobuf")]
-    HttpProtobuf,
-}
-
-/// OTLP payload compression.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Compression {
-    /// None.
-    None,
-    /// gzip.
-    Gzip,
-}
-
-/// Aggregation temporality of pushed metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Temporality {
-    /// Totals since the start (what Prometheus-style backends expect).
-    Cumulative,
-    /// Changes since the previous export.
-    Delta,
-}
-
-impl Temporality {
-    /// The SDK's value.
-    pub fn to_sdk(self) -> opentelemetry_sdk::metrics::Temporality {
-        match self {
-            Temporality::Cumulative => opentelemetry_sdk::metrics::Temporality::Cumulative,
-            Temporality::Delta => opentelemetry_sdk::metrics::Temporality::Delta,
-        }
-    }
-}
-
-/// Measurement defaults.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MeasurementConfig {
-    /// Samples per benchmark.
-    pub samples: u32,
-    /// Warm-up time.
-    #[serde(with = "duration_text")]
-    pub warmup: Duration,
-    /// Measurement time target.
-    #[serde(with = "duration_text")]
-    pub min_time: Duration,
-    /// Measurement time ceiling.
-    #[serde(with = "duration_text")]
-    pub max_time: Duration,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            environment: "dev".into(),
-            collection_interval: Duration::from_secs(1),
-            exporters: vec![ExporterKind::Prometheus],
-            traces: Vec::new(),
-            service_name: "benchscope".into(),
-            resource_attributes: BTreeMap::new(),
-            prometheus: PrometheusConfig::default(),
-            otlp: OtlpConfig::default(),
-            live: LiveConfig::default(),
-            measurement: MeasurementConfig::default(),
-            histogram_buckets_ms: default_buckets_ms(),
-            max_series_per_metric: 20_000,
-            regression: Policy::default(),
-            commit: String::new(),
-            branch: String::new(),
-            history: HistoryConfig::default(),
-        }
-    }
-}
-
-impl Default for PrometheusConfig {
-    fn default() -> Self {
-        PrometheusConfig {
-            addr: SocketAddr::from(([127, 0, 0, 1], 9464)),
-            linger: Duration::ZERO,
-        }
-    }
-}
-
-impl Default for OtlpConfig {
-    fn default() -> Self {
-        OtlpConfig {
-            endpoint: String::new(),
-            metrics_endpoint: String::new(),
-            traces_endpoint: String::new(),
-            protocol: OtlpProtocol::HttpProtobuf,
-            headers: BTreeMap::new(),
-            timeout: Duration::from_secs(10),
-            // Not OTLP's default (none): cumulative exports of a 100-benchmark
-            // suite take 2.7 Mbit/s raw and 0.2 Mbit/s gzipped (benches/otlp_wire.rs),
-            // and the spec's ceiling is 1 Mbit/s.
-            compression: Compression::Gzip,
-            temporality: Temporality::Cumulative,
-        }
-    }
-}
-
-/// Which OTLP signal an endpoint is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Signal {
-    /// Metrics.
-    Metrics,
-    /// Traces.
-    Traces,
-}
-
-impl OtlpConfig {
-    /// The endpoint to send `signal` to: the signal's own endpoint as is, or
-    /// the base endpoint (or the protocol's default) with the HTTP signal path.
-    ///
-    /// ```
-    /// use benchscope::config::{OtlpConfig, Signal};
-    /// let otlp = OtlpConfig { endpoint: "http://collector:4318/".into(), ..Default::default() };
-    /// assert_eq!(otlp.endpoint_for(Signal::Metrics), "http://collector:4318/v1/metrics");
-    /// ```
-    pub fn endpoint_for(&self, signal: Signal) -> String {
-        let own = match signal {
-            Signal::Metrics => &self.metrics_endpoint,
-            Signal::Traces => &self.traces_endpoint,
-        };
-        if !own.is_empty() {
-            return own.clone();
-        }
-        let base = match (self.endpoint.as_str(), self.protocol) {
-            ("", OtlpProtocol::Grpc) => "http://localhost:4317",
-            ("", OtlpProtocol::HttpProtobuf) => "http://localhost:4318",
-            (base, _) => base,
-        };
-        match self.protocol {
-            OtlpProtocol::Grpc => base.to_owned(),
-            OtlpProtocol::HttpProtobuf => {
-                let path = match signal {
-                    Signal::Metrics => "v1/metrics",
-                    Signal::Traces => "v1/traces",
-                };
-                format!("{}/{path}", base.trim_end_matches('/'))
-            }
-        }
-    }
-}
-
-impl Default for MeasurementConfig {
-    fn default() -> Self {
-        MeasurementConfig {
-            samples: 100,
-            warmup: Duration::from_secs(1),
-            min_time: Duration::from_secs(2),
-            max_time: Duration::from_secs(10),
-        }
-    }
-}
-
-impl MeasurementConfig {
-    /// The short settings of `--quick`: enough for a smoke test, not for a verdict.
-    pub fn quick() -> Self {
-        MeasurementConfig {
-            samples: 20,
-            warmup: Duration::from_millis(100),
-            min_time: Duration::from_millis(300),
-            max_time: Duration::from_secs(2),
-        }
-    }
-
-    /// Settings for one benchmark: its own options win over these defaults.
-    pub fn resolve(&self, options: &crate::BenchOptions) -> Settings {
-        Settings {
-            samples: options.samples.unwrap_or(self.samples).max(1),
-            warmup: options.warmup.unwrap_or(self.warmup),
-            min_time: options.min_time.unwrap_or(self.min_time),
-            max_time: options.max_time.unwrap_or(self.max_time),
-        }
-    }
-}
-
-/// 1-2-5 steps from 1 ns to 10 s, in milliseconds: fits benchmarks of every
-/// scale with a worst-case bucket error of 2.5x and 31 buckets per series.
-pub fn default_buckets_ms() -> Vec<f64> {
-    // Parsed from decimal text so each bound is the nearest double to its
-    // round value (5 * 1e-6 is not).
-    (-6..=4)
-        .flat_map(|exp| [1, 2, 5].map(move |m| format!("{m}e{exp}")))
-        .filter_map(|text| text.parse::<f64>().ok())
-        .take_while(|&b| b <= 1e4)
-        .collect()
-}
 
 /// How a value is written in its source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -461,34 +112,95 @@ const ENV: &[(&str, &str, Form)] = &[
     ("BENCHSCOPE_LIVE_ADDR", "live.addr", Form::Text),
     ("BENCHSCOPE_LIVE_TOKEN", "live.token", Form::Text),
     ("BENCHSCOPE_LIVE_INTERVAL", "live.interval", Form::Text),
+    (
+        "BENCHSCOPE_LIVE_MAX_CLIENTS",
+        "live.max_clients",
+        Form::Text,
+    ),
+    ("BENCHSCOPE_BASELINE_DIR", "baseline_dir", Form::Text),
     ("OTEL_SDK_DISABLED", "sdk_disabled", Form::Bool),
 ];
 
 /// `BENCHSCOPE_` variables that are not configuration keys.
 const OTHER_BENCHSCOPE_VARS: &[&str] = &["BENCHSCOPE_CONFIG"];
 
-/// A configuration with the origin of each value.
+/// A configuration with the origin of each value, checked.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Loaded {
     /// The configuration in force.
     pub config: Config,
     /// The file read, if any.
     pub file: Option<PathBuf>,
+    /// Things worth knowing that are not errors (an endpoint served beyond
+    /// loopback, say); the command line prints them.
+    pub warnings: Vec<String>,
     sources: BTreeMap<String, String>,
+}
+
+impl Config {
+    /// The configuration a suite or [`crate::init`] would use here: the
+    /// defaults, then `benchscope.toml` (named by `BENCHSCOPE_CONFIG`, else
+    /// in the crate root or the current directory), then the environment;
+    /// checked, with the commit, branch and CI pipeline found from CI
+    /// variables or git.
+    ///
+    /// ```no_run
+    /// let config = benchscope::Config::load()?;
+    /// println!("exporting to {:?}", config.exporters);
+    /// # Ok::<(), benchscope::Error>(())
+    /// ```
+    pub fn load() -> Result<Config, Error> {
+        Ok(Loaded::load(None, std::env::vars())?.config)
+    }
 }
 
 impl Loaded {
     /// Builds the configuration from the defaults, the file (`file`, else
     /// `BENCHSCOPE_CONFIG`, else `benchscope.toml` in the crate root or the
-    /// current directory if there is one), then the environment `env`.
+    /// current directory if there is one), then the environment `env`, and
+    /// checks it.
     pub fn load(
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Loaded, Error> {
+        Loaded::load_with(file, env, |_| Ok(()))
+    }
+
+    /// Like [`Loaded::load`], with `flags` applied after the environment
+    /// (through [`Loaded::set_flag`]) and before the check.
+    pub(crate) fn load_with(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        flags: impl FnOnce(&mut Loaded) -> Result<(), Error>,
+    ) -> Result<Loaded, Error> {
+        let mut loaded = Loaded::gather(file, env, flags)?;
+        loaded.warnings = validate(&loaded.config, &loaded)?;
+        Ok(loaded)
+    }
+
+    /// Checks a configuration built in code (not loaded), as loading would.
+    pub(crate) fn check(config: &Config) -> Result<Vec<String>, Error> {
+        let unknown = Loaded {
+            config: Config::default(),
+            file: None,
+            warnings: Vec::new(),
+            sources: BTreeMap::new(),
+        };
+        validate(config, &unknown)
+    }
+
+    /// Every source merged, not yet checked.
+    fn gather(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        flags: impl FnOnce(&mut Loaded) -> Result<(), Error>,
     ) -> Result<Loaded, Error> {
         let env: BTreeMap<String, String> = env.into_iter().collect();
         let mut loaded = Loaded {
             config: Config::default(),
             file: None,
+            warnings: Vec::new(),
             sources: BTreeMap::new(),
         };
         let named = file
@@ -514,6 +226,8 @@ impl Loaded {
             loaded.sources.insert("environment".into(), "env CI".into());
         }
         loaded.apply_env(&env)?;
+        flags(&mut loaded)?;
+        loaded.detect_context(&env);
         Ok(loaded)
     }
 
@@ -530,11 +244,6 @@ impl Loaded {
         let table: toml::Table = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
         self.config = Config::deserialize(toml::Value::Table(table.clone()))
             .map_err(|e| bad(e.to_string()))?;
-        if self.config.max_series_per_metric == 0 {
-            return Err(bad(
-                "max_series_per_metric must be at least 1 (the default is 20000)".into(),
-            ));
-        }
         let origin = format!("file {}", path.display());
         for key in flatten(&table, "") {
             self.sources.insert(key, origin.clone());
@@ -571,14 +280,68 @@ impl Loaded {
         Ok(())
     }
 
+    /// Fills the commit, branch, pipeline and trigger left unset, from CI
+    /// variables (GitHub Actions, GitLab CI) or git.
+    fn detect_context(&mut self, env: &BTreeMap<String, String>) {
+        let var = |names: &[&'static str]| {
+            names.iter().find_map(|n| {
+                env.get(*n)
+                    .filter(|v| !v.is_empty())
+                    .map(|v| (v.clone(), format!("env {n}")))
+            })
+        };
+        let found = [
+            (
+                "commit",
+                var(&["GITHUB_SHA", "CI_COMMIT_SHA"])
+                    .or_else(|| git(&["rev-parse", "HEAD"]).map(|c| (c, "git".into()))),
+            ),
+            (
+                "branch",
+                var(&["GITHUB_HEAD_REF", "GITHUB_REF_NAME", "CI_COMMIT_REF_NAME"]).or_else(|| {
+                    git(&["rev-parse", "--abbrev-ref", "HEAD"]).map(|b| (b, "git".into()))
+                }),
+            ),
+            (
+                "pipeline",
+                var(&["GITHUB_WORKFLOW", "CI_PIPELINE_NAME", "CI_JOB_NAME"]),
+            ),
+            ("trigger", var(&["GITHUB_EVENT_NAME", "CI_PIPELINE_SOURCE"])),
+        ];
+        for (key, value) in found {
+            let c = &mut self.config;
+            let slot = match key {
+                "commit" => &mut c.commit,
+                "branch" => &mut c.branch,
+                "pipeline" => &mut c.pipeline,
+                _ => &mut c.trigger,
+            };
+            if !slot.is_empty() {
+                continue;
+            }
+            let fallback = match key {
+                "pipeline" => "local",
+                "trigger" => "manual",
+                _ => "unknown",
+            };
+            let (value, origin) = value.unwrap_or_else(|| (fallback.into(), "default".into()));
+            *slot = value;
+            if origin != "default" {
+                self.sources.insert(key.into(), origin);
+            }
+        }
+    }
+
     /// Sets `key` from a command-line flag.
-    pub fn set_flag(&mut self, key: &str, value: &str, flag: &str) -> Result<(), Error> {
+    #[cfg(feature = "harness")]
+    pub(crate) fn set_flag(&mut self, key: &str, value: &str, flag: &str) -> Result<(), Error> {
         self.set(key, value, Form::Text, flag)?;
         self.sources.insert(key.to_owned(), format!("flag {flag}"));
         Ok(())
     }
 
-    /// Where the value of `key` (a dotted path such as `otlp.timeout`) came from.
+    /// Where the value of `key` (a dotted path such as `otlp.timeout`) came
+    /// from: `default`, `file PATH`, `env VAR`, `flag --FLAG` or `git`.
     pub fn source(&self, key: &str) -> &str {
         self.sources
             .iter()
@@ -587,7 +350,30 @@ impl Loaded {
             .next_back()
             .unwrap_or("default")
     }
+}
 
+impl Origins for Loaded {
+    fn is_default(&self, key: &str) -> bool {
+        self.source(key) == "default"
+    }
+
+    /// The variable or flag that set `key`, the key and its file, or the
+    /// key alone for a default.
+    fn label(&self, key: &str) -> String {
+        let source = self.source(key);
+        if let Some(var) = source.strip_prefix("env ") {
+            var.to_owned()
+        } else if let Some(flag) = source.strip_prefix("flag ") {
+            flag.to_owned()
+        } else if let Some(file) = source.strip_prefix("file ") {
+            format!("{key} (in {file})")
+        } else {
+            key.to_owned()
+        }
+    }
+}
+
+impl Loaded {
     fn set(&mut self, key: &str, value: &str, form: Form, origin: &str) -> Result<(), Error> {
         let c = &mut self.config;
         let bad = |reason: String| Error::Config {
@@ -618,16 +404,10 @@ impl Loaded {
             "resource_attributes" => c.resource_attributes.extend(parse_pairs(origin, value)?),
             "exporters" => c.exporters = parse_list(origin, value, METRIC_EXPORTERS)?,
             "traces" => c.traces = parse_list(origin, value, TRACE_EXPORTERS)?,
-            "collection_interval" => {
-                let d = duration()?;
-                if d < Duration::from_millis(100) {
-                    return Err(bad("the collection interval must be at least 100ms".into()));
-                }
-                c.collection_interval = d;
-            }
-            "otlp.endpoint" => c.otlp.endpoint = parse_endpoint(origin, value)?,
-            "otlp.metrics_endpoint" => c.otlp.metrics_endpoint = parse_endpoint(origin, value)?,
-            "otlp.traces_endpoint" => c.otlp.traces_endpoint = parse_endpoint(origin, value)?,
+            "collection_interval" => c.collection_interval = duration()?,
+            "otlp.endpoint" => c.otlp.endpoint = value.trim().to_owned(),
+            "otlp.metrics_endpoint" => c.otlp.metrics_endpoint = value.trim().to_owned(),
+            "otlp.traces_endpoint" => c.otlp.traces_endpoint = value.trim().to_owned(),
             "otlp.protocol" => {
                 c.otlp.protocol = match value.trim() {
                     "grpc" => OtlpProtocol::Grpc,
@@ -655,12 +435,12 @@ impl Loaded {
             "prometheus.addr" => c.prometheus.addr = parse_addr(origin, value)?,
             "live.addr" => c.live.addr = parse_addr(origin, value)?,
             "live.token" => c.live.token = value.trim().to_owned(),
-            "live.interval" => {
-                let d = duration()?;
-                if d < Duration::from_millis(100) {
-                    return Err(bad("the live interval must be at least 100ms".into()));
-                }
-                c.live.interval = d;
+            "live.interval" => c.live.interval = duration()?,
+            "live.max_clients" => {
+                c.live.max_clients = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| bad("write a whole number, such as 64".into()))?
             }
             "prometheus.linger" => c.prometheus.linger = duration()?,
             "history.path" => match value.trim() {
@@ -670,15 +450,20 @@ impl Loaded {
                     c.history.path = PathBuf::from(path);
                 }
             },
+            "baseline_dir" => c.baseline_dir = PathBuf::from(value.trim()),
             "commit" => c.commit = value.trim().to_owned(),
             "branch" => c.branch = value.trim().to_owned(),
-            _ => unreachable!("every key in ENV and the CLI's flags is handled: {key}"),
+            _ => {
+                return Err(bad(format!(
+                    "benchscope has no setting `{key}`; this is a bug in the caller"
+                )));
+            }
         }
         Ok(())
     }
 
     /// The effective configuration as TOML, each value followed by where it
-    /// came from; header values are redacted.
+    /// came from; header values and the live token are redacted.
     pub fn render(&self) -> String {
         let mut config = self.config.clone();
         for value in config.otlp.headers.values_mut() {
@@ -728,28 +513,6 @@ fn flatten(table: &toml::Table, prefix: &str) -> Vec<String> {
     keys
 }
 
-impl Config {
-    /// Fills `commit` and `branch` when unset, from CI variables
-    /// (`GITHUB_SHA`/`GITHUB_REF_NAME`, `CI_COMMIT_SHA`/`CI_COMMIT_REF_NAME`)
-    /// or from `git`, else `unknown`.
-    pub fn detect_vcs(&mut self) {
-        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        if self.commit.is_empty() {
-            self.commit = env("GITHUB_SHA")
-                .or_else(|| env("CI_COMMIT_SHA"))
-                .or_else(|| git(&["rev-parse", "HEAD"]))
-                .unwrap_or_else(|| "unknown".into());
-        }
-        if self.branch.is_empty() {
-            self.branch = env("GITHUB_HEAD_REF")
-                .or_else(|| env("GITHUB_REF_NAME"))
-                .or_else(|| env("CI_COMMIT_REF_NAME"))
-                .or_else(|| git(&["rev-parse", "--abbrev-ref", "HEAD"]))
-                .unwrap_or_else(|| "unknown".into());
-        }
-    }
-}
-
 fn git(args: &[&str]) -> Option<String> {
     let out = std::process::Command::new("git")
         .args(args)
@@ -761,7 +524,7 @@ fn git(args: &[&str]) -> Option<String> {
 }
 
 /// Parses a duration such as `500ms`, `2s` or `1m 30s`.
-pub fn parse_duration(key: &str, value: &str) -> Result<Duration, Error> {
+pub(crate) fn parse_duration(key: &str, value: &str) -> Result<Duration, Error> {
     humantime::parse_duration(value.trim()).map_err(|e| Error::Config {
         key: key.into(),
         value: value.into(),
@@ -770,7 +533,7 @@ pub fn parse_duration(key: &str, value: &str) -> Result<Duration, Error> {
 }
 
 /// Parses a socket address such as `127.0.0.1:9464`.
-pub fn parse_addr(key: &str, value: &str) -> Result<SocketAddr, Error> {
+fn parse_addr(key: &str, value: &str) -> Result<SocketAddr, Error> {
     value.trim().parse().map_err(|_| Error::Config {
         key: key.into(),
         value: value.into(),
@@ -778,36 +541,9 @@ pub fn parse_addr(key: &str, value: &str) -> Result<SocketAddr, Error> {
     })
 }
 
-/// Checks an OTLP endpoint: an `http://` URL with a host.
-fn parse_endpoint(key: &str, value: &str) -> Result<String, Error> {
-    let value = value.trim();
-    if value.is_empty() {
-        return Ok(String::new());
-    }
-    if value.starts_with("https://") {
-        // TLS stacks are heavy to build; a Collector on the same host or
-        // network forwards over TLS instead.
-        return Err(Error::Config {
-            key: key.into(),
-            value: value.into(),
-            reason: "this build of benchscope has no TLS; send to a Collector over http:// (see collector-config/) and let it forward over TLS".into(),
-        });
-    }
-    let ok = value
-        .parse::<http::Uri>()
-        .ok()
-        .filter(|u| u.scheme_str() == Some("http") && u.host().is_some());
-    match ok {
-        Some(_) => Ok(value.to_owned()),
-        None => Err(Error::Config {
-            key: key.into(),
-            value: value.into(),
-            reason: "write a URL with scheme and host, such as http://127.0.0.1:4318".into(),
-        }),
-    }
-}
-
-/// Parses `key=value,key2=value2` with percent-encoded values (the OTEL convention).
+/// Parses `key=value,key2=value2` with percent-encoded keys and values (the
+/// OpenTelemetry convention): a `,` `=` or `%` inside one is written `%2C`,
+/// `%3D`, `%25`.
 fn parse_pairs(key: &str, value: &str) -> Result<BTreeMap<String, String>, Error> {
     let mut out = BTreeMap::new();
     for pair in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -818,10 +554,23 @@ fn parse_pairs(key: &str, value: &str) -> Result<BTreeMap<String, String>, Error
         })?;
         let decode = |s: &str| {
             percent_encoding::percent_decode_str(s.trim())
-                .decode_utf8_lossy()
-                .into_owned()
+                .decode_utf8()
+                .map(|s| s.into_owned())
+                .map_err(|_| Error::Config {
+                    key: key.into(),
+                    value: value.into(),
+                    reason: format!("`{pair}` does not decode to UTF-8 text"),
+                })
         };
-        out.insert(decode(k), decode(v));
+        let k = decode(k)?;
+        if k.is_empty() {
+            return Err(Error::Config {
+                key: key.into(),
+                value: value.into(),
+                reason: format!("`{pair}` has an empty key; write key1=value1,key2=value2"),
+            });
+        }
+        out.insert(k, decode(v)?);
     }
     Ok(out)
 }
@@ -855,35 +604,17 @@ fn parse_list<T: Copy + PartialEq>(
     Ok(out)
 }
 
-/// Serde support for durations written as text (`"500ms"`).
-mod duration_text {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&humantime::format_duration(*d))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(d)?;
-        humantime::parse_duration(&text).map_err(serde::de::Error::custom)
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::schema::Signal;
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use super::super::tests::env;
 
+    /// Merged but not checked: these tests are about the sources, whatever
+    /// features this build has (validate.rs tests the checks).
     fn load(pairs: &[(&str, &str)]) -> Result<Loaded, Error> {
-        Loaded::load(None, env(pairs))
+        Loaded::gather(None, env(pairs), |_| Ok(()))
     }
 
     #[test]
@@ -988,7 +719,7 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_key_the_value_and_the_choices() {
-        let err = |pairs: &[(&str, &str)]| load(pairs).unwrap_err().to_string();
+        let err = |pairs: &[(&str, &str)]| Loaded::load(None, env(pairs)).unwrap_err().to_string();
         let e = err(&[("OTEL_METRICS_EXPORTER", "prometheus,graphite")]);
         assert!(
             e.contains("OTEL_METRICS_EXPORTER") && e.contains("graphite"),
@@ -1000,8 +731,13 @@ mod tests {
             e.contains("OTEL_EXPORTER_OTLP_ENDPOINT") && e.contains("http://"),
             "{e}"
         );
-        let e = err(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318")]);
-        assert!(e.contains("no TLS") && e.contains("Collector"), "{e}");
+        {
+            let e = err(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318")]);
+            assert!(
+                e.contains("`tls` feature") && e.contains("Collector"),
+                "{e}"
+            );
+        }
         let e = err(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")]);
         assert!(e.contains("valid: grpc, http/protobuf"), "{e}");
         let e = err(&[("OTEL_EXPORTER_OTLP_TIMEOUT", "10s")]);
@@ -1013,15 +749,8 @@ mod tests {
     }
 
     fn with_file(text: &str, pairs: &[(&str, &str)]) -> Result<Loaded, Error> {
-        let dir = std::env::temp_dir().join(format!(
-            "benchscope-config-{}-{}",
-            std::process::id(),
-            text.len()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(FILE_NAME);
-        std::fs::write(&path, text).unwrap();
-        Loaded::load(Some(&path), env(pairs))
+        let path = super::super::tests::config_file(text);
+        Loaded::gather(Some(&path), env(pairs), |_| Ok(()))
     }
 
     #[test]
@@ -1056,13 +785,6 @@ mod tests {
         assert!(e.contains("graphite") && e.contains("prometheus"), "{e}");
         let e = with_file("environment = \n", &[]).unwrap_err().to_string();
         assert!(e.contains(FILE_NAME), "{e}");
-        let e = with_file("max_series_per_metric = 0\n", &[])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains(FILE_NAME) && e.contains("max_series_per_metric") && e.contains("20000"),
-            "{e}"
-        );
         let l = with_file("max_series_per_metric = 50000\n", &[]).unwrap();
         assert_eq!(l.config.max_series_per_metric, 50_000);
     }
@@ -1075,14 +797,5 @@ mod tests {
             !rendered.contains("secret") && rendered.contains("<redacted>"),
             "{rendered}"
         );
-    }
-
-    #[test]
-    fn default_buckets_span_nanoseconds_to_seconds() {
-        let b = default_buckets_ms();
-        assert_eq!(b.first(), Some(&1e-6));
-        assert_eq!(b.last(), Some(&1e4));
-        assert_eq!(b.len(), 31);
-        assert!(b.windows(2).all(|w| w[0] < w[1]));
     }
 }

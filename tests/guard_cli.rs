@@ -2,6 +2,8 @@
 //! regression, 0 on no change, 2 on bad input; the Markdown summary goes to
 //! `$GITHUB_STEP_SUMMARY`; baselines export and import.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -30,7 +32,7 @@ fn results(path: &Path, commit: &str, means: &[(&str, f64)]) {
 }
 
 fn guard(dir: &Path, args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_benchscope"));
+    let mut cmd = Command::new(common::benchscope_binary());
     for (key, _) in std::env::vars() {
         if key.starts_with("OTEL_") || key.starts_with("BENCHSCOPE_") || key.starts_with("GITHUB_")
         {
@@ -176,10 +178,14 @@ fn baselines_export_and_import_as_json() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let out = guard(&d, &["baseline", "list"]);
     assert!(
-        String::from_utf8_lossy(&out.stdout).starts_with("main\trun 1\tmain\tbase"),
+        String::from_utf8_lossy(&out.stdout).starts_with("main\tmain\tbase\t1 benchmarks"),
         "{}",
         text(&out)
     );
+    // A saved baseline is a results file of its own; the history is not
+    // touched (it was never created).
+    assert!(d.join("target/benchscope/baselines/main.json").is_file());
+    assert!(!d.join("target/benchscope/history.db").exists());
     let out = guard(&d, &["baseline", "export", "main", "exported.json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let exported = SuiteRun::read_json(&d.join("exported.json")).unwrap();

@@ -1,12 +1,7 @@
-//! History analysis (the spec's perf_analyze): per-benchmark trends across
-//! the runs, the commits where step changes began, and an HTML report with
-//! SVG plots (trend with its confidence band, the latest run's distribution
-//! against the baseline's, speedup over time).
-//!
-//! Step changes are found by binary segmentation on the runs' means: the
-//! split that makes the two sides most different by Welch's t-test is kept
-//! when it passes the regression policy (significance and noise floor), and
-//! each side is searched again, three levels deep.
+//! The HTML report of `benchscope analyze`: per benchmark the trend with
+//! its 95 % confidence band and the step changes marked, the latest run's
+//! distribution against the baseline's, and the speedup over time, as inline
+//! SVG drawn by `plotters` (no scripts, nothing loaded from the network).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -14,145 +9,31 @@ use std::path::{Path, PathBuf};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
-use crate::cli::format_ns;
+use super::analyze::Trend;
 use crate::error::Error;
-use crate::regression::{Policy, Verdict, compare};
+use crate::format::{format_ns, time_unit};
 use crate::results::{BenchResult, SuiteRun};
-
-/// One benchmark's results across runs, oldest first.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Trend {
-    /// The benchmark.
-    pub name: String,
-    /// (run's commit, result) per run that has the benchmark.
-    pub points: Vec<(String, BenchResult)>,
-    /// Step changes found.
-    pub steps: Vec<Step>,
-}
-
-/// A step change in a benchmark's history.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Step {
-    /// Index in [`Trend::points`] of the first run after the change.
-    pub at: usize,
-    /// The commit of that run: where the change began.
-    pub commit: String,
-    /// Relative change of the mean level (positive is slower).
-    pub change: f64,
-    /// Welch's p-value of the split.
-    pub p_value: f64,
-}
-
-/// Builds the trends of every benchmark in `runs` (oldest first).
-pub fn trends(runs: &[SuiteRun], policy: &Policy) -> Vec<Trend> {
-    let mut names: Vec<String> = Vec::new();
-    for run in runs {
-        for b in &run.benchmarks {
-            if !names.contains(&b.name) {
-                names.push(b.name.clone());
-            }
-        }
-    }
-    names.sort();
-    names
-        .into_iter()
-        .map(|name| {
-            let points: Vec<(String, BenchResult)> = runs
-                .iter()
-                .filter_map(|r| r.get(&name).map(|b| (r.commit.clone(), b.clone())))
-                .collect();
-            let means: Vec<f64> = points.iter().map(|(_, b)| b.stats.mean).collect();
-            let mut steps = Vec::new();
-            segment(&means, 0, 3, policy, &mut steps);
-            steps.sort_by_key(|s: &(usize, f64, f64)| s.0);
-            let steps = steps
-                .into_iter()
-                .map(|(at, change, p_value)| Step {
-                    at,
-                    commit: points[at].0.clone(),
-                    change,
-                    p_value,
-                })
-                .collect();
-            Trend {
-                name,
-                points,
-                steps,
-            }
-        })
-        .collect()
-}
-
-/// Binary segmentation: pushes (index, change, p) for each accepted split.
-fn segment(
-    means: &[f64],
-    offset: usize,
-    depth: u32,
-    policy: &Policy,
-    out: &mut Vec<(usize, f64, f64)>,
-) {
-    if depth == 0 || means.len() < 4 {
-        return;
-    }
-    let best = (2..=means.len() - 2)
-        .filter_map(|k| compare(&means[..k], &means[k..], policy).map(|c| (k, c)))
-        .filter(|(_, c)| c.verdict != Verdict::Unchanged)
-        .min_by(|a, b| a.1.p_value.total_cmp(&b.1.p_value));
-    if let Some((k, c)) = best {
-        out.push((offset + k, c.change, c.p_value));
-        segment(&means[..k], offset, depth - 1, policy, out);
-        segment(&means[k..], offset + k, depth - 1, policy, out);
-    }
-}
-
-/// The terminal summary of the trends.
-pub fn summary(trends: &[Trend]) -> String {
-    let width = trends
-        .iter()
-        .map(|t| t.name.len())
-        .max()
-        .unwrap_or(9)
-        .max(9);
-    let mut out = format!(
-        "{:<width$}  {:>4}  {:>11}  {:>11}  {:>8}  step changes (commit where each began)\n",
-        "benchmark", "runs", "first", "latest", "change"
-    );
-    for t in trends {
-        let (Some(first), Some(last)) = (t.points.first(), t.points.last()) else {
-            continue;
-        };
-        let change = (last.1.stats.mean - first.1.stats.mean) / first.1.stats.mean * 100.0;
-        let steps = if t.steps.is_empty() {
-            "none".to_owned()
-        } else {
-            t.steps
-                .iter()
-                .map(|s| format!("{} {:+.1}%", short(&s.commit), s.change * 100.0))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let _ = writeln!(
-            out,
-            "{:<width$}  {:>4}  {:>11}  {:>11}  {:>+7.1}%  {steps}",
-            t.name,
-            t.points.len(),
-            format_ns(first.1.stats.mean),
-            format_ns(last.1.stats.mean),
-            change
-        );
-    }
-    out
-}
-
-fn short(commit: &str) -> &str {
-    &commit[..commit.len().min(10)]
-}
 
 const WIDTH: u32 = 720;
 const HEIGHT: u32 = 280;
 
+/// The plotting library's error; [`named`] says which plot it was.
 fn plot_error(e: impl std::fmt::Display) -> Error {
-    Error::Telemetry(format!("cannot draw a plot: {e}"))
+    Error::Plot {
+        what: String::new(),
+        message: e.to_string(),
+    }
+}
+
+/// Names the plot a [`plot_error`] came from.
+fn named(e: Error, what: impl FnOnce() -> String) -> Error {
+    match e {
+        Error::Plot { message, .. } => Error::Plot {
+            what: what(),
+            message,
+        },
+        other => other,
+    }
 }
 
 /// Mean per run with its 95 % confidence band, in ms (or the unit that fits).
@@ -351,16 +232,7 @@ pub fn speedup_svg(trend: &Trend, baseline: &BenchResult) -> Result<String, Erro
 
 /// The unit that keeps values readable: (nanoseconds per unit, name).
 fn unit_for(values: impl Iterator<Item = f64>) -> (f64, &'static str) {
-    let max = values.fold(0.0f64, f64::max);
-    if max >= 1e9 {
-        (1e9, "s")
-    } else if max >= 1e6 {
-        (1e6, "ms")
-    } else if max >= 1e3 {
-        (1e3, "µs")
-    } else {
-        (1.0, "ns")
-    }
+    time_unit(values.fold(0.0f64, f64::max))
 }
 
 /// A range around the values with 10 % padding (never empty).
@@ -402,12 +274,7 @@ pub fn write_report(
     html.push_str("<table><tr><th>benchmark</th><th>runs</th><th>latest mean</th><th>step changes</th></tr>\n");
     for t in trends {
         if let Some((_, last)) = t.points.last() {
-            let steps = t
-                .steps
-                .iter()
-                .map(|s| format!("{} {:+.1}%", short(&s.commit), s.change * 100.0))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let steps = t.describe_steps();
             let _ = writeln!(
                 html,
                 "<tr><td><a href=\"#{id}\">{name}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -431,10 +298,16 @@ pub fn write_report(
             anchor(&t.name),
             escape(&t.name)
         );
-        html.push_str(&trend_svg(t)?);
-        html.push_str(&distribution_svg(&t.name, latest, base)?);
+        html.push_str(&trend_svg(t).map_err(|e| named(e, || format!("trend of {}", t.name)))?);
+        html.push_str(
+            &distribution_svg(&t.name, latest, base)
+                .map_err(|e| named(e, || format!("distribution of {}", t.name)))?,
+        );
         let reference = base.unwrap_or(&t.points[0].1);
-        html.push_str(&speedup_svg(t, reference)?);
+        html.push_str(
+            &speedup_svg(t, reference)
+                .map_err(|e| named(e, || format!("speedup of {}", t.name)))?,
+        );
         html.push_str("</section>\n");
     }
     html.push_str("</body></html>\n");
@@ -461,34 +334,17 @@ fn anchor(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analysis::analyze::trends;
+    use crate::analysis::regression::Policy;
 
     fn history(means: &[f64]) -> Vec<SuiteRun> {
         means
             .iter()
             .enumerate()
             .map(|(i, &m)| {
-                crate::history::tests::run(&format!("commit{i:02}"), "main", &[("bench", m)])
+                crate::results::fixtures::run(&format!("commit{i:02}"), "main", &[("bench", m)])
             })
             .collect()
-    }
-
-    #[test]
-    fn a_step_change_is_found_at_the_commit_where_it_began() {
-        let runs = history(&[100.0, 101.0, 99.0, 100.0, 100.5, 130.0, 131.0, 129.0, 130.5]);
-        let t = &trends(&runs, &Policy::default())[0];
-        assert_eq!(t.steps.len(), 1, "{:?}", t.steps);
-        assert_eq!(t.steps[0].commit, "commit05");
-        assert!(
-            (t.steps[0].change - 0.30).abs() < 0.02,
-            "{}",
-            t.steps[0].change
-        );
-    }
-
-    #[test]
-    fn a_flat_history_has_no_steps() {
-        let runs = history(&[100.0, 101.0, 99.0, 100.0, 100.5, 99.5, 100.2]);
-        assert!(trends(&runs, &Policy::default())[0].steps.is_empty());
     }
 
     #[test]

@@ -6,10 +6,10 @@
 
 use std::fmt::Write as _;
 
-use crate::baseline::Baseline;
-use crate::cli::format_ns;
-use crate::regression::{Policy, Severity, Verdict};
-use crate::results::{BaselineComparison, SuiteRun};
+use super::baseline::Baseline;
+use super::regression::Policy;
+use crate::format::{format_change, format_ns};
+use crate::results::{BaselineComparison, Severity, SuiteRun, Verdict};
 
 /// One benchmark's comparison.
 #[derive(Debug, Clone, PartialEq)]
@@ -95,24 +95,16 @@ impl GuardReport {
         !self.blocking().is_empty()
     }
 
-    fn verdict_text(verdict: Verdict) -> String {
-        match verdict {
-            Verdict::Improved => "improved".into(),
-            Verdict::Unchanged => "unchanged".into(),
-            Verdict::Regressed(s) => format!("REGRESSED ({})", s.as_str()),
-        }
-    }
-
     /// A row's figures as text: baseline, current, change, speedup, p-value, verdict.
     fn cells(r: &GuardRow) -> [String; 6] {
         let c = &r.comparison;
         [
             format_ns(r.baseline_mean),
             format_ns(r.current_mean),
-            format!("{:+.1}%", c.comparison.change * 100.0),
+            format_change(c.comparison.change),
             format!("{:.3}x", c.speedup[0]),
             format!("{:.4}", c.comparison.p_value),
-            Self::verdict_text(c.comparison.verdict),
+            c.comparison.verdict.describe(),
         ]
     }
 
@@ -192,10 +184,10 @@ impl GuardReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stats::Stats;
+    use crate::measure::stats::Stats;
 
     fn run(means: &[(&str, f64)]) -> SuiteRun {
-        let mut r = crate::history::tests::run("c0ffee", "main", means);
+        let mut r = crate::results::fixtures::run("c0ffee", "main", means);
         for b in &mut r.benchmarks {
             // Spread of about 1 %, so changes above the noise floor are significant.
             b.samples_ns = (0..50)

@@ -17,9 +17,13 @@
 //! assert_eq!(checksum(b"ab"), 195);
 //! ```
 //!
+//! In a service, call [`crate::init`] once at start-up: it reads
+//! `benchscope.toml` and the environment like a suite does and installs the
+//! pipeline these calls record into.
+//!
 //! Each function gets one static [`CallSite`]. Its instrument and attribute
 //! set are made on the first call, from the global meter provider (install
-//! yours, or let a suite install its own, before that call), and the
+//! yours, or let `init` or a suite install its own, before that call), and the
 //! histogram is bound to that attribute set once; every later call does two
 //! clock reads and one record into the bound series (no attribute lookup, no
 //! allocation). An `async fn` is timed from its first poll to its completion.
@@ -30,10 +34,10 @@ use std::time::Instant;
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::BoundHistogram;
 
-use crate::instruments::{SCOPE, execution_time_histogram};
+use super::instruments::{SCOPE, execution_time_histogram};
 
 /// The environment label and buckets application mode uses; set by the
-/// first suite that starts, or from the defaults and the environment.
+/// first pipeline that starts ([`crate::init`] or a suite), else the defaults.
 struct AppSettings {
     environment: String,
     buckets_ms: Vec<f64>,
@@ -44,7 +48,7 @@ static SETTINGS: OnceLock<AppSettings> = OnceLock::new();
 /// Sets the `environment` label and the bucket boundaries application-mode
 /// functions use. The first call wins; call it before the first monitored
 /// call (a suite calls it when it starts).
-pub fn configure(environment: &str, buckets_ms: &[f64]) {
+pub(crate) fn configure(environment: &str, buckets_ms: &[f64]) {
     let _ = SETTINGS.set(AppSettings {
         environment: environment.to_owned(),
         buckets_ms: buckets_ms.to_vec(),
@@ -53,7 +57,7 @@ pub fn configure(environment: &str, buckets_ms: &[f64]) {
 
 fn settings() -> &'static AppSettings {
     SETTINGS.get_or_init(|| AppSettings {
-        environment: std::env::var("BENCHSCOPE_ENVIRONMENT").unwrap_or_else(|_| "dev".into()),
+        environment: "dev".into(),
         buckets_ms: crate::config::default_buckets_ms(),
     })
 }

@@ -4,11 +4,15 @@
 //! readable; a backup taken while a suite writes restores exactly, and a bad
 //! backup is refused without touching the history.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use benchscope::history::{History, SCHEMA_VERSION};
+use benchscope::History;
+
+const SCHEMA_VERSION: i64 = History::SCHEMA_VERSION;
 use benchscope::{BenchResult, SuiteRun};
 
 fn temp(name: &str) -> PathBuf {
@@ -162,7 +166,7 @@ fn a_writer_killed_mid_run_leaves_earlier_runs_readable() {
 }
 
 fn tool(history: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_benchscope"))
+    Command::new(common::benchscope_binary())
         .arg("--history")
         .arg(history)
         .args(args)

@@ -2,10 +2,12 @@
 //! Chromium: the DOM Chromium builds holds every plot, with one marker per
 //! run; a screenshot is kept in `target/test-artifacts/`.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use benchscope::history::History;
+use benchscope::History;
 use benchscope::{BenchResult, SuiteRun};
 
 fn chromium() -> PathBuf {
@@ -63,17 +65,17 @@ fn the_report_opens_in_chromium_with_its_plots() {
         let mut history = History::open(&db).unwrap();
         for i in 0..RUNS {
             // A 30 % step at run 5.
-            let id = history
-                .record(&run(i, if i < 5 { 1000.0 } else { 1300.0 }))
-                .unwrap();
+            let run = run(i, if i < 5 { 1000.0 } else { 1300.0 });
+            history.record(&run).unwrap();
             if i == 0 {
-                history.save_baseline("main", id).unwrap();
+                benchscope::Baseline::save(&run, "main", &dir.join("baselines")).unwrap();
             }
         }
     }
     let out_dir = dir.join("report");
-    let out = Command::new(env!("CARGO_BIN_EXE_benchscope"))
+    let out = Command::new(common::benchscope_binary())
         .env("BENCHSCOPE_EXPORTERS", "none")
+        .env("BENCHSCOPE_BASELINE_DIR", dir.join("baselines"))
         .args(["analyze", "--baseline", "main", "--history"])
         .arg(&db)
         .arg("--out")
@@ -116,7 +118,7 @@ fn the_report_opens_in_chromium_with_its_plots() {
     assert!(dom.contains("<polyline") || dom.contains("<path"), "lines");
     assert!(dom.contains("parse: mean per run, 95 % CI"));
 
-    let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-artifacts");
+    let artifacts = common::repo_root().join("target/test-artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
     let screenshot = artifacts.join("analyze-report.png");
     let _ = std::fs::remove_file(&screenshot);

@@ -5,62 +5,111 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::bencher::Bencher;
+use super::bencher::Bencher;
 use crate::error::Error;
 
 /// Every registered benchmark in the binary, in link order.
 #[linkme::distributed_slice]
-pub static BENCHES: [BenchEntry];
+pub static BENCHES: [Benchmark];
 
-/// One registered benchmark, as emitted by `#[monitored_bench]`.
+/// A benchmark registered by `#[monitored_bench]`.
+///
+/// ```no_run
+/// #[benchscope::monitored_bench(group = "strings")]
+/// fn parse() -> u64 {
+///     "42".parse().unwrap()
+/// }
+///
+/// # fn main() -> Result<(), benchscope::Error> {
+/// for bench in benchscope::benchmarks()? {
+///     println!("{} ({}:{})", bench.full_name(), bench.file(), bench.line());
+/// }
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
-pub struct BenchEntry {
-    /// The benchmark's name (the `name` option, or the function's name).
-    pub name: &'static str,
-    /// The benchmark's group, if any.
-    pub group: Option<&'static str>,
-    /// `module_path!()` where the function is defined.
-    pub module_path: &'static str,
-    /// Source file of the function.
-    pub file: &'static str,
-    /// Source line of the function.
-    pub line: u32,
-    /// The options written in the attribute.
-    pub options: fn() -> BenchOptions,
-    /// Runs the benchmark body against a [`Bencher`].
-    pub run: fn(&mut Bencher<'_>),
+pub struct Benchmark {
+    name: &'static str,
+    group: Option<&'static str>,
+    module_path: &'static str,
+    file: &'static str,
+    line: u32,
+    options: fn() -> BenchOptions,
+    run: fn(&mut Bencher<'_>),
 }
 
-impl BenchEntry {
+impl Benchmark {
+    /// What `#[monitored_bench]` emits; not API.
+    #[doc(hidden)]
+    pub const fn __new(
+        name: &'static str,
+        group: Option<&'static str>,
+        module_path: &'static str,
+        file: &'static str,
+        line: u32,
+        options: fn() -> BenchOptions,
+        run: fn(&mut Bencher<'_>),
+    ) -> Benchmark {
+        Benchmark {
+            name,
+            group,
+            module_path,
+            file,
+            line,
+            options,
+            run,
+        }
+    }
+
+    /// The benchmark's own name (the `name` option, or the function's name).
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The benchmark's group, if any.
+    pub fn group(&self) -> Option<&'static str> {
+        self.group
+    }
+
     /// The name shown in reports and used as the `benchmark_name` label:
     /// `group/name`, or `name` without a group.
-    ///
-    /// ```
-    /// # use benchscope::BenchEntry;
-    /// fn run(_: &mut benchscope::Bencher<'_>) {}
-    /// let entry = BenchEntry {
-    ///     name: "parse", group: Some("strings"), module_path: "m", file: "f.rs", line: 1,
-    ///     options: Default::default, run,
-    /// };
-    /// assert_eq!(entry.full_name(), "strings/parse");
-    /// ```
     pub fn full_name(&self) -> String {
         match self.group {
             Some(group) => format!("{group}/{}", self.name),
             None => self.name.to_owned(),
         }
     }
+
+    /// The source file that defines the benchmark.
+    pub fn file(&self) -> &'static str {
+        self.file
+    }
+
+    /// The line of the benchmark's function.
+    pub fn line(&self) -> u32 {
+        self.line
+    }
+
+    pub(crate) fn options(&self) -> BenchOptions {
+        (self.options)()
+    }
+
+    /// The options the attribute wrote, for the attribute's own tests; not API.
+    #[doc(hidden)]
+    pub fn __options(&self) -> BenchOptions {
+        self.options()
+    }
+
+    pub(crate) fn run(&self, bencher: &mut Bencher<'_>) {
+        (self.run)(bencher)
+    }
 }
 
-/// Per-benchmark options; every field left `None` takes the suite's
-/// configured default.
-///
-/// ```
-/// use benchscope::{BenchOptions, Throughput};
-/// let options = BenchOptions { samples: Some(30), throughput: Some(Throughput::Bytes(64)), ..Default::default() };
-/// assert_eq!(options.warmup, None);
-/// ```
+/// Per-benchmark options written in the attribute; every field left `None`
+/// takes the suite's configured default. The attribute's options map onto
+/// these fields one to one.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[doc(hidden)]
 pub struct BenchOptions {
     /// Number of samples to take.
     pub samples: Option<u32>,
@@ -76,9 +125,15 @@ pub struct BenchOptions {
     pub labels: &'static [(&'static str, &'static str)],
 }
 
-/// Work done by one iteration.
+/// Work done by one iteration, for a throughput figure.
+///
+/// ```
+/// use benchscope::Throughput;
+/// assert_eq!(Throughput::Bytes(64).unit(), "bytes");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Throughput {
     /// Bytes processed per iteration.
     Bytes(u64),
@@ -103,17 +158,22 @@ impl Throughput {
     }
 }
 
-/// The registered benchmarks, sorted by full name, after checking that no two
-/// share a name (the macro catches duplicates within one module; this catches
-/// them across modules).
-pub fn registered() -> Result<Vec<&'static BenchEntry>, Error> {
+/// The benchmarks registered in this binary, sorted by full name, after
+/// checking that no two share a name (the attribute catches duplicates within
+/// one module; this catches them across modules).
+///
+/// ```no_run
+/// # fn main() -> Result<(), benchscope::Error> {
+/// let names: Vec<String> = benchscope::benchmarks()?.iter().map(|b| b.full_name()).collect();
+/// # Ok(())
+/// # }
+/// ```
+pub fn benchmarks() -> Result<Vec<&'static Benchmark>, Error> {
     collect(BENCHES.iter())
 }
 
-pub(crate) fn collect<'a>(
-    entries: impl Iterator<Item = &'a BenchEntry>,
-) -> Result<Vec<&'a BenchEntry>, Error> {
-    let mut by_name: BTreeMap<String, Vec<&'a BenchEntry>> = BTreeMap::new();
+fn collect<'a>(entries: impl Iterator<Item = &'a Benchmark>) -> Result<Vec<&'a Benchmark>, Error> {
+    let mut by_name: BTreeMap<String, Vec<&'a Benchmark>> = BTreeMap::new();
     for entry in entries {
         by_name.entry(entry.full_name()).or_default().push(entry);
     }
@@ -138,16 +198,8 @@ mod tests {
 
     fn run(_: &mut Bencher<'_>) {}
 
-    fn entry(name: &'static str, group: Option<&'static str>, line: u32) -> BenchEntry {
-        BenchEntry {
-            name,
-            group,
-            module_path: "m",
-            file: "f.rs",
-            line,
-            options: Default::default,
-            run,
-        }
+    fn entry(name: &'static str, group: Option<&'static str>, line: u32) -> Benchmark {
+        Benchmark::__new(name, group, "m", "f.rs", line, Default::default, run)
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! The OpenTelemetry pipeline of a suite: a meter provider with the readers
-//! the configuration names, a tracer provider for the spans, the resource
-//! that describes the run, the instruments, and the resource sampler.
+//! The OpenTelemetry pipeline of a suite or a service: a meter provider with
+//! the readers the configuration names, a tracer provider for the spans
+//! (`traces` feature), the resource that describes the run, the
+//! instruments, and the resource sampler.
 //!
 //! The meter provider is also installed as the global one so that
 //! application-mode functions record into the same pipeline. Shutting down
@@ -13,45 +14,102 @@ use std::time::Duration;
 
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::MeterProvider as _;
-use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::metrics::{
-    Instrument, ManualReader, PeriodicReader, SdkMeterProvider, Stream,
-};
-use opentelemetry_sdk::trace::SdkTracerProvider;
-use tracing_subscriber::layer::SubscriberExt as _;
+#[cfg(any(
+    feature = "otlp-http",
+    feature = "otlp-grpc",
+    feature = "stdout",
+    feature = "live"
+))]
+use opentelemetry_sdk::metrics::PeriodicReader;
+use opentelemetry_sdk::metrics::{Instrument, ManualReader, SdkMeterProvider, Stream};
 
-use crate::config::{Config, ExporterKind, Signal, TraceExporterKind};
+use crate::config::{Config, ExporterKind, Loaded};
 use crate::error::Error;
-use crate::exporters::health::{ExportStatus, Health, WarnFn, Watched};
-use crate::exporters::live::server::LiveServer;
-use crate::exporters::live::{LiveExporter, LiveHub};
+#[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
+use crate::exporters::health::Watched;
+use crate::exporters::health::{Health, WarnFn};
+#[cfg(feature = "live")]
+use crate::exporters::live::{LiveExporter, LiveHub, server::LiveServer};
+#[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
+use crate::exporters::otlp;
+#[cfg(feature = "prometheus")]
 use crate::exporters::prometheus::{PrometheusEndpoint, PrometheusReader};
-use crate::exporters::{otlp, stdout};
-use crate::instruments::{Instruments, SCOPE};
-use crate::resources::{ResourceSampler, ResourceState};
+#[cfg(feature = "stdout")]
+use crate::exporters::stdout;
+use crate::otel::instruments::{Instruments, SCOPE};
+use crate::otel::resources::{ResourceSampler, ResourceState};
+use crate::results::ExportStatus;
+
+/// The providers of a pipeline.
+#[derive(Clone)]
+struct Providers {
+    meter: SdkMeterProvider,
+    #[cfg(feature = "traces")]
+    tracer: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
+}
 
 /// The providers of the pipeline that is running, for [`flush_running`].
-static RUNNING: Mutex<Option<(SdkMeterProvider, Option<SdkTracerProvider>)>> = Mutex::new(None);
+static RUNNING: Mutex<Option<Providers>> = Mutex::new(None);
 
-/// A running telemetry pipeline; [`Telemetry::shutdown`] flushes and stops it.
-#[derive(Debug)]
+/// Starts the telemetry of a service whose functions carry
+/// `#[monitored_bench]` (application mode): reads `benchscope.toml` and the
+/// environment like a suite does ([`Config::load`]), starts the configured
+/// exporters (`/metrics` on 127.0.0.1:9464 by default) and installs the
+/// global meter provider the functions record into. Keep the returned guard
+/// alive; dropping it (or [`Telemetry::shutdown`]) flushes every push
+/// exporter.
+///
+/// ```no_run
+/// #[benchscope::monitored_bench]
+/// fn handle(request: &str) -> usize {
+///     request.len()
+/// }
+///
+/// fn main() -> Result<(), benchscope::Error> {
+///     let _telemetry = benchscope::init()?;
+///     handle("GET /");
+///     Ok(())
+/// }
+/// ```
+pub fn init() -> Result<Telemetry, Error> {
+    let loaded = Loaded::load(None, std::env::vars())?;
+    Telemetry::start(&loaded.config)
+}
+
+/// A running telemetry pipeline, returned by [`init`] or
+/// [`Telemetry::start`]; [`Telemetry::shutdown`] (or dropping it) flushes
+/// and stops it.
 pub struct Telemetry {
-    meter_provider: SdkMeterProvider,
-    tracer_provider: Option<SdkTracerProvider>,
+    providers: Providers,
+    #[cfg(feature = "traces")]
     dispatch: Option<tracing::Dispatch>,
     instruments: Instruments,
+    #[cfg(feature = "prometheus")]
     prometheus: Option<PrometheusEndpoint>,
+    #[cfg(feature = "live")]
     live: Option<(LiveHub, LiveServer)>,
     sampler: Option<ResourceSampler>,
+    #[cfg(feature = "otlp-grpc")]
     runtime: Option<tokio::runtime::Runtime>,
     health: Arc<Health>,
+    linger: Duration,
     flush_budget: Duration,
     shut_down: bool,
 }
 
+impl std::fmt::Debug for Telemetry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Telemetry")
+            .field("prometheus_addr", &self.prometheus_addr())
+            .field("live_addr", &self.live_addr())
+            .field("exports", &self.export_statuses())
+            .finish()
+    }
+}
+
 impl Telemetry {
-    /// Builds the pipeline for `config` and starts its exporters and the
+    /// Checks `config`, builds its pipeline and starts its exporters and the
     /// resource sampler; export failures are counted and not shown.
     pub fn start(config: &Config) -> Result<Telemetry, Error> {
         Telemetry::start_with_warnings(config, Arc::new(|_: &str| {}))
@@ -59,14 +117,20 @@ impl Telemetry {
 
     /// Like [`Telemetry::start`], calling `warn` once per exporter, on its
     /// first failure.
-    pub fn start_with_warnings(config: &Config, warn: WarnFn) -> Result<Telemetry, Error> {
+    pub(crate) fn start_with_warnings(config: &Config, warn: WarnFn) -> Result<Telemetry, Error> {
+        Loaded::check(config)?;
         let health = Health::new(warn);
         let resource = resource(config);
-        let uses_grpc = config.otlp.protocol == crate::config::OtlpProtocol::Grpc
-            && (config.exporters.contains(&ExporterKind::Otlp)
-                || config.traces.contains(&TraceExporterKind::Otlp));
-        let runtime = uses_grpc.then(otlp::grpc_runtime).transpose()?;
+        #[cfg(feature = "otlp-grpc")]
+        let runtime = {
+            use crate::config::{OtlpProtocol, TraceExporterKind};
+            let uses_grpc = config.otlp.protocol == OtlpProtocol::Grpc
+                && (config.exporters.contains(&ExporterKind::Otlp)
+                    || config.traces.contains(&TraceExporterKind::Otlp));
+            uses_grpc.then(otlp::grpc_runtime).transpose()?
+        };
         // The gRPC client must be built inside the runtime's context.
+        #[cfg(feature = "otlp-grpc")]
         let _context = runtime.as_ref().map(|rt| rt.enter());
 
         // The SDK's default of 2 000 series per metric would fold a large
@@ -80,19 +144,23 @@ impl Telemetry {
                     .build()
                     .ok()
             });
+        #[cfg(feature = "prometheus")]
         let mut prometheus = None;
+        #[cfg(feature = "live")]
         let mut live = None;
         for kind in &config.exporters {
             match kind {
+                #[cfg(feature = "prometheus")]
                 ExporterKind::Prometheus => {
                     let reader = PrometheusReader::new();
                     builder = builder.with_reader(reader.clone());
                     prometheus = Some(PrometheusEndpoint::start(config.prometheus.addr, reader)?);
                 }
+                #[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
                 ExporterKind::Otlp => {
                     let name = format!(
                         "OTLP metrics export to {}",
-                        config.otlp.endpoint_for(Signal::Metrics)
+                        config.otlp.endpoint_for(crate::config::Signal::Metrics)
                     );
                     let exporter =
                         Watched::new(otlp::metric_exporter(&config.otlp)?, name, &health);
@@ -102,11 +170,13 @@ impl Telemetry {
                             .build(),
                     );
                 }
+                #[cfg(feature = "live")]
                 ExporterKind::Live => {
                     let hub = LiveHub::new();
                     let server = LiveServer::start(
                         config.live.addr,
                         Some(config.live.token.clone()),
+                        config.live.max_clients,
                         hub.clone(),
                     )?;
                     builder = builder.with_reader(
@@ -116,6 +186,7 @@ impl Telemetry {
                     );
                     live = Some((hub, server));
                 }
+                #[cfg(feature = "stdout")]
                 ExporterKind::Stdout => {
                     let temporality = config.otlp.temporality.to_sdk();
                     builder = builder.with_reader(
@@ -124,6 +195,10 @@ impl Telemetry {
                             .build(),
                     );
                 }
+                // The configuration's check refuses exporters this build
+                // leaves out, so none reaches here.
+                #[allow(unreachable_patterns)]
+                _ => {}
             }
         }
         if config.exporters.is_empty() {
@@ -134,42 +209,23 @@ impl Telemetry {
         }
         let meter_provider = builder.build();
 
-        let tracer_provider = if config.traces.is_empty() {
-            None
-        } else {
-            let mut builder = SdkTracerProvider::builder().with_resource(resource);
-            for kind in &config.traces {
-                match kind {
-                    TraceExporterKind::Otlp => {
-                        let name = format!(
-                            "OTLP traces export to {}",
-                            config.otlp.endpoint_for(Signal::Traces)
-                        );
-                        builder = builder.with_batch_exporter(Watched::new(
-                            otlp::span_exporter(&config.otlp)?,
-                            name,
-                            &health,
-                        ));
-                    }
-                    TraceExporterKind::Stdout => {
-                        builder = builder.with_simple_exporter(stdout::span_exporter());
-                    }
-                }
-            }
-            Some(builder.build())
+        #[cfg(feature = "traces")]
+        let (tracer, dispatch) = traces::start(config, resource, &health)?;
+        #[cfg(not(feature = "traces"))]
+        let _ = resource;
+        let providers = Providers {
+            meter: meter_provider.clone(),
+            #[cfg(feature = "traces")]
+            tracer,
         };
-        let dispatch = tracer_provider.as_ref().map(|tp| {
-            let layer = tracing_opentelemetry::layer().with_tracer(tp.tracer(SCOPE));
-            tracing::Dispatch::new(tracing_subscriber::registry().with(layer))
-        });
 
-        crate::app::configure(&config.environment, &config.histogram_buckets_ms);
+        crate::otel::app::configure(&config.environment, &config.histogram_buckets_ms);
         opentelemetry::global::set_meter_provider(meter_provider.clone());
         let instruments =
             Instruments::new(&meter_provider.meter(SCOPE), &config.histogram_buckets_ms);
         let sampler = ResourceSampler::start(config.collection_interval, instruments.clone());
         if let Ok(mut running) = RUNNING.lock() {
-            *running = Some((meter_provider.clone(), tracer_provider.clone()));
+            *running = Some(providers.clone());
         }
         let pushes = config
             .exporters
@@ -177,15 +233,19 @@ impl Telemetry {
             .any(|k| *k != ExporterKind::Prometheus)
             || !config.traces.is_empty();
         Ok(Telemetry {
-            meter_provider,
-            tracer_provider,
+            providers,
+            #[cfg(feature = "traces")]
             dispatch,
             instruments,
+            #[cfg(feature = "prometheus")]
             prometheus,
+            #[cfg(feature = "live")]
             live,
             sampler,
+            #[cfg(feature = "otlp-grpc")]
             runtime,
             health,
+            linger: config.prometheus.linger,
             // The final export of each push exporter runs in parallel with
             // the others, each bounded by the export timeout.
             flush_budget: if pushes {
@@ -198,33 +258,41 @@ impl Telemetry {
     }
 
     /// The instruments to record into.
-    pub fn instruments(&self) -> &Instruments {
+    pub(crate) fn instruments(&self) -> &Instruments {
         &self.instruments
     }
 
     /// The state shared with the resource sampler, when it runs.
-    pub fn resources(&self) -> Option<&Arc<ResourceState>> {
+    pub(crate) fn resources(&self) -> Option<&Arc<ResourceState>> {
         self.sampler.as_ref().map(ResourceSampler::state)
     }
 
     /// Where `/metrics` is served, when the Prometheus exporter is on.
     pub fn prometheus_addr(&self) -> Option<SocketAddr> {
-        self.prometheus.as_ref().map(PrometheusEndpoint::local_addr)
+        #[cfg(feature = "prometheus")]
+        return self.prometheus.as_ref().map(PrometheusEndpoint::local_addr);
+        #[cfg(not(feature = "prometheus"))]
+        None
     }
 
     /// The live view's hub, when the live exporter is on.
-    pub fn live(&self) -> Option<&LiveHub> {
+    #[cfg(feature = "live")]
+    pub(crate) fn live(&self) -> Option<&LiveHub> {
         self.live.as_ref().map(|(hub, _)| hub)
     }
 
     /// Where the live page is served, when the live exporter is on.
     pub fn live_addr(&self) -> Option<SocketAddr> {
-        self.live.as_ref().map(|(_, server)| server.local_addr())
+        #[cfg(feature = "live")]
+        return self.live.as_ref().map(|(_, server)| server.local_addr());
+        #[cfg(not(feature = "live"))]
+        None
     }
 
     /// The `tracing` dispatcher that turns spans into OpenTelemetry spans,
     /// when a span exporter is configured.
-    pub fn dispatch(&self) -> Option<&tracing::Dispatch> {
+    #[cfg(feature = "traces")]
+    pub(crate) fn dispatch(&self) -> Option<&tracing::Dispatch> {
         self.dispatch.as_ref()
     }
 
@@ -234,18 +302,26 @@ impl Telemetry {
     }
 
     /// Stops the resource sampler (after a last reading), keeps `/metrics`
-    /// up for `linger` so a final scrape sees the final values, then flushes
-    /// every push exporter and shuts the providers down. The flush waits at
-    /// most the export timeout: a dead endpoint delays the end of a run by no
-    /// more than that. Returns how each push exporter fared.
-    pub fn shutdown(mut self, linger: Duration) -> Result<Vec<ExportStatus>, Error> {
+    /// up for the configured linger so a final scrape sees the final values,
+    /// then flushes every push exporter and shuts the providers down. The
+    /// flush waits at most the export timeout: a dead endpoint delays the
+    /// end of a run by no more than that. Returns how each push exporter
+    /// fared.
+    pub fn shutdown(mut self) -> Result<Vec<ExportStatus>, Error> {
+        let linger = self.linger;
         drop(self.sampler.take());
-        if self.prometheus.is_some() && !linger.is_zero() {
-            std::thread::sleep(linger);
+        #[cfg(feature = "prometheus")]
+        {
+            if self.prometheus.is_some() && !linger.is_zero() {
+                std::thread::sleep(linger);
+            }
+            drop(self.prometheus.take());
         }
-        drop(self.prometheus.take());
+        #[cfg(not(feature = "prometheus"))]
+        let _ = linger;
         // The final collection reaches the page before its server stops.
         let result = self.flush_and_stop();
+        #[cfg(feature = "live")]
         drop(self.live.take());
         result?;
         Ok(self.health.statuses())
@@ -262,14 +338,15 @@ impl Telemetry {
         // endpoint cannot hold the caller past the budget.
         let (done, finished) = mpsc::channel();
         let mut pending = 0;
-        let meter_provider = self.meter_provider.clone();
-        let shutdowns: [Option<Box<dyn FnOnce() + Send>>; 2] = [
-            Some(Box::new(move || drop(meter_provider.shutdown()))),
-            self.tracer_provider
-                .clone()
-                .map(|tp| -> Box<dyn FnOnce() + Send> { Box::new(move || drop(tp.shutdown())) }),
-        ];
-        for shutdown in shutdowns.into_iter().flatten() {
+        let meter_provider = self.providers.meter.clone();
+        #[allow(unused_mut)]
+        let mut shutdowns: Vec<Box<dyn FnOnce() + Send>> =
+            vec![Box::new(move || drop(meter_provider.shutdown()))];
+        #[cfg(feature = "traces")]
+        if let Some(tp) = self.providers.tracer.clone() {
+            shutdowns.push(Box::new(move || drop(tp.shutdown())));
+        }
+        for shutdown in shutdowns {
             let done = done.clone();
             let spawned = std::thread::Builder::new()
                 .name("benchscope-flush".into())
@@ -290,6 +367,7 @@ impl Telemetry {
                 break;
             }
         }
+        #[cfg(feature = "otlp-grpc")]
         if let Some(rt) = self.runtime.take() {
             rt.shutdown_background();
         }
@@ -309,6 +387,7 @@ impl Drop for Telemetry {
     fn drop(&mut self) {
         // An early return or an error still flushes what was recorded.
         drop(self.sampler.take());
+        #[cfg(feature = "prometheus")]
         drop(self.prometheus.take());
         let _ = self.flush_and_stop();
     }
@@ -316,13 +395,74 @@ impl Drop for Telemetry {
 
 /// Flushes the push exporters of the running pipeline, if any: for a Ctrl-C
 /// handler, before the process exits.
-pub fn flush_running() {
+#[cfg(feature = "harness")]
+pub(crate) fn flush_running() {
     let providers = RUNNING.lock().ok().and_then(|r| r.clone());
-    if let Some((meter_provider, tracer_provider)) = providers {
-        if let Some(tp) = tracer_provider {
+    if let Some(providers) = providers {
+        #[cfg(feature = "traces")]
+        if let Some(tp) = providers.tracer {
             let _ = tp.force_flush();
         }
-        let _ = meter_provider.force_flush();
+        let _ = providers.meter.force_flush();
+    }
+}
+
+#[cfg(feature = "traces")]
+mod traces {
+    use std::sync::Arc;
+
+    use opentelemetry::trace::TracerProvider as _;
+    use opentelemetry_sdk::Resource;
+    use opentelemetry_sdk::trace::SdkTracerProvider;
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    use crate::config::Config;
+    #[cfg(any(feature = "otlp-http", feature = "otlp-grpc", feature = "stdout"))]
+    use crate::config::TraceExporterKind;
+    use crate::error::Error;
+    use crate::exporters::health::Health;
+    use crate::otel::instruments::SCOPE;
+
+    /// The tracer provider for the configured span exporters, and the
+    /// `tracing` dispatcher that feeds it.
+    pub(super) fn start(
+        config: &Config,
+        resource: Resource,
+        health: &Arc<Health>,
+    ) -> Result<(Option<SdkTracerProvider>, Option<tracing::Dispatch>), Error> {
+        if config.traces.is_empty() {
+            return Ok((None, None));
+        }
+        let _ = health;
+        #[allow(unused_mut)]
+        let mut builder = SdkTracerProvider::builder().with_resource(resource);
+        for kind in &config.traces {
+            match kind {
+                #[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
+                TraceExporterKind::Otlp => {
+                    let name = format!(
+                        "OTLP traces export to {}",
+                        config.otlp.endpoint_for(crate::config::Signal::Traces)
+                    );
+                    builder = builder.with_batch_exporter(crate::exporters::health::Watched::new(
+                        crate::exporters::otlp::span_exporter(&config.otlp)?,
+                        name,
+                        health,
+                    ));
+                }
+                #[cfg(feature = "stdout")]
+                TraceExporterKind::Stdout => {
+                    builder =
+                        builder.with_simple_exporter(crate::exporters::stdout::span_exporter());
+                }
+                #[allow(unreachable_patterns)]
+                _ => {}
+            }
+        }
+        let provider = builder.build();
+        let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer(SCOPE));
+        let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
+        Ok((Some(provider), Some(dispatch)))
     }
 }
 

@@ -9,7 +9,7 @@
 //! migrated forward, a newer one is refused untouched.
 //!
 //! ```no_run
-//! use benchscope::history::History;
+//! use benchscope::History;
 //! let history = History::open(std::path::Path::new("target/benchscope/history.db"))?;
 //! for run in history.runs(None)? {
 //!     println!("{} {} {}", run.id, run.commit, run.benchmarks);
@@ -23,10 +23,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::error::Error;
-use crate::results::{BenchResult, SuiteRun};
-
-/// Default location, relative to the directory the suite runs in.
-pub const DEFAULT_PATH: &str = "target/benchscope/history.db";
+use crate::results::{BenchResult, ExportStatus, Failure, SuiteRun};
 
 /// Samples kept per benchmark and run; more are thinned evenly.
 pub const MAX_SAMPLES: usize = 10_000;
@@ -58,10 +55,14 @@ const MIGRATIONS: &[&str] = &[
          run_id INTEGER NOT NULL REFERENCES runs (id),
          saved_at REAL NOT NULL
      );",
+    // 2: a run keeps its failures and how its exporters fared. (Baselines
+    // are files since; the table of version 1 stays, unused.)
+    "ALTER TABLE runs ADD COLUMN failures_json TEXT NOT NULL DEFAULT '[]';
+     ALTER TABLE runs ADD COLUMN exports_json TEXT NOT NULL DEFAULT '[]';",
 ];
 
 /// The schema version this build reads and writes.
-pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// A run as listed from the history.
 #[derive(Debug, Clone, PartialEq)]
@@ -90,9 +91,13 @@ pub struct History {
 }
 
 impl History {
+    /// The schema version this build reads and writes (`PRAGMA user_version`).
+    pub const SCHEMA_VERSION: i64 = SCHEMA_VERSION;
+
     /// Opens (creating if needed) the database at `path`, migrating an older
-    /// schema forward. A file that is not a SQLite database, or one written
-    /// by a newer benchscope, is an error and is left as it is.
+    /// schema forward. A file that is not a SQLite database, another
+    /// program's database, or one written by a newer benchscope is an error
+    /// and is left as it is.
     pub fn open(path: &Path) -> Result<History, Error> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| Error::Io {
@@ -101,11 +106,27 @@ impl History {
                 source,
             })?;
         }
+        History::open_file(path)
+    }
+
+    /// Opens the history at `path` only if it exists: for commands that
+    /// read the history, which should never leave an empty one behind.
+    pub fn open_existing(path: &Path) -> Result<History, Error> {
+        if !path.is_file() {
+            return Err(Error::History {
+                path: path.to_owned(),
+                message: "there is no history here yet; run a suite first (with the `history` feature), or point --history at the right file".into(),
+            });
+        }
+        History::open_file(path)
+    }
+
+    fn open_file(path: &Path) -> Result<History, Error> {
         let db = |e: rusqlite::Error| history_error(path, e);
         let conn = Connection::open(path).map_err(db)?;
         conn.busy_timeout(Duration::from_secs(30)).map_err(db)?;
-        // Reading the version is the first thing that touches the file: a
-        // corrupt file fails here, before anything is written to it.
+        // Reading is the first thing that touches the file: a corrupt or
+        // foreign file fails here, before anything is written to it.
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(db)?;
@@ -116,6 +137,18 @@ impl History {
                     "it has schema version {version}, newer than the {SCHEMA_VERSION} this benchscope understands; upgrade benchscope, or use another file with --history"
                 ),
             });
+        }
+        if version == 0 {
+            let tables = table_names(&conn).map_err(db)?;
+            if !tables.is_empty() {
+                return Err(Error::History {
+                    path: path.to_owned(),
+                    message: format!(
+                        "it is another program's SQLite database (tables: {}), not a benchscope history; it was left untouched: point --history (or BENCHSCOPE_HISTORY) at a new file",
+                        tables.join(", ")
+                    ),
+                });
+            }
         }
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(db)?;
@@ -165,9 +198,12 @@ impl History {
         let path = self.path.clone();
         let db = |e: rusqlite::Error| history_error(&path, e);
         let tx = self.write_transaction()?;
+        let failures = to_json(&path, &run.failures)?;
+        let exports = to_json(&path, &run.exports)?;
         tx.execute(
-            "INSERT INTO runs (started_at, duration_s, commit_hash, branch, environment, machine, benchscope_version)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO runs (started_at, duration_s, commit_hash, branch, environment, machine,
+                               benchscope_version, failures_json, exports_json)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 run.started_at,
                 run.duration_s,
@@ -175,14 +211,15 @@ impl History {
                 run.branch,
                 run.environment,
                 machine_fingerprint(),
-                run.benchscope_version
+                run.benchscope_version,
+                failures,
+                exports,
             ],
         )
         .map_err(db)?;
         let id = tx.last_insert_rowid();
         for result in &run.benchmarks {
-            let kept = capped(result);
-            let json = serde_json::to_string(&kept).expect("results serialize");
+            let json = to_json(&path, &capped(result))?;
             tx.execute(
                 "INSERT INTO results (run_id, name, mean_ns, result_json) VALUES (?1, ?2, ?3, ?4)",
                 params![id, result.name, result.stats.mean, json],
@@ -226,7 +263,8 @@ impl History {
         let head = self
             .conn
             .query_row(
-                "SELECT started_at, duration_s, commit_hash, branch, environment, benchscope_version
+                "SELECT started_at, duration_s, commit_hash, branch, environment, benchscope_version,
+                        failures_json, exports_json
                  FROM runs WHERE id = ?1",
                 params![id],
                 |r| {
@@ -237,6 +275,8 @@ impl History {
                         r.get::<_, String>(3)?,
                         r.get::<_, String>(4)?,
                         r.get::<_, String>(5)?,
+                        r.get::<_, String>(6)?,
+                        r.get::<_, String>(7)?,
                     ))
                 },
             )
@@ -265,6 +305,10 @@ impl History {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let unreadable = |what: &str, e: serde_json::Error| Error::History {
+            path: self.path.clone(),
+            message: format!("the stored {what} of run {id} are unreadable: {e}"),
+        };
         Ok(SuiteRun {
             schema_version: crate::results::SCHEMA_VERSION,
             benchscope_version: head.5,
@@ -274,8 +318,10 @@ impl History {
             commit: head.2,
             branch: head.3,
             benchmarks,
-            failures: Vec::new(),
-            exports: Vec::new(),
+            failures: serde_json::from_str::<Vec<Failure>>(&head.6)
+                .map_err(|e| unreadable("failures", e))?,
+            exports: serde_json::from_str::<Vec<ExportStatus>>(&head.7)
+                .map_err(|e| unreadable("export statuses", e))?,
         })
     }
 
@@ -290,55 +336,12 @@ impl History {
             .map_err(|e| history_error(&self.path, e))
     }
 
-    /// Names run `id` as baseline `name`, replacing an earlier one.
-    pub fn save_baseline(&mut self, name: &str, id: i64) -> Result<(), Error> {
-        self.conn
-            .execute(
-                "INSERT INTO baselines (name, run_id, saved_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (name) DO UPDATE SET run_id = excluded.run_id, saved_at = excluded.saved_at",
-                params![name, id, crate::results::unix_now()],
-            )
-            .map(|_| ())
-            .map_err(|e| history_error(&self.path, e))
-    }
-
-    /// The run saved as baseline `name`.
-    pub fn baseline(&self, name: &str) -> Result<Option<i64>, Error> {
-        self.conn
-            .query_row(
-                "SELECT run_id FROM baselines WHERE name = ?1",
-                params![name],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| history_error(&self.path, e))
-    }
-
-    /// Every saved baseline: (name, run id).
-    pub fn baselines(&self) -> Result<Vec<(String, i64)>, Error> {
-        let db = |e: rusqlite::Error| history_error(&self.path, e);
-        let mut stmt = self
-            .conn
-            .prepare("SELECT name, run_id FROM baselines ORDER BY name")
-            .map_err(db)?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(db)?;
-        rows.collect::<Result<_, _>>().map_err(db)
-    }
-
-    /// Imports a run (e.g. a baseline carried between CI jobs as JSON) and
-    /// returns its new id.
-    pub fn import(&mut self, run: &SuiteRun) -> Result<i64, Error> {
-        self.record(run)
-    }
-
     /// Writes a consistent copy of the whole history to `to` (a new file) and
     /// returns the number of runs in it. Safe while suites are writing: the
     /// copy is one read transaction (`VACUUM INTO`), compacted, WAL folded in.
     ///
     /// ```no_run
-    /// # use benchscope::history::History;
+    /// # use benchscope::History;
     /// let history = History::open(std::path::Path::new("target/benchscope/history.db"))?;
     /// let runs = history.backup(std::path::Path::new("history-2026-11-24.db"))?;
     /// # Ok::<(), benchscope::Error>(())
@@ -365,30 +368,90 @@ impl History {
         Ok(runs as usize)
     }
 
-    /// Replaces the whole history with the backup at `from` and returns the
-    /// number of runs restored. The backup is checked first (a SQLite file
-    /// that passes `integrity_check`, with a schema this benchscope reads);
-    /// a bad one is an error that leaves the history as it was. The copy
-    /// goes through SQLite's online backup, so the WAL stays consistent.
-    pub fn restore(&mut self, from: &Path) -> Result<usize, Error> {
+    /// Replaces the whole history at `path` with the backup at `from` and
+    /// returns the number of runs restored.
+    ///
+    /// Nothing is written until the backup has passed every check: a SQLite
+    /// file that passes `integrity_check`, whose schema is exactly a
+    /// benchscope history's (every table, column and index of its version,
+    /// and nothing else). The backup is then copied to a new file beside
+    /// the history, migrated and checked again, and renamed over it, so a
+    /// failure at any step leaves the old history as it was. Restore while
+    /// no suite is writing: one that holds the history open is refused.
+    pub fn restore(path: &Path, from: &Path) -> Result<usize, Error> {
         let source = History::verified_copy(from)?;
-        let db = |e: rusqlite::Error| history_error(&self.path, e);
-        {
-            let backup = rusqlite::backup::Backup::new(&source, &mut self.conn).map_err(db)?;
-            backup
-                .run_to_completion(256, Duration::ZERO, None)
-                .map_err(db)?;
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+            action: "cannot create the folder of",
+            path: path.to_owned(),
+            source,
+        })?;
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "history.db".into());
+        let temp = dir.join(format!(".{file_name}.restore-{}", std::process::id()));
+        let result = History::restore_via(&source, path, &temp);
+        drop(source);
+        if result.is_err() {
+            let _ = std::fs::remove_file(&temp);
         }
-        let version: i64 = self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(db)?;
-        self.migrate(version)?;
-        Ok(self.runs(None)?.len())
+        result
+    }
+
+    fn restore_via(source: &Connection, path: &Path, temp: &Path) -> Result<usize, Error> {
+        let _ = std::fs::remove_file(temp);
+        let target = temp.to_str().ok_or_else(|| Error::History {
+            path: path.to_owned(),
+            message: "the history's folder is not valid UTF-8; move the history elsewhere".into(),
+        })?;
+        source
+            .execute("VACUUM INTO ?1", [target])
+            .map_err(|e| history_error(path, e))?;
+        let runs = {
+            let copy = History::open_file(temp)?;
+            let runs = copy.runs(None)?.len();
+            // Back out of WAL so the file stands alone when renamed.
+            copy.conn
+                .pragma_update(None, "journal_mode", "DELETE")
+                .map_err(|e| history_error(temp, e))?;
+            runs
+        };
+        History::verified_copy(temp)?;
+        if path.exists() {
+            // Fold the old history's log into it and close it: the rename
+            // must not leave a log that belongs to the old file beside the
+            // new one.
+            let old = Connection::open(path).map_err(|e| history_error(path, e))?;
+            old.busy_timeout(Duration::from_secs(5))
+                .map_err(|e| history_error(path, e))?;
+            old.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                .map_err(|e| history_error(path, e))?;
+            old.pragma_update(None, "journal_mode", "DELETE")
+                .map_err(|e| history_error(path, e))?;
+            drop(old);
+            let wal = PathBuf::from(format!("{}-wal", path.display()));
+            if wal.exists() {
+                return Err(Error::History {
+                    path: path.to_owned(),
+                    message: "another process (a running suite?) holds the history open; restore when it has finished".into(),
+                });
+            }
+        }
+        std::fs::rename(temp, path).map_err(|source| Error::Io {
+            action: "cannot replace",
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok(runs)
     }
 
     /// Opens `path` read-only and checks that it is an intact benchscope
-    /// history.
+    /// history: SQLite's integrity check, a known schema version, and the
+    /// schema itself, table by table and column by column.
     fn verified_copy(path: &Path) -> Result<Connection, Error> {
         let db = |e: rusqlite::Error| history_error(path, e);
         if !path.is_file() {
@@ -414,7 +477,7 @@ impl History {
                 "it has schema version {version}, newer than the {SCHEMA_VERSION} this benchscope understands; upgrade benchscope"
             ))
         } else {
-            None
+            schema_difference(&conn, version).map_err(db)?
         };
         match problem {
             Some(message) => Err(Error::History {
@@ -424,6 +487,84 @@ impl History {
             None => Ok(conn),
         }
     }
+}
+
+/// The tables (and their indexes) of a database, sorted by name.
+fn table_names(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    )?;
+    stmt.query_map([], |r| r.get(0))?.collect()
+}
+
+/// A database's schema as text, one line per table column and index, for
+/// comparing two databases.
+fn schema_of(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    let mut lines = Vec::new();
+    for table in table_names(conn)? {
+        let mut stmt = conn.prepare(&format!("PRAGMA table_info(\"{table}\")"))?;
+        let columns = stmt.query_map([], |r| {
+            Ok(format!(
+                "column {table}.{} {} notnull={} default={:?} pk={}",
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, Option<String>>(4)?,
+                r.get::<_, i64>(5)?
+            ))
+        })?;
+        for column in columns {
+            lines.push(column?);
+        }
+    }
+    let mut stmt = conn.prepare(
+        "SELECT name, tbl_name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%'",
+    )?;
+    let indexes = stmt.query_map([], |r| {
+        Ok(format!(
+            "index {} on {}",
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?
+        ))
+    })?;
+    for index in indexes {
+        lines.push(index?);
+    }
+    lines.sort();
+    Ok(lines)
+}
+
+/// How `conn`'s schema differs from a benchscope history of `version`, in
+/// words; `None` when it is the same.
+fn schema_difference(conn: &Connection, version: i64) -> rusqlite::Result<Option<String>> {
+    let reference = Connection::open_in_memory()?;
+    for sql in MIGRATIONS.iter().take(version.max(0) as usize) {
+        reference.execute_batch(sql)?;
+    }
+    let expected = schema_of(&reference)?;
+    let found = schema_of(conn)?;
+    if expected == found {
+        return Ok(None);
+    }
+    let missing: Vec<&String> = expected.iter().filter(|l| !found.contains(l)).collect();
+    let extra: Vec<&String> = found.iter().filter(|l| !expected.contains(l)).collect();
+    let list = |v: &[&String]| {
+        v.iter()
+            .take(4)
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let mut message = format!(
+        "its schema is not a benchscope history's (version {version}), so it is not a backup benchscope wrote"
+    );
+    if !missing.is_empty() {
+        message.push_str(&format!("; missing: {}", list(&missing)));
+    }
+    if !extra.is_empty() {
+        message.push_str(&format!("; not expected: {}", list(&extra)));
+    }
+    Ok(Some(message))
 }
 
 fn history_error(path: &Path, e: rusqlite::Error) -> Error {
@@ -443,6 +584,13 @@ fn history_error(path: &Path, e: rusqlite::Error) -> Error {
         path: path.to_owned(),
         message,
     }
+}
+
+fn to_json(path: &Path, value: &impl serde::Serialize) -> Result<String, Error> {
+    serde_json::to_string(value).map_err(|e| Error::History {
+        path: path.to_owned(),
+        message: format!("cannot encode a result: {e}"),
+    })
 }
 
 /// The result with at most [`MAX_SAMPLES`] samples, thinned evenly.
@@ -487,19 +635,9 @@ pub fn machine_fingerprint() -> String {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-
-    pub(crate) fn run(commit: &str, branch: &str, means: &[(&str, f64)]) -> SuiteRun {
-        let benchmarks = means
-            .iter()
-            .map(|(name, mean)| {
-                let samples: Vec<f64> = (0..20).map(|i| mean + i as f64 % 3.0).collect();
-                BenchResult::from_samples(*name, samples).unwrap()
-            })
-            .collect();
-        SuiteRun::new(commit, branch, benchmarks)
-    }
+    use crate::results::fixtures::run;
 
     fn temp(name: &str) -> PathBuf {
         let dir =
@@ -509,23 +647,30 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn runs_round_trip_with_baselines() {
+    fn runs_round_trip_whole() {
         let path = temp("roundtrip");
         let mut h = History::open(&path).unwrap();
-        let a = h
-            .record(&run("aaa", "main", &[("x", 100.0), ("y", 5.0)]))
-            .unwrap();
+        let mut first = run("aaa", "main", &[("x", 100.0), ("y", 5.0)]);
+        first.failures.push(Failure {
+            name: "z".into(),
+            error: "benchmark `z` panicked: boom".into(),
+        });
+        first.exports.push(ExportStatus {
+            exporter: "OTLP metrics export to http://127.0.0.1:1/v1/metrics".into(),
+            succeeded: 3,
+            failed: 1,
+            first_error: Some("connection refused".into()),
+        });
+        let a = h.record(&first).unwrap();
         let b = h.record(&run("bbb", "feature", &[("x", 110.0)])).unwrap();
         assert!(b > a);
-        h.save_baseline("main", a).unwrap();
-        assert_eq!(h.baseline("main").unwrap(), Some(a));
-        assert_eq!(h.baseline("nope").unwrap(), None);
         assert_eq!(h.latest(Some("main")).unwrap(), Some(a));
         assert_eq!(h.latest(None).unwrap(), Some(b));
         let back = h.run(a).unwrap();
         assert_eq!(back.commit, "aaa");
-        assert_eq!(back.benchmarks.len(), 2);
-        assert_eq!(back.get("x").unwrap().samples_ns.len(), 20);
+        assert_eq!(back.benchmarks, first.benchmarks);
+        assert_eq!(back.failures, first.failures, "failures come back");
+        assert_eq!(back.exports, first.exports, "export statuses come back");
         let listed = h.runs(Some("main")).unwrap();
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].benchmarks, 2);
@@ -533,7 +678,6 @@ pub(crate) mod tests {
         // Reopening keeps everything.
         let h = History::open(&path).unwrap();
         assert_eq!(h.runs(None).unwrap().len(), 2);
-        assert_eq!(h.baselines().unwrap(), [("main".to_string(), a)]);
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! The OpenTelemetry instruments benchscope records, named with their final
-//! Prometheus names so that every export path shows the same names (see the
-//! README's metric table; [`CATALOGUE`] is its source).
+//! The OpenTelemetry instruments benchscope records into, one per metric of
+//! the [catalogue](super::catalogue), and what a finished benchmark, a
+//! comparison, a failure and a suite record.
 //!
 //! Everything here runs outside the timed region, after a benchmark's
 //! samples are taken.
@@ -8,87 +8,11 @@
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Counter, Gauge, Histogram, Meter};
 
-use crate::regression::Verdict;
-use crate::results::{BaselineComparison, BenchResult};
+use super::catalogue::*;
+use crate::results::{BaselineComparison, BenchResult, Verdict};
 
 /// Instrumentation scope name of every benchscope instrument.
-pub const SCOPE: &str = "benchscope";
-
-/// A metric benchscope exports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MetricSpec {
-    /// The Prometheus-visible name.
-    pub name: &'static str,
-    /// `histogram`, `gauge` or `counter`.
-    pub kind: &'static str,
-    /// Unit, as OpenTelemetry metadata.
-    pub unit: &'static str,
-    /// Label names.
-    pub labels: &'static [&'static str],
-    /// What it means.
-    pub description: &'static str,
-}
-
-macro_rules! catalogue {
-    ($($id:ident = $name:literal, $kind:literal, $unit:literal, [$($label:literal),*], $desc:literal;)*) => {
-        $(
-            #[doc = $desc]
-            pub const $id: MetricSpec = MetricSpec {
-                name: $name, kind: $kind, unit: $unit, labels: &[$($label),*], description: $desc,
-            };
-        )*
-        /// Every metric benchscope exports.
-        pub const CATALOGUE: &[MetricSpec] = &[$($id),*];
-    };
-}
-
-catalogue! {
-    EXECUTION_TIME = "benchmark_execution_time_ms", "histogram", "ms", ["benchmark_name", "environment"],
-        "Time per iteration of each sample (benchmarks) or of each call (application mode), in milliseconds.";
-    SPEEDUP_RATIO = "speedup_ratio", "gauge", "1", ["benchmark_name", "percentile", "baseline_version"],
-        "Baseline time divided by current time at p50, p95 and p99; above 1 is faster than the baseline.";
-    REGRESSIONS = "performance_regression_detected_total", "counter", "1", ["benchmark_name", "severity", "commit_hash"],
-        "Regressions detected against the baseline, by severity.";
-    MEMORY = "memory_usage_mb", "gauge", "MiBy", ["process", "phase"],
-        "Resident memory of the process in MiB, per phase (warmup, measure, idle) and its peak.";
-    CPU = "cpu_utilization_percent", "gauge", "%", ["core", "process"],
-        "CPU use in percent: the process over all cores (core=\"all\") and each core of the system (process=\"system\").";
-    SUITE_DURATION = "benchmark_suite_duration_seconds", "histogram", "s", [],
-        "Wall time of whole suite runs, in seconds.";
-    CI_STATUS = "ci_pipeline_status", "gauge", "1", ["pipeline", "branch", "trigger"],
-        "Outcome of the suite in its pipeline: 1 pass, 0 fail (a benchmark failed or regressed at or above the gate's severity).";
-    MEAN = "benchmark_mean_ms", "gauge", "ms", ["benchmark_name", "environment"],
-        "Mean time per iteration of the latest run, in milliseconds.";
-    PERCENTILE = "benchmark_percentile_ms", "gauge", "ms", ["benchmark_name", "environment", "percentile"],
-        "Time per iteration at p50, p95 and p99 of the latest run, in milliseconds.";
-    STD_DEV = "benchmark_std_dev_ms", "gauge", "ms", ["benchmark_name", "environment"],
-        "Standard deviation of the samples of the latest run, in milliseconds.";
-    MAD = "benchmark_mad_ms", "gauge", "ms", ["benchmark_name", "environment"],
-        "Median absolute deviation of the samples of the latest run, in milliseconds.";
-    CONFIDENCE = "benchmark_confidence_interval_ms", "gauge", "ms", ["benchmark_name", "environment", "bound"],
-        "Bounds (lower, upper) of the 95 % confidence interval of the mean, in milliseconds.";
-    OUTLIERS = "benchmark_outliers", "gauge", "1", ["benchmark_name", "environment", "class"],
-        "Samples outside Tukey's fences in the latest run, by class (low_severe, low_mild, high_mild, high_severe).";
-    SAMPLES = "benchmark_samples", "gauge", "1", ["benchmark_name", "environment"],
-        "Samples taken in the latest run.";
-    ITERATIONS = "benchmark_iterations_total", "counter", "1", ["benchmark_name", "environment"],
-        "Iterations measured (warm-up excluded), summed over runs.";
-    THROUGHPUT = "benchmark_throughput_per_second", "gauge", "1/s", ["benchmark_name", "environment", "unit"],
-        "Units of work (bytes or elements) per second at the mean time, for benchmarks that declare a throughput.";
-    BASELINE = "benchmark_baseline_ms", "gauge", "ms", ["benchmark_name", "percentile", "baseline_version"],
-        "The baseline's time per iteration at p50, p95 and p99, in milliseconds.";
-    CHANGE = "benchmark_change_percent", "gauge", "%", ["benchmark_name", "baseline_version"],
-        "Change of the mean against the baseline, in percent; positive is slower.";
-    RUNS = "benchmark_runs_total", "counter", "1", ["benchmark_name", "environment", "status"],
-        "Benchmark runs by outcome (ok, failed).";
-    LAST_RUN = "benchmark_last_run_timestamp_seconds", "gauge", "s", ["benchmark_name", "environment"],
-        "Unix time at which the benchmark last finished.";
-    BUILD_INFO = "benchscope_build_info", "gauge", "1", ["version"],
-        "Always 1; the benchscope version that produced the series.";
-}
-
-/// Percentile label values, in the order of `speedup_ratio`'s series.
-pub const PERCENTILES: [&str; 3] = ["p50", "p95", "p99"];
+pub(crate) const SCOPE: &str = "benchscope";
 
 /// Builds the `benchmark_execution_time_ms` histogram; the runner and
 /// application mode both call this so they describe the same instrument.
@@ -152,31 +76,13 @@ fn counter(meter: &Meter, spec: MetricSpec) -> Counter<u64> {
 
 /// Labels of the suite's pipeline, for `ci_pipeline_status`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pipeline {
+pub struct Pipeline<'a> {
     /// The pipeline (workflow) name.
-    pub pipeline: String,
+    pub pipeline: &'a str,
     /// The branch.
-    pub branch: String,
+    pub branch: &'a str,
     /// What started it (push, pull_request, schedule, manual).
-    pub trigger: String,
-}
-
-impl Pipeline {
-    /// Reads the pipeline from CI variables (GitHub Actions, GitLab CI), else
-    /// `local` / `manual`.
-    pub fn from_env(branch: &str) -> Pipeline {
-        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        Pipeline {
-            pipeline: env("GITHUB_WORKFLOW")
-                .or_else(|| env("CI_PIPELINE_NAME"))
-                .or_else(|| env("CI_JOB_NAME"))
-                .unwrap_or_else(|| "local".into()),
-            branch: branch.to_owned(),
-            trigger: env("GITHUB_EVENT_NAME")
-                .or_else(|| env("CI_PIPELINE_SOURCE"))
-                .unwrap_or_else(|| "manual".into()),
-        }
-    }
+    pub trigger: &'a str,
 }
 
 impl Instruments {
@@ -320,19 +226,19 @@ impl Instruments {
     }
 
     /// Records the end of a suite: its duration and the pipeline status.
-    pub fn record_suite(&self, duration_s: f64, passed: bool, pipeline: &Pipeline) {
+    pub fn record_suite(&self, duration_s: f64, passed: bool, pipeline: &Pipeline<'_>) {
         self.suite_duration.record(duration_s, &[]);
         self.record_ci_status(passed, pipeline);
     }
 
     /// Records the pipeline's status: 1 pass, 0 fail.
-    pub fn record_ci_status(&self, passed: bool, pipeline: &Pipeline) {
+    pub fn record_ci_status(&self, passed: bool, pipeline: &Pipeline<'_>) {
         self.ci_status.record(
             u64::from(passed),
             &[
-                KeyValue::new("pipeline", pipeline.pipeline.clone()),
-                KeyValue::new("branch", pipeline.branch.clone()),
-                KeyValue::new("trigger", pipeline.trigger.clone()),
+                KeyValue::new("pipeline", pipeline.pipeline.to_owned()),
+                KeyValue::new("branch", pipeline.branch.to_owned()),
+                KeyValue::new("trigger", pipeline.trigger.to_owned()),
             ],
         );
     }

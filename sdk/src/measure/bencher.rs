@@ -24,8 +24,10 @@ pub struct Settings {
 /// percentiles and the confidence interval mean little.
 pub const MIN_SAMPLES: u32 = 10;
 
-/// How far along a benchmark is; passed to the progress callback between samples.
+/// How far along a benchmark is; a [`Reporter`](crate::Reporter) hears it
+/// between samples, never inside a timed region.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub enum Progress {
     /// Warm-up began.
     WarmupStarted,
@@ -90,7 +92,7 @@ impl std::fmt::Debug for Bencher<'_> {
 
 impl<'a> Bencher<'a> {
     /// A bencher that measures with `settings` and reports to `progress`.
-    pub fn new(settings: Settings, progress: &'a mut dyn FnMut(Progress)) -> Self {
+    pub(crate) fn new(settings: Settings, progress: &'a mut dyn FnMut(Progress)) -> Self {
         Bencher {
             settings,
             progress,
@@ -170,7 +172,7 @@ impl<'a> Bencher<'a> {
     }
 
     /// The measurement taken, if the body called [`Bencher::iter`].
-    pub fn into_measurement(self) -> Option<Measurement> {
+    pub(crate) fn into_measurement(self) -> Option<Measurement> {
         self.measurement
     }
 }

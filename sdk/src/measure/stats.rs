@@ -3,7 +3,8 @@
 //! of the mean (Student's t) and outlier counts by Tukey's fences.
 
 use serde::{Deserialize, Serialize};
-use statrs::distribution::{ContinuousCDF, StudentsT};
+
+use super::student_t;
 
 /// Statistics of one benchmark's samples, all times in nanoseconds per iteration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -12,9 +13,7 @@ pub struct Stats {
     pub samples: usize,
     /// Arithmetic mean.
     pub mean: f64,
-    /// Median (equal to `p50`).
-    pub median: f64,
-    /// 50th percentile.
+    /// 50th percentile: the median.
     pub p50: f64,
     /// 95th percentile.
     pub p95: f64,
@@ -62,7 +61,7 @@ impl Stats {
     ///
     /// ```
     /// let stats = benchscope::Stats::from_samples(&[1.0, 2.0, 3.0, 4.0, 100.0]).unwrap();
-    /// assert_eq!(stats.median, 3.0);
+    /// assert_eq!(stats.p50, 3.0);
     /// assert_eq!(stats.outliers.high_severe, 1);
     /// ```
     pub fn from_samples(samples: &[f64]) -> Option<Stats> {
@@ -89,7 +88,6 @@ impl Stats {
         Some(Stats {
             samples: n,
             mean,
-            median,
             p50: median,
             p95: percentile(&sorted, 95.0),
             p99: percentile(&sorted, 99.0),
@@ -107,10 +105,7 @@ impl Stats {
 /// The `p`th percentile of sorted data, interpolating linearly between the two
 /// nearest ranks (the "type 7" definition used by R and NumPy).
 ///
-/// ```
-/// assert_eq!(benchscope::stats::percentile(&[1.0, 2.0, 3.0, 4.0], 50.0), 2.5);
-/// ```
-pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     match sorted.len() {
         0 => f64::NAN,
         1 => sorted[0],
@@ -124,10 +119,8 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 /// Two-sided 95 % critical value of Student's t with `df` degrees of freedom.
-pub fn t_critical_975(df: usize) -> f64 {
-    StudentsT::new(0.0, 1.0, df as f64)
-        .map(|t| t.inverse_cdf(0.975))
-        .unwrap_or(1.96)
+fn t_critical_975(df: usize) -> f64 {
+    student_t::quantile_upper(0.975, df as f64)
 }
 
 fn tukey(sorted: &[f64]) -> Outliers {
@@ -158,7 +151,7 @@ mod tests {
         let s = Stats::from_samples(&[2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]).unwrap();
         assert_eq!(s.mean, 5.0);
         assert!((s.std_dev - 2.138_089_935).abs() < 1e-6);
-        assert_eq!(s.median, 4.5);
+        assert_eq!(s.p50, 4.5);
         assert_eq!(s.mad, 0.5);
         assert_eq!((s.min, s.max), (2.0, 9.0));
         // t(7) at 97.5 % is 2.364624.
@@ -169,6 +162,7 @@ mod tests {
 
     #[test]
     fn percentiles_interpolate() {
+        assert_eq!(percentile(&[1.0, 2.0, 3.0, 4.0], 50.0), 2.5);
         let sorted: Vec<f64> = (1..=101).map(f64::from).collect();
         assert_eq!(percentile(&sorted, 95.0), 96.0);
         assert_eq!(percentile(&sorted, 99.0), 100.0);

@@ -9,11 +9,22 @@
 //! between two runs of unchanged code is "significant" yet meaningless.
 
 use serde::{Deserialize, Serialize};
-use statrs::distribution::{ContinuousCDF, StudentsT};
 
-/// How a change is judged.
+use crate::measure::two_sided_p;
+use crate::results::{Comparison, Severity, Verdict};
+
+/// How a change is judged: `[regression]` in `benchscope.toml`.
+///
+/// ```
+/// use benchscope::{config::Policy, Severity, Verdict};
+/// let baseline: Vec<f64> = (0..50).map(|i| 100.0 + (i % 5) as f64).collect();
+/// let slower: Vec<f64> = baseline.iter().map(|x| x * 1.3).collect();
+/// let c = Policy::default().compare(&baseline, &slower).unwrap();
+/// assert_eq!(c.verdict, Verdict::Regressed(Severity::Major));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
 pub struct Policy {
     /// Significance level of the two-sided test.
     pub alpha: f64,
@@ -36,62 +47,16 @@ impl Default for Policy {
     }
 }
 
-/// How bad a regression is, by its magnitude.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    /// Beyond the noise floor, below `major`.
-    Minor,
-    /// From `major` to `critical`.
-    Major,
-    /// `critical` or more.
-    Critical,
-}
-
-impl Severity {
-    /// The `severity` label value.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Severity::Minor => "minor",
-            Severity::Major => "major",
-            Severity::Critical => "critical",
-        }
+impl Policy {
+    /// Compares `current` samples with `baseline` samples; `None` when either
+    /// side has fewer than two samples or the baseline's mean is not positive.
+    pub fn compare(&self, baseline: &[f64], current: &[f64]) -> Option<Comparison> {
+        compare(baseline, current, self)
     }
 }
 
-/// The outcome of comparing a run with its baseline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "verdict", content = "severity")]
-pub enum Verdict {
-    /// Significantly faster by more than the noise floor.
-    Improved,
-    /// No change that passes both the test and the noise floor.
-    Unchanged,
-    /// Significantly slower by more than the noise floor.
-    Regressed(Severity),
-}
-
-/// A comparison's figures and verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Comparison {
-    /// Relative change of the mean: (current − baseline) / baseline; positive is slower.
-    pub change: f64,
-    /// Two-sided p-value of Welch's t-test.
-    pub p_value: f64,
-    /// The verdict.
-    pub verdict: Verdict,
-}
-
 /// Compares `current` samples with `baseline` samples under `policy`.
-///
-/// ```
-/// use benchscope::regression::{compare, Policy, Severity, Verdict};
-/// let baseline: Vec<f64> = (0..50).map(|i| 100.0 + (i % 5) as f64).collect();
-/// let slower: Vec<f64> = baseline.iter().map(|x| x * 1.3).collect();
-/// let c = compare(&baseline, &slower, &Policy::default()).unwrap();
-/// assert_eq!(c.verdict, Verdict::Regressed(Severity::Major));
-/// ```
-pub fn compare(baseline: &[f64], current: &[f64], policy: &Policy) -> Option<Comparison> {
+pub(crate) fn compare(baseline: &[f64], current: &[f64], policy: &Policy) -> Option<Comparison> {
     let (m0, v0, n0) = mean_var(baseline)?;
     let (m1, v1, n1) = mean_var(current)?;
     if m0 <= 0.0 {
@@ -135,9 +100,10 @@ fn welch_p_value(m0: f64, v0: f64, n0: f64, m1: f64, v1: f64, n1: f64) -> f64 {
     }
     let t = (m1 - m0) / se2.sqrt();
     let df = se2.powi(2) / ((v0 / n0).powi(2) / (n0 - 1.0) + (v1 / n1).powi(2) / (n1 - 1.0));
-    match StudentsT::new(0.0, 1.0, df) {
-        Ok(dist) => 2.0 * (1.0 - dist.cdf(t.abs())),
-        Err(_) => 1.0,
+    if df.is_finite() && df > 0.0 {
+        two_sided_p(t, df)
+    } else {
+        1.0
     }
 }
 

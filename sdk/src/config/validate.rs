@@ -1,0 +1,429 @@
+//! Checks the merged configuration once, after every source has had its
+//! say, so a value from `benchscope.toml` meets the same rules and the same
+//! messages as one from a variable or a flag. Every duration and count is
+//! bounded here: a value that would overflow a clock, or allocate for
+//! billions of samples, stops the run before it starts. A part that this
+//! build leaves out (a feature not enabled) is named with its feature.
+
+use std::time::Duration;
+
+use super::schema::{Config, ExporterKind, OtlpProtocol, TraceExporterKind};
+use crate::error::Error;
+
+/// Where the configuration's values came from, as the checks need to know
+/// it to name them.
+pub(crate) trait Origins {
+    /// How an error names `key`: the variable or flag that set it, or the
+    /// key and its file.
+    fn label(&self, key: &str) -> String;
+    /// Whether `key` was left at its default.
+    fn is_default(&self, key: &str) -> bool;
+}
+
+const MINUTE: Duration = Duration::from_secs(60);
+const HOUR: Duration = Duration::from_secs(3600);
+const DAY: Duration = Duration::from_secs(86_400);
+
+/// Whether this build can reach an `https://` endpoint.
+const TLS: bool = false;
+
+/// Most samples a benchmark may take: ten thousand are kept in the history,
+/// and a million is already 8 MB of samples per benchmark.
+pub(crate) const MAX_SAMPLES: u32 = 1_000_000;
+
+/// Checks `c`; returns the warnings worth printing, or the first error.
+pub(crate) fn validate(c: &Config, origins: &dyn Origins) -> Result<Vec<String>, Error> {
+    let check = Check { config: c, origins };
+    check.duration(
+        "collection_interval",
+        c.collection_interval,
+        Duration::from_millis(100),
+        HOUR,
+    )?;
+    check.duration(
+        "live.interval",
+        c.live.interval,
+        Duration::from_millis(100),
+        HOUR,
+    )?;
+    check.duration(
+        "otlp.timeout",
+        c.otlp.timeout,
+        Duration::from_millis(1),
+        10 * MINUTE,
+    )?;
+    check.duration(
+        "prometheus.linger",
+        c.prometheus.linger,
+        Duration::ZERO,
+        DAY,
+    )?;
+    let m = &c.measurement;
+    check.duration("measurement.warmup", m.warmup, Duration::ZERO, HOUR)?;
+    check.duration("measurement.min_time", m.min_time, Duration::ZERO, HOUR)?;
+    check.duration("measurement.max_time", m.max_time, Duration::ZERO, DAY)?;
+    if m.min_time > m.max_time {
+        return Err(check.bad(
+            "measurement.max_time",
+            humantime::format_duration(m.max_time).to_string(),
+            "it is shorter than measurement.min_time; raise max_time or lower min_time",
+        ));
+    }
+    check.count(
+        "measurement.samples",
+        m.samples as usize,
+        2,
+        MAX_SAMPLES as usize,
+    )?;
+    check
+        .count(
+            "max_series_per_metric",
+            c.max_series_per_metric,
+            1,
+            10_000_000,
+        )
+        .map_err(|e| with_hint(e, "the default is 20000"))?;
+    check.count("live.max_clients", c.live.max_clients, 1, 10_000)?;
+    check.buckets(&c.histogram_buckets_ms)?;
+    check.policy()?;
+    for (key, endpoint) in [
+        ("otlp.endpoint", &c.otlp.endpoint),
+        ("otlp.metrics_endpoint", &c.otlp.metrics_endpoint),
+        ("otlp.traces_endpoint", &c.otlp.traces_endpoint),
+    ] {
+        check.endpoint(key, endpoint)?;
+    }
+    check.features()?;
+    if c.exporters.contains(&ExporterKind::Live)
+        && !c.live.addr.ip().is_loopback()
+        && c.live.token.is_empty()
+    {
+        return Err(check.bad(
+            "live.addr",
+            c.live.addr.to_string(),
+            "listening beyond loopback needs a token: set BENCHSCOPE_LIVE_TOKEN (or live.token), and open the page with ?token=...",
+        ));
+    }
+    let mut warnings = Vec::new();
+    if c.exporters.contains(&ExporterKind::Prometheus) && !c.prometheus.addr.ip().is_loopback() {
+        warnings.push(format!(
+            "{} = {} serves /metrics beyond loopback, with the host name, process id, commit and branch in target_info, to anyone who can reach the port; keep it on 127.0.0.1 and let Prometheus scrape through an SSH tunnel or a reverse proxy with authentication (docs/operations.md)",
+            origins.label("prometheus.addr"),
+            c.prometheus.addr
+        ));
+    }
+    Ok(warnings)
+}
+
+struct Check<'a> {
+    config: &'a Config,
+    origins: &'a dyn Origins,
+}
+
+impl Check<'_> {
+    fn bad(&self, key: &str, value: String, reason: &str) -> Error {
+        Error::Config {
+            key: self.origins.label(key),
+            value,
+            reason: reason.to_owned(),
+        }
+    }
+
+    fn duration(
+        &self,
+        key: &str,
+        value: Duration,
+        min: Duration,
+        max: Duration,
+    ) -> Result<(), Error> {
+        if value >= min && value <= max {
+            return Ok(());
+        }
+        let text = |d: Duration| humantime::format_duration(d).to_string();
+        let reason = if value < min {
+            format!("{key} must be at least {}", text(min))
+        } else {
+            format!("{key} must be at most {}", text(max))
+        };
+        Err(self.bad(key, text(value), &reason))
+    }
+
+    fn count(&self, key: &str, value: usize, min: usize, max: usize) -> Result<(), Error> {
+        if (min..=max).contains(&value) {
+            return Ok(());
+        }
+        Err(self.bad(
+            key,
+            value.to_string(),
+            &format!("{key} must be from {min} to {max}"),
+        ))
+    }
+
+    fn buckets(&self, buckets: &[f64]) -> Result<(), Error> {
+        let key = "histogram_buckets_ms";
+        let ok = !buckets.is_empty()
+            && buckets.len() <= 200
+            && buckets.iter().all(|b| b.is_finite() && *b > 0.0)
+            && buckets.windows(2).all(|w| w[0] < w[1]);
+        if ok {
+            return Ok(());
+        }
+        Err(self.bad(
+            key,
+            format!("{buckets:?}"),
+            "write 1 to 200 positive, finite bounds in increasing order (milliseconds), or leave the key out for the default",
+        ))
+    }
+
+    fn policy(&self) -> Result<(), Error> {
+        let p = &self.config.regression;
+        let fraction = |key: &str, v: f64, max: f64| {
+            if v.is_finite() && v >= 0.0 && v <= max {
+                Ok(())
+            } else {
+                Err(self.bad(
+                    key,
+                    v.to_string(),
+                    &format!("{key} must be a number from 0 to {max}"),
+                ))
+            }
+        };
+        fraction("regression.alpha", p.alpha, 1.0)?;
+        fraction("regression.noise_floor", p.noise_floor, 10.0)?;
+        fraction("regression.major", p.major, 1000.0)?;
+        fraction("regression.critical", p.critical, 1000.0)?;
+        if p.critical < p.major {
+            return Err(self.bad(
+                "regression.critical",
+                p.critical.to_string(),
+                "critical must be at least major",
+            ));
+        }
+        Ok(())
+    }
+
+    /// An OTLP endpoint: empty (the default), or an `http://` or `https://`
+    /// URL with a host and, if any, a numeric port.
+    fn endpoint(&self, key: &str, value: &str) -> Result<(), Error> {
+        if value.is_empty() {
+            return Ok(());
+        }
+        let rest = match value.split_once("://") {
+            Some(("http", rest)) => rest,
+            Some(("https", rest)) => {
+                if TLS {
+                    rest
+                } else {
+                    return Err(self.bad(
+                        key,
+                        value.into(),
+                        "https:// needs the `tls` feature of benchscope; enable it, or send over http:// to a Collector that forwards over TLS",
+                    ));
+                }
+            }
+            _ => {
+                return Err(self.bad(
+                    key,
+                    value.into(),
+                    "write a URL with scheme and host, such as http://127.0.0.1:4318",
+                ));
+            }
+        };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let (host, port) = match authority.rsplit_once(':') {
+            // An IPv6 literal without a port: [::1].
+            Some((host, port)) if !port.contains(']') => (host, Some(port)),
+            _ => (authority, None),
+        };
+        let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok());
+        if host.is_empty() || !port_ok || authority.contains(char::is_whitespace) {
+            return Err(self.bad(
+                key,
+                value.into(),
+                "write a URL with scheme and host, such as http://127.0.0.1:4318",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Every exporter, span exporter and the history are compiled in.
+    fn features(&self) -> Result<(), Error> {
+        let c = self.config;
+        let missing = |what: &str, key: &str, feature: &'static str| Error::FeatureMissing {
+            what: what.into(),
+            key: self.origins.label(key),
+            feature,
+        };
+        for kind in &c.exporters {
+            match kind {
+                ExporterKind::Prometheus if !cfg!(feature = "prometheus") => {
+                    return Err(missing(
+                        "the Prometheus exporter",
+                        "exporters",
+                        "prometheus",
+                    ));
+                }
+                ExporterKind::Live if !cfg!(feature = "live") => {
+                    return Err(missing("the live view", "exporters", "live"));
+                }
+                ExporterKind::Stdout if !cfg!(feature = "stdout") => {
+                    return Err(missing("the stdout exporter", "exporters", "stdout"));
+                }
+                _ => {}
+            }
+        }
+        if !c.traces.is_empty() && !cfg!(feature = "traces") {
+            return Err(missing("spans", "traces", "traces"));
+        }
+        if c.traces.contains(&TraceExporterKind::Stdout) && !cfg!(feature = "stdout") {
+            return Err(missing("the stdout span exporter", "traces", "stdout"));
+        }
+        let otlp = c.exporters.contains(&ExporterKind::Otlp)
+            || c.traces.contains(&TraceExporterKind::Otlp);
+        if otlp {
+            let (feature, what) = match c.otlp.protocol {
+                OtlpProtocol::Grpc => ("otlp-grpc", "OTLP over gRPC"),
+                OtlpProtocol::HttpProtobuf => ("otlp-http", "OTLP over HTTP"),
+            };
+            let compiled = match c.otlp.protocol {
+                OtlpProtocol::Grpc => cfg!(feature = "otlp-grpc"),
+                OtlpProtocol::HttpProtobuf => cfg!(feature = "otlp-http"),
+            };
+            if !compiled {
+                let key = if self.origins.is_default("otlp.protocol") {
+                    "exporters"
+                } else {
+                    "otlp.protocol"
+                };
+                return Err(missing(what, key, feature));
+            }
+        }
+        if c.history.enabled && !cfg!(feature = "history") {
+            return Err(missing("the history database", "history.path", "history"));
+        }
+        Ok(())
+    }
+}
+
+fn with_hint(e: Error, hint: &str) -> Error {
+    match e {
+        Error::Config { key, value, reason } => Error::Config {
+            key,
+            value,
+            reason: format!("{reason} ({hint})"),
+        },
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::load::Loaded;
+    use super::super::schema::FILE_NAME;
+    use super::*;
+
+    use super::super::tests::env;
+
+    fn with_file(text: &str, pairs: &[(&str, &str)]) -> Result<Loaded, Error> {
+        Loaded::load(Some(&super::super::tests::config_file(text)), env(pairs))
+    }
+
+    #[test]
+    fn file_values_meet_the_same_rules_as_variables() {
+        let from_file = with_file("collection_interval = \"50ms\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            from_file.contains("collection_interval (in ")
+                && from_file.contains(FILE_NAME)
+                && from_file.contains("at least 100ms"),
+            "{from_file}"
+        );
+        let from_env = Loaded::load(None, env(&[("OTEL_METRIC_EXPORT_INTERVAL", "50")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            from_env.contains("OTEL_METRIC_EXPORT_INTERVAL") && from_env.contains("at least 100ms"),
+            "{from_env}"
+        );
+        let url = with_file("[otlp]\nendpoint = \"localhost:4317\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            url.contains("otlp.endpoint (in ") && url.contains("http://"),
+            "{url}"
+        );
+    }
+
+    #[test]
+    fn extreme_durations_and_counts_are_refused_before_anything_runs() {
+        for (text, words) in [
+            ("[otlp]\ntimeout = \"584542046090years\"\n", "at most 10m"),
+            (
+                "[otlp]\ntimeout = \"18446744073709551615s 600ms\"\n",
+                "at most 10m",
+            ),
+            ("[measurement]\nsamples = 4000000000\n", ""),
+            ("[measurement]\nsamples = 2000000\n", "from 2 to 1000000"),
+            ("[measurement]\nmax_time = \"100years\"\n", "at most 1day"),
+            ("[prometheus]\nlinger = \"400days\"\n", "at most 1day"),
+            ("max_series_per_metric = 0\n", "the default is 20000"),
+            ("histogram_buckets_ms = [2.0, 1.0]\n", "increasing order"),
+            ("[regression]\nalpha = 2.0\n", "from 0 to 1"),
+        ] {
+            let e = with_file(text, &[]).unwrap_err().to_string();
+            assert!(e.contains(FILE_NAME), "{text}: {e}");
+            assert!(e.contains(words), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_public_metrics_address_is_a_warning() {
+        let l = Loaded::load(None, env(&[("BENCHSCOPE_PROMETHEUS_ADDR", "0.0.0.0:9464")]));
+        if cfg!(feature = "prometheus") {
+            let warnings = l.unwrap().warnings;
+            assert_eq!(warnings.len(), 1);
+            assert!(
+                warnings[0].contains("BENCHSCOPE_PROMETHEUS_ADDR")
+                    && warnings[0].contains("loopback"),
+                "{warnings:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn parts_left_out_of_the_build_are_named_with_their_feature() {
+        let e = Loaded::load(None, env(&[("OTEL_METRICS_EXPORTER", "live")]));
+        if cfg!(feature = "live") {
+            assert!(e.is_ok());
+        } else {
+            let e = e.unwrap_err().to_string();
+            assert!(
+                e.contains("OTEL_METRICS_EXPORTER") && e.contains("features = [\"live\"]"),
+                "{e}"
+            );
+        }
+        let e = Loaded::load(
+            None,
+            env(&[
+                ("OTEL_METRICS_EXPORTER", "otlp"),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ]),
+        );
+        if !cfg!(feature = "otlp-grpc") {
+            let e = e.unwrap_err().to_string();
+            assert!(
+                e.contains("OTEL_EXPORTER_OTLP_PROTOCOL") && e.contains("`otlp-grpc`"),
+                "{e}"
+            );
+        }
+        let e = Loaded::load(None, env(&[("BENCHSCOPE_HISTORY", "h.db")]));
+        if !cfg!(feature = "history") {
+            let e = e.unwrap_err().to_string();
+            assert!(
+                e.contains("BENCHSCOPE_HISTORY") && e.contains("`history`"),
+                "{e}"
+            );
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! How figures are written for people: durations in the unit that keeps
+//! three or four significant digits, rates with SI prefixes, changes as
+//! signed percentages, commits shortened. The terminal, the guard, the
+//! analysis and the report all write through these, so a figure reads the
+//! same everywhere. (The words of a verdict are [`crate::Verdict::describe`].)
+// Figures for people are written by the harness and the tool; a build
+// without either uses `short_commit` only.
+#![cfg_attr(not(feature = "harness"), allow(dead_code))]
+
+/// A duration in nanoseconds, in the unit that keeps 3 or 4 significant digits.
+pub(crate) fn format_ns(ns: f64) -> String {
+    let (scale, unit) = time_unit(ns);
+    let value = ns / scale;
+    if value < 10.0 {
+        format!("{value:.3} {unit}")
+    } else if value < 100.0 {
+        format!("{value:.2} {unit}")
+    } else {
+        format!("{value:.1} {unit}")
+    }
+}
+
+/// The time unit that suits values up to `max_ns`: (nanoseconds per unit, name).
+pub(crate) fn time_unit(max_ns: f64) -> (f64, &'static str) {
+    if max_ns >= 1e9 {
+        (1e9, "s")
+    } else if max_ns >= 1e6 {
+        (1e6, "ms")
+    } else if max_ns >= 1e3 {
+        (1e3, "µs")
+    } else {
+        (1.0, "ns")
+    }
+}
+
+/// Units of work per second with an SI prefix: `1.5 MB/s`, `320.0 Kelem/s`.
+pub(crate) fn format_rate(per_second: f64, unit: &str) -> String {
+    let (scaled, prefix) = [(1e9, "G"), (1e6, "M"), (1e3, "K")]
+        .into_iter()
+        .find(|(f, _)| per_second >= *f)
+        .map(|(f, p)| (per_second / f, p))
+        .unwrap_or((per_second, ""));
+    let unit = if unit == "bytes" { "B" } else { "elem" };
+    format!("{scaled:.1} {prefix}{unit}/s")
+}
+
+/// A relative change as a signed percentage: `+12.5%`.
+pub(crate) fn format_change(change: f64) -> String {
+    format!("{:+.1}%", change * 100.0)
+}
+
+/// The first twelve characters of a commit id (characters, not bytes: a
+/// commit given by hand may be any text).
+pub(crate) fn short_commit(commit: &str) -> String {
+    commit.chars().take(12).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_keep_three_or_four_digits() {
+        assert_eq!(format_ns(1534.0), "1.534 µs");
+        assert_eq!(format_ns(2_100_000.0), "2.100 ms");
+        assert_eq!(format_ns(45.25), "45.25 ns");
+        assert_eq!(format_ns(3.2e9), "3.200 s");
+    }
+
+    #[test]
+    fn rates_and_changes() {
+        assert_eq!(format_rate(1.5e6, "bytes"), "1.5 MB/s");
+        assert_eq!(format_rate(320.0, "elements"), "320.0 elem/s");
+        assert_eq!(format_change(0.125), "+12.5%");
+        assert_eq!(format_change(-0.02), "-2.0%");
+    }
+
+    #[test]
+    fn commits_are_cut_by_characters() {
+        assert_eq!(short_commit("0123456789abcdef"), "0123456789ab");
+        // Twelve characters of multi-byte text: no panic at a byte boundary.
+        assert_eq!(short_commit("éééééééééééééé"), "éééééééééééé");
+    }
+}

@@ -1,0 +1,10 @@
+//! Measuring, the lowest layer: the registry of benchmarks, the bencher's
+//! warm-up, batch sizing and sampling loop, and the statistics of the
+//! samples. Nothing here knows about OpenTelemetry, baselines or exporters.
+
+pub(crate) mod bencher;
+pub(crate) mod registry;
+pub(crate) mod stats;
+mod student_t;
+
+pub(crate) use student_t::two_sided_p;

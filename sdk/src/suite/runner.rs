@@ -1,0 +1,360 @@
+//! The suite runner: measures each selected benchmark in turn, summarises its
+//! samples, compares it with the baseline, records everything through the
+//! instruments, and tells a [`Reporter`] how it goes.
+//!
+//! A [`Session`] is one suite run in progress: the registry's benchmarks are
+//! run through it by [`Suite::run`], and benchmarks defined as the program
+//! goes (criterion's `bench_function`) go through the same one.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Instant;
+
+use super::telemetry::Telemetry;
+use crate::analysis::baseline::Baseline;
+use crate::config::{Config, MeasurementConfig};
+use crate::error::Error;
+use crate::measure::bencher::{Bencher, Progress};
+use crate::measure::registry::{BenchOptions, Benchmark};
+use crate::measure::stats::Stats;
+use crate::otel::instruments::Pipeline;
+use crate::otel::resources::Phase;
+use crate::results::report::{Endpoints, Fanout, Relay};
+use crate::results::{
+    BenchResult, Failure, Reporter, SCHEMA_VERSION, Severity, SuiteRun, ThroughputResult, unix_now,
+};
+
+/// A configured suite, ready to run benchmarks.
+///
+/// ```no_run
+/// use benchscope::{Config, Silent, Suite};
+/// let suite = Suite::new(Config::load()?);
+/// let run = suite.run(&benchscope::benchmarks()?, &mut Silent)?;
+/// println!("{} benchmarks", run.benchmarks.len());
+/// # Ok::<(), benchscope::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Suite {
+    config: Config,
+    measurement: MeasurementConfig,
+    baseline: Option<Baseline>,
+}
+
+impl Suite {
+    /// A suite measuring with `config`'s defaults.
+    pub fn new(config: Config) -> Suite {
+        Suite {
+            measurement: config.measurement,
+            config,
+            baseline: None,
+        }
+    }
+
+    /// Measures with `measurement` instead of the configured defaults (the
+    /// CLI's `--quick`).
+    pub fn with_measurement(mut self, measurement: MeasurementConfig) -> Suite {
+        self.measurement = measurement;
+        self
+    }
+
+    /// Compares every benchmark with `baseline`.
+    pub fn with_baseline(mut self, baseline: Baseline) -> Suite {
+        self.baseline = Some(baseline);
+        self
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Starts the telemetry pipeline, runs `benchmarks`, and shuts the
+    /// pipeline down (after the configured linger). How each push exporter
+    /// fared is in the run's `exports`.
+    pub fn run(
+        &self,
+        benchmarks: &[&Benchmark],
+        reporter: &mut dyn Reporter,
+    ) -> Result<SuiteRun, Error> {
+        let (warn, warnings) = mpsc::channel::<String>();
+        let warn = Mutex::new(warn);
+        let telemetry = Telemetry::start_with_warnings(
+            &self.config,
+            Arc::new(move |w: &str| {
+                if let Ok(tx) = warn.lock() {
+                    let _ = tx.send(w.to_owned());
+                }
+            }),
+        )?;
+        let mut relay = Relay::new(reporter, warnings);
+        let mut run = self.run_in(&telemetry, benchmarks, &mut relay);
+        let shutdown = telemetry.shutdown();
+        relay.drain();
+        match shutdown {
+            Ok(statuses) => run.exports = statuses,
+            Err(e) => relay.inner.warning(&e.to_string()),
+        }
+        Ok(run)
+    }
+
+    /// Runs `benchmarks`, recording into an already started `telemetry`.
+    pub fn run_in(
+        &self,
+        telemetry: &Telemetry,
+        benchmarks: &[&Benchmark],
+        reporter: &mut dyn Reporter,
+    ) -> SuiteRun {
+        let names: Vec<String> = benchmarks.iter().map(|b| b.full_name()).collect();
+        let mut session = Session::start(self, telemetry, reporter, &names);
+        for (bench, name) in benchmarks.iter().zip(names) {
+            session.bench(name, bench.options(), &mut |b| bench.run(b));
+        }
+        session.finish()
+    }
+
+    /// A run passes when nothing failed and no regression reached major
+    /// severity.
+    pub fn passed(&self, run: &SuiteRun) -> bool {
+        run.failures.is_empty()
+            && run.benchmarks.iter().all(|b| {
+                b.baseline
+                    .as_ref()
+                    .and_then(|c| c.comparison.verdict.severity())
+                    .is_none_or(|s| s < Severity::Major)
+            })
+    }
+}
+
+/// One suite run in progress: started, then fed one benchmark at a time,
+/// then finished into a [`SuiteRun`].
+pub(crate) struct Session<'a> {
+    suite: &'a Suite,
+    telemetry: &'a Telemetry,
+    reporter: Box<dyn Reporter + 'a>,
+    started: Instant,
+    started_at: f64,
+    benchmarks: Vec<BenchResult>,
+    failures: Vec<Failure>,
+    #[cfg(feature = "traces")]
+    spans: Option<(
+        tracing::dispatcher::DefaultGuard,
+        tracing::span::EnteredSpan,
+    )>,
+}
+
+impl<'a> Session<'a> {
+    /// Starts a run of `names` (as far as they are known in advance).
+    pub(crate) fn start(
+        suite: &'a Suite,
+        telemetry: &'a Telemetry,
+        reporter: &'a mut dyn Reporter,
+        names: &[String],
+    ) -> Session<'a> {
+        // The live view hears everything the caller's reporter hears.
+        #[allow(unused_mut)]
+        let mut reporters: Vec<Box<dyn Reporter + 'a>> = vec![Box::new(reporter)];
+        #[cfg(feature = "live")]
+        if let Some(hub) = telemetry.live() {
+            reporters.push(Box::new(hub.clone()));
+        }
+        let reporter: Box<dyn Reporter + 'a> = Box::new(Fanout::new(reporters));
+        let mut session = Session {
+            suite,
+            telemetry,
+            reporter,
+            started: Instant::now(),
+            started_at: unix_now(),
+            benchmarks: Vec::new(),
+            failures: Vec::new(),
+            #[cfg(feature = "traces")]
+            spans: None,
+        };
+        let endpoints = Endpoints {
+            metrics: telemetry.prometheus_addr(),
+            live: telemetry.live_addr(),
+        };
+        session.reporter.suite_started(names, &endpoints);
+        // Spans go to this pipeline's tracer on this thread only.
+        #[cfg(feature = "traces")]
+        if let Some(dispatch) = telemetry.dispatch() {
+            let guard = tracing::dispatcher::set_default(dispatch);
+            let span = tracing::info_span!(
+                "suite",
+                otel.name = "benchmark suite",
+                benchmarks = names.len()
+            );
+            session.spans = Some((guard, span.entered()));
+        }
+        session
+    }
+
+    /// Measures one benchmark named `name`: `body` is given the bencher.
+    pub(crate) fn bench(
+        &mut self,
+        name: String,
+        options: BenchOptions,
+        body: &mut dyn FnMut(&mut Bencher<'_>),
+    ) {
+        self.reporter.bench_started(&name);
+        #[cfg(feature = "traces")]
+        let span = tracing::info_span!("benchmark", otel.name = %name, benchmark.name = %name);
+        #[cfg(feature = "traces")]
+        let entered = span.enter();
+        let outcome = self.measure(&name, &options, body);
+        #[cfg(feature = "traces")]
+        drop(entered);
+        let config = &self.suite.config;
+        match outcome {
+            Ok(result) => {
+                #[cfg(feature = "traces")]
+                annotate(&span, &result);
+                self.telemetry.instruments().record_bench(
+                    &result,
+                    &config.environment,
+                    &config.commit,
+                );
+                self.reporter.bench_finished(&result);
+                self.benchmarks.push(result);
+            }
+            Err(error) => {
+                #[cfg(feature = "traces")]
+                {
+                    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+                    span.set_attribute("error.message", error.to_string());
+                }
+                self.telemetry
+                    .instruments()
+                    .record_failure(&name, &config.environment);
+                self.reporter.bench_failed(&name, &error);
+                self.failures.push(Failure {
+                    name,
+                    error: error.to_string(),
+                });
+            }
+        }
+    }
+
+    /// Ends the run: records the suite's figures and tells the reporter.
+    pub(crate) fn finish(mut self) -> SuiteRun {
+        let config = &self.suite.config;
+        let run = SuiteRun {
+            schema_version: SCHEMA_VERSION,
+            benchscope_version: env!("CARGO_PKG_VERSION").into(),
+            started_at: self.started_at,
+            duration_s: self.started.elapsed().as_secs_f64(),
+            environment: config.environment.clone(),
+            commit: config.commit.clone(),
+            branch: config.branch.clone(),
+            benchmarks: std::mem::take(&mut self.benchmarks),
+            failures: std::mem::take(&mut self.failures),
+            exports: Vec::new(),
+        };
+        self.telemetry.instruments().record_suite(
+            run.duration_s,
+            self.suite.passed(&run),
+            &Pipeline {
+                pipeline: &config.pipeline,
+                branch: &config.branch,
+                trigger: &config.trigger,
+            },
+        );
+        self.reporter.suite_finished(&run);
+        run
+    }
+
+    fn measure(
+        &mut self,
+        name: &str,
+        options: &BenchOptions,
+        body: &mut dyn FnMut(&mut Bencher<'_>),
+    ) -> Result<BenchResult, Error> {
+        let settings = self.suite.measurement.resolve(options);
+        let resources = self.telemetry.resources();
+        if let Some(r) = resources {
+            r.take_peak();
+        }
+        let reporter = &mut self.reporter;
+        let mut on_progress = |p: Progress| {
+            if let Some(r) = resources {
+                r.set_phase(match p {
+                    Progress::WarmupStarted => Phase::Warmup,
+                    _ => Phase::Measure,
+                });
+            }
+            reporter.progress(name, p);
+        };
+        let mut bencher = Bencher::new(settings, &mut on_progress);
+        let outcome = catch_unwind(AssertUnwindSafe(|| body(&mut bencher)));
+        let measurement = bencher.into_measurement();
+        if let Some(r) = resources {
+            r.set_phase(Phase::Idle);
+        }
+        if let Err(panic) = outcome {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a non-string panic payload".into());
+            return Err(Error::Panicked {
+                name: name.into(),
+                message,
+            });
+        }
+        let measurement = measurement.ok_or_else(|| Error::NeverIterated(name.into()))?;
+        let stats = Stats::from_samples(&measurement.samples_ns)
+            .ok_or_else(|| Error::NeverIterated(name.into()))?;
+        let throughput = options.throughput.map(|t| ThroughputResult {
+            unit: t.unit().into(),
+            per_iteration: t.per_iteration(),
+            per_second: t.per_iteration() as f64 / (stats.mean / 1e9),
+        });
+        let mut result = BenchResult {
+            name: name.into(),
+            labels: options
+                .labels
+                .iter()
+                .map(|&(k, v)| (k.into(), v.into()))
+                .collect(),
+            iterations: measurement.batch * measurement.samples_ns.len() as u64,
+            batch: measurement.batch,
+            warmup_iterations: measurement.warmup_iterations,
+            samples_ns: measurement.samples_ns,
+            stats,
+            throughput,
+            peak_rss_mb: resources.and_then(|r| r.take_peak()),
+            finished_at: unix_now(),
+            baseline: None,
+        };
+        result.baseline = self
+            .suite
+            .baseline
+            .as_ref()
+            .and_then(|b| b.compare(&result, &self.suite.config.regression));
+        Ok(result)
+    }
+}
+
+/// Puts a benchmark's statistics on its span.
+#[cfg(feature = "traces")]
+fn annotate(span: &tracing::Span, result: &BenchResult) {
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    let s = &result.stats;
+    for (key, value) in [
+        ("benchmark.mean_ns", s.mean),
+        ("benchmark.median_ns", s.p50),
+        ("benchmark.p95_ns", s.p95),
+        ("benchmark.p99_ns", s.p99),
+        ("benchmark.std_dev_ns", s.std_dev),
+        ("benchmark.ci_lower_ns", s.ci_lower),
+        ("benchmark.ci_upper_ns", s.ci_upper),
+    ] {
+        span.set_attribute(key, value);
+    }
+    span.set_attribute("benchmark.samples", s.samples as i64);
+    span.set_attribute("benchmark.iterations", result.iterations as i64);
+    span.set_attribute("benchmark.outliers", s.outliers.total() as i64);
+    if let Some(cmp) = &result.baseline {
+        span.set_attribute("benchmark.change", cmp.comparison.change);
+        span.set_attribute("benchmark.baseline_version", cmp.baseline_version.clone());
+    }
+}
