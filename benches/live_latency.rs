@@ -12,8 +12,11 @@
 //!    warm-up estimate, so a suite's own CPU varies by several percent.
 //!
 //! ```text
-//! cargo bench --bench live_latency
+//! cargo bench -p benchscope-benches --bench live_latency
 //! ```
+
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -154,31 +157,14 @@ fn process_cpu() -> Duration {
     tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
-/// CPU time of the threads whose name starts with `prefix` (read while they run).
+/// CPU time of this process's threads whose name starts with `prefix`
+/// (read while they run).
 fn threads_cpu(prefix: &str) -> Duration {
-    // SAFETY: sysconf has no side effects.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    let mut total = 0.0;
-    for task in std::fs::read_dir("/proc/self/task")
-        .unwrap()
-        .filter_map(Result::ok)
-    {
-        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
-            continue;
-        };
-        let Some((head, rest)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        if !head
-            .rsplit_once('(')
-            .is_some_and(|(_, name)| name.starts_with(prefix))
-        {
-            continue;
-        }
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        total += f[11].parse::<f64>().unwrap_or(0.0) + f[12].parse::<f64>().unwrap_or(0.0);
-    }
-    Duration::from_secs_f64(total / ticks)
+    common::thread_cpu(std::process::id())
+        .into_iter()
+        .filter(|(_, name, _)| name.starts_with(prefix))
+        .map(|(_, _, cpu)| cpu)
+        .sum()
 }
 
 /// Sends the live address once the suite starts; counts samples; reads the

@@ -70,29 +70,6 @@ pub fn build_quickstart() -> PathBuf {
         .join("release/examples/quickstart")
 }
 
-/// CPU time (user + system) of each thread of `pid`: (tid, name, time).
-fn thread_cpu(pid: u32) -> Vec<(u32, String, Duration)> {
-    // SAFETY: sysconf has no side effects.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return Vec::new();
-    };
-    tasks
-        .filter_map(Result::ok)
-        .filter_map(|task| {
-            let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
-            let (head, rest) = stat.rsplit_once(')')?;
-            let name = head.split_once('(')?.1.to_owned();
-            let fields: Vec<&str> = rest.split_whitespace().collect();
-            // After the name: state is field 3, utime 14 and stime 15 (1-based).
-            let utime: f64 = fields.get(11)?.parse().ok()?;
-            let stime: f64 = fields.get(12)?.parse().ok()?;
-            let tid = task.file_name().to_string_lossy().parse().ok()?;
-            Some((tid, name, Duration::from_secs_f64((utime + stime) / ticks)))
-        })
-        .collect()
-}
-
 /// The peak resident set size of `pid` so far (VmHWM), in bytes. Read
 /// from /proc because wait4's ru_maxrss also counts the memory of the
 /// parent the child was forked from before it exec'd.
@@ -202,7 +179,7 @@ pub fn run(binary: &Path, mode: Mode, otlp_endpoint: &str, out: &Path) -> Sample
     let mut last: std::collections::BTreeMap<u32, (String, Duration)> = Default::default();
     let mut peak = 0;
     let (status, usage) = loop {
-        for (tid, name, cpu) in thread_cpu(pid) {
+        for (tid, name, cpu) in common::thread_cpu(pid) {
             last.insert(tid, (name, cpu));
         }
         peak = peak_rss(pid).unwrap_or(0).max(peak);

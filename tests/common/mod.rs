@@ -168,6 +168,30 @@ pub fn selected(names: &[&str]) -> Vec<&'static benchscope::Benchmark> {
         .collect()
 }
 
+/// The CPU time of each thread of process `pid` (its id, its name, the
+/// time), from `/proc/PID/task/*/schedstat`, which counts nanoseconds:
+/// `/proc`'s `stat` counts whole 10 ms ticks per thread, and rounds each of a
+/// hundred lightly loaded threads down to nothing.
+pub fn thread_cpu(pid: u32) -> Vec<(u32, String, std::time::Duration)> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .filter_map(Result::ok)
+        .filter_map(|task| {
+            let name = std::fs::read_to_string(task.path().join("comm")).ok()?;
+            let schedstat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
+            let nanos: u64 = schedstat.split_whitespace().next()?.parse().ok()?;
+            let tid = task.file_name().to_string_lossy().parse().ok()?;
+            Some((
+                tid,
+                name.trim_end().to_owned(),
+                std::time::Duration::from_nanos(nanos),
+            ))
+        })
+        .collect()
+}
+
 /// A free loopback port (bound, then released).
 pub fn free_addr() -> SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -191,6 +215,11 @@ pub fn quickstart_command() -> std::process::Command {
     cmd.env_remove("CARGO_MANIFEST_DIR")
         .stdin(std::process::Stdio::null());
     cmd
+}
+
+/// The example service (`examples/service`), built beside the test binaries.
+pub fn service_binary() -> std::path::PathBuf {
+    built_binary("service")
 }
 
 /// The `benchscope` command, built beside the test binaries.

@@ -316,12 +316,7 @@ fn serve(mut stream: TcpStream, shared: &Shared, handler: &Handler, busy: &Atomi
             Ok(Some(n)) => n,
             Ok(None) => return,
             Err(status) => {
-                let _ = write_response(
-                    &mut stream,
-                    &Response::text(status, format!("{}\n", reason(status))),
-                    false,
-                    false,
-                );
+                refuse(&mut stream, status);
                 return;
             }
         };
@@ -332,12 +327,7 @@ fn serve(mut stream: TcpStream, shared: &Shared, handler: &Handler, busy: &Atomi
         let (request, keep_alive) = match parsed {
             Ok(parsed) => parsed,
             Err(status) => {
-                let _ = write_response(
-                    &mut stream,
-                    &Response::text(status, format!("{}\n", reason(status))),
-                    false,
-                    false,
-                );
+                refuse(&mut stream, status);
                 return;
             }
         };
@@ -360,6 +350,12 @@ fn serve(mut stream: TcpStream, shared: &Shared, handler: &Handler, busy: &Atomi
         buf = rest;
         busy.store(false, Ordering::SeqCst);
     }
+}
+
+/// Answers a request that cannot be served with `status` and its reason.
+fn refuse(stream: &mut TcpStream, status: u16) {
+    let body = format!("{}\n", reason(status));
+    let _ = write_response(stream, &Response::text(status, body), false, false);
 }
 
 /// Reads until `buf` holds a whole request head; returns its length, `None`

@@ -1,5 +1,9 @@
 //! The live view's server: the page at `/` and the WebSocket at `/ws`, on
-//! the exporters' small HTTP server, each client on a thread of its own.
+//! the exporters' small HTTP server. A connection's thread does the
+//! WebSocket handshake and hands the socket, non-blocking, to one pump
+//! thread, which every gathering window writes each client what was queued
+//! for it and reads what it sent: one thread's wake-ups for all clients,
+//! where a thread per client would wake each of them.
 //!
 //! Who may connect: on loopback without a token, only pages served from a
 //! loopback name at this port (the `Host` and `Origin` a browser sends must
@@ -10,9 +14,9 @@
 //! connected at once, and one more is closed with the reason.
 
 use std::net::{SocketAddr, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::RecvTimeoutError;
+use std::sync::mpsc::{self, TryRecvError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tungstenite::protocol::frame::coding::CloseCode;
@@ -34,12 +38,19 @@ const COALESCE_MAX: Duration = Duration::from_millis(250);
 const WRITES_PER_SECOND: u32 = 500;
 /// Most messages written in one go.
 const MAX_BATCH: usize = 64;
-/// How often an idle client's thread looks at what the client sent and
-/// whether the server is stopping.
+/// How often a client's thread looks at what the client sent.
 const IDLE_POLL: Duration = Duration::from_millis(250);
 
 /// The read buffer of a client's connection: clients only ping.
 const READ_BUFFER: usize = 4096;
+
+/// A client's batch is gathered in its write buffer and goes out in one
+/// syscall at the flush.
+const WRITE_BUFFER: usize = 64 * 1024;
+
+/// What may wait in a client's write buffer for a socket that takes
+/// nothing: a few snapshots. Past it the client is dropped.
+const MAX_WRITE_BUFFER: usize = 1 << 20;
 
 /// Largest message, and frame, a client may send.
 pub const MAX_CLIENT_MESSAGE: usize = 4096;
@@ -58,12 +69,23 @@ struct Access {
     token: Option<String>,
     port: u16,
     max_clients: usize,
+    /// Where upgraded connections go: the pump.
+    hand_over: Mutex<mpsc::Sender<Client>>,
 }
 
 /// The running server; stops when dropped.
-#[derive(Debug)]
 pub struct LiveServer {
     server: HttpServer,
+    stop: Arc<AtomicBool>,
+    pump: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for LiveServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveServer")
+            .field("addr", &self.server.local_addr())
+            .finish()
+    }
 }
 
 impl LiveServer {
@@ -88,19 +110,42 @@ impl LiveServer {
             .local_addr()
             .map(|a| a.port())
             .unwrap_or(addr.port());
+        let (hand_over, handed) = mpsc::channel::<Client>();
+        let stop = Arc::new(AtomicBool::new(false));
+        let pump_hub = hub.clone();
+        let pump_stop = stop.clone();
+        let pump = std::thread::Builder::new()
+            .name("benchscope-live-pump".into())
+            .spawn(move || pump(handed, &pump_hub, &pump_stop))
+            .map_err(|source| Error::Listen { addr, source })?;
         let access = Arc::new(Access {
             token,
             port,
             max_clients,
+            hand_over: Mutex::new(hand_over),
         });
         let handler = Arc::new(move |req: &Request| route(req, &access, &hub));
         let server = HttpServer::start(listener, "benchscope-live", handler)?;
-        Ok(LiveServer { server })
+        Ok(LiveServer {
+            server,
+            stop,
+            pump: Some(pump),
+        })
     }
 
     /// The address actually bound.
     pub fn local_addr(&self) -> SocketAddr {
         self.server.local_addr()
+    }
+}
+
+impl Drop for LiveServer {
+    fn drop(&mut self) {
+        // The pump says goodbye to every client and leaves within a window.
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(pump) = self.pump.take() {
+            let _ = pump.join();
+        }
     }
 }
 
@@ -196,6 +241,11 @@ fn upgrade(req: &Request, access: &Access, hub: &LiveHub) -> Reply {
     let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
     let hub = hub.clone();
     let max_clients = access.max_clients;
+    let hand_over = access
+        .hand_over
+        .lock()
+        .map(|tx| tx.clone())
+        .unwrap_or_else(|e| e.into_inner().clone());
     Reply::Upgrade(Box::new(move |stream, rest, stopping| {
         let response = format!(
             "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
@@ -206,10 +256,36 @@ fn upgrade(req: &Request, access: &Access, hub: &LiveHub) -> Reply {
         }
         let config = WebSocketConfig::default()
             .read_buffer_size(READ_BUFFER)
+            .write_buffer_size(WRITE_BUFFER)
+            .max_write_buffer_size(MAX_WRITE_BUFFER)
             .max_message_size(Some(MAX_CLIENT_MESSAGE))
             .max_frame_size(Some(MAX_CLIENT_MESSAGE));
-        let socket = WebSocket::from_partially_read(stream, rest, Role::Server, Some(config));
-        serve_client(socket, &hub, max_clients, stopping);
+        let mut socket = WebSocket::from_partially_read(stream, rest, Role::Server, Some(config));
+        if stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        if hub.clients() >= max_clients {
+            goodbye(
+                &mut socket,
+                close(
+                    CloseCode::Again,
+                    format!(
+                        "too many live clients: {max_clients} are connected (live.max_clients); close a page or raise the limit"
+                    ),
+                ),
+            );
+            return;
+        }
+        if socket.get_ref().set_nonblocking(true).is_err() {
+            return;
+        }
+        let subscription = hub.subscribe();
+        let _ = hand_over.send(Client {
+            socket,
+            subscription,
+            last_read: Instant::now(),
+            stalled_since: None,
+        });
     }))
 }
 
@@ -276,99 +352,131 @@ fn goodbye(socket: &mut WebSocket<TcpStream>, frame: Message) {
     }
 }
 
-fn serve_client(
-    mut socket: WebSocket<TcpStream>,
-    hub: &LiveHub,
-    max_clients: usize,
-    stopping: &AtomicBool,
-) {
-    if hub.clients() >= max_clients {
-        goodbye(
-            &mut socket,
-            close(
-                CloseCode::Again,
-                format!(
-                    "too many live clients: {max_clients} are connected (live.max_clients); close a page or raise the limit"
-                ),
-            ),
-        );
-        return;
-    }
-    let Subscription {
-        messages,
-        lagged,
-        id,
-    } = hub.subscribe();
-    // A read waits at most this long: what the client sends is looked at
-    // between the writes, never blocking them for long.
-    let _ = socket
-        .get_ref()
-        .set_read_timeout(Some(Duration::from_millis(1)));
+/// A connected page, as the pump keeps it.
+struct Client {
+    socket: WebSocket<TcpStream>,
+    subscription: Subscription,
+    last_read: Instant,
+    /// Since when the socket has not taken all that was written to it.
+    stalled_since: Option<Instant>,
+}
+
+/// Serves every client from one thread until `stop`: one wake-up per
+/// gathering window (or when a client arrives), everything queued for a
+/// client written in one go, what clients sent read every [`IDLE_POLL`].
+fn pump(handed: mpsc::Receiver<Client>, hub: &LiveHub, stop: &AtomicBool) {
+    let mut clients: Vec<Client> = Vec::new();
+    let mut wait = Duration::ZERO;
     loop {
-        if stopping.load(Ordering::SeqCst) {
-            goodbye(
-                &mut socket,
-                close(CloseCode::Away, "the suite has finished".into()),
-            );
+        match handed.recv_timeout(wait) {
+            // A new page gets its snapshot at once.
+            Ok(client) => clients.push(client),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                if clients.is_empty() && stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                std::thread::sleep(wait);
+            }
+        }
+        while let Ok(client) = handed.try_recv() {
+            clients.push(client);
+        }
+        if stop.load(Ordering::SeqCst) {
+            for mut c in clients.drain(..) {
+                let _ = c
+                    .socket
+                    .send(close(CloseCode::Away, "the suite has finished".into()));
+                hub.unsubscribe(c.subscription.id);
+            }
             break;
         }
-        match messages.recv_timeout(IDLE_POLL) {
-            Ok(mut text) => {
-                if lagged.swap(false, Ordering::Relaxed) {
-                    // Behind: what is queued is stale; the newest state wins.
-                    while messages.try_recv().is_ok() {}
-                    text = hub.snapshot();
-                }
-                // Gather what arrives within a short window and write it in
-                // one go: one flush (one syscall) per batch instead of per
-                // message, which is most of the server's cost with many clients.
-                std::thread::sleep(coalesce_window(hub.clients()));
-                let mut batch = vec![text];
-                while batch.len() < MAX_BATCH {
-                    match messages.try_recv() {
-                        Ok(next) => batch.push(next),
-                        Err(_) => break,
-                    }
-                }
-                let written = batch
-                    .into_iter()
-                    .try_for_each(|frame| socket.write(Message::Text(frame)))
-                    .and_then(|()| socket.flush());
-                if written.is_err() {
-                    break;
-                }
+        let now = Instant::now();
+        clients.retain_mut(|c| {
+            let keep = serve(c, hub, now);
+            if !keep {
+                hub.unsubscribe(c.subscription.id);
             }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
-        }
-        // What the client sent meanwhile.
-        match socket.read() {
-            Ok(message) => match answer(&message) {
-                Ok(Some(reply)) => {
-                    if socket.send(reply).is_err() {
-                        break;
-                    }
-                }
-                Ok(None) if matches!(message, Message::Close(_)) => {
-                    let _ = socket.flush();
-                    break;
-                }
-                Ok(None) => {}
-                Err(closing) => {
-                    goodbye(&mut socket, closing);
-                    break;
-                }
-            },
-            Err(e) if is_timeout(&e) => {}
-            Err(e) => {
-                if let Some(closing) = too_big(&e) {
-                    goodbye(&mut socket, closing);
-                }
+            keep
+        });
+        wait = coalesce_window(clients.len());
+    }
+}
+
+/// One round for one client: writes what was queued for it, reads what it
+/// sent; false when the client is gone or dropped.
+fn serve(c: &mut Client, hub: &LiveHub, now: Instant) -> bool {
+    let mut batch = Vec::new();
+    let mut gone = false;
+    while batch.len() < MAX_BATCH {
+        match c.subscription.messages.try_recv() {
+            Ok(next) => batch.push(next),
+            Err(TryRecvError::Empty) => break,
+            Err(TryRecvError::Disconnected) => {
+                gone = true;
                 break;
             }
         }
     }
-    hub.unsubscribe(id);
+    if c.subscription.lagged.swap(false, Ordering::Relaxed) {
+        // Behind: what is queued is stale; the newest state wins.
+        while c.subscription.messages.try_recv().is_ok() {}
+        batch = vec![hub.snapshot()];
+    }
+    for frame in batch {
+        match c.socket.write(Message::Text(frame)) {
+            Ok(()) => {}
+            // Buffered: the socket takes it later.
+            Err(e) if is_timeout(&e) => {}
+            Err(_) => return false,
+        }
+    }
+    match c.socket.flush() {
+        Ok(()) => c.stalled_since = None,
+        Err(e) if is_timeout(&e) => {
+            // A client whose socket takes nothing for SEND_TIMEOUT is dropped.
+            let since = *c.stalled_since.get_or_insert(now);
+            if now.duration_since(since) > SEND_TIMEOUT {
+                return false;
+            }
+        }
+        Err(_) => return false,
+    }
+    if gone {
+        return false;
+    }
+    // What the client sent meanwhile: looked at once per IDLE_POLL.
+    if now.duration_since(c.last_read) < IDLE_POLL {
+        return true;
+    }
+    c.last_read = now;
+    loop {
+        match c.socket.read() {
+            Ok(message) => match answer(&message) {
+                Ok(Some(reply)) => {
+                    if matches!(c.socket.send(reply), Err(ref e) if !is_timeout(e)) {
+                        return false;
+                    }
+                }
+                Ok(None) if matches!(message, Message::Close(_)) => {
+                    let _ = c.socket.flush();
+                    return false;
+                }
+                Ok(None) => {}
+                Err(closing) => {
+                    let _ = c.socket.send(closing);
+                    return false;
+                }
+            },
+            Err(e) if is_timeout(&e) => return true,
+            Err(e) => {
+                if let Some(closing) = too_big(&e) {
+                    let _ = c.socket.send(closing);
+                }
+                return false;
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -392,6 +500,7 @@ mod tests {
             token: token.map(str::to_owned),
             port: 8765,
             max_clients: 4,
+            hand_over: Mutex::new(mpsc::channel().0),
         }
     }
 
