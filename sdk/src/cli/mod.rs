@@ -11,8 +11,6 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use crate::analysis::baseline::Baseline;
 use crate::config::{Loaded, MeasurementConfig};
 use crate::error::Error;
@@ -21,80 +19,186 @@ use crate::suite::runner::Suite;
 use terminal::{Terminal, table};
 
 /// Command-line options of a bench target.
-#[derive(Debug, Parser)]
-#[command(
-    name = "benchscope",
-    version,
-    about = "Runs the benchmarks of this target, prints their statistics and exports them as OpenTelemetry metrics.",
-    after_help = "Configuration comes from benchscope.toml (in the crate root, or --config/BENCHSCOPE_CONFIG), then the environment (OTEL_* and BENCHSCOPE_* variables), then these flags; each wins over the one before. --print-config shows the result and where each value came from."
-)]
+#[derive(Debug, Default)]
 pub(crate) struct Args {
-    /// Run only benchmarks whose name contains FILTER.
     pub filter: Option<String>,
-    /// Match FILTER against the whole name.
-    #[arg(long)]
     pub exact: bool,
-    /// List the benchmarks and exit.
-    #[arg(long)]
     pub list: bool,
-    /// Short warm-up and few samples: a smoke test, not a measurement to trust.
-    #[arg(long)]
     pub quick: bool,
-    /// Accepted for cargo bench (libtest passes it); has no effect.
-    #[arg(long, hide = true)]
-    pub bench: bool,
-    /// Write machine-readable results: `--output json FILE`.
-    #[arg(long, num_args = 2, value_names = ["FORMAT", "FILE"])]
     pub output: Option<Vec<String>>,
-    /// Compare with a baseline: a name saved with --save-baseline, or a
-    /// results file written by `--output json`.
-    #[arg(long, value_name = "NAME|FILE", conflicts_with = "baseline_branch")]
     pub baseline: Option<String>,
-    /// Compare with the latest run of this branch in the history.
-    #[arg(long, value_name = "BRANCH")]
     pub baseline_branch: Option<String>,
-    /// Save this run as baseline NAME (replacing an older one).
-    #[arg(long, value_name = "NAME")]
     pub save_baseline: Option<String>,
-    /// The history database (default target/benchscope/history.db).
-    #[arg(long, value_name = "FILE", conflicts_with = "no_history")]
     pub history: Option<String>,
-    /// Do not keep this run in the history.
-    #[arg(long)]
     pub no_history: bool,
-    /// The configuration file (default: benchscope.toml in the crate root, if any).
-    #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Metric exporters, comma-separated: prometheus, otlp, stdout, live, or none.
-    #[arg(long, value_name = "LIST")]
     pub exporters: Option<String>,
-    /// Span exporters, comma-separated: otlp, stdout, or none.
-    #[arg(long, value_name = "LIST")]
     pub traces: Option<String>,
-    /// Where to serve Prometheus metrics (default 127.0.0.1:9464).
-    #[arg(long, value_name = "ADDR")]
     pub prometheus_addr: Option<String>,
-    /// Keep serving /metrics this long after the suite ends (e.g. 30s).
-    #[arg(long, value_name = "DURATION")]
     pub serve_after: Option<String>,
-    /// Where the live page is served (default 127.0.0.1:8765).
-    #[arg(long, value_name = "ADDR")]
     pub live_addr: Option<String>,
-    /// The OTLP endpoint (e.g. http://127.0.0.1:4318).
-    #[arg(long, value_name = "URL")]
     pub otlp_endpoint: Option<String>,
-    /// The OTLP protocol: grpc or http/protobuf.
-    #[arg(long, value_name = "PROTOCOL")]
     pub otlp_protocol: Option<String>,
-    /// The `environment` label (dev, ci, prod).
-    #[arg(long, value_name = "NAME")]
     pub environment: Option<String>,
-    /// Resource sampling and export interval (default 1s, at least 100ms).
-    #[arg(long, value_name = "DURATION")]
     pub collection_interval: Option<String>,
-    /// Print the effective configuration, with where each value came from, and exit.
-    #[arg(long)]
     pub print_config: bool,
+}
+
+/// Options that take a value: (name, value name, help).
+const VALUED: &[(&str, &str, &str)] = &[
+    (
+        "baseline",
+        "NAME|FILE",
+        "Compare with a baseline: a name saved with --save-baseline, or a results file written by --output json",
+    ),
+    (
+        "baseline-branch",
+        "BRANCH",
+        "Compare with the latest run of this branch in the history",
+    ),
+    (
+        "save-baseline",
+        "NAME",
+        "Save this run as baseline NAME (replacing an older one)",
+    ),
+    (
+        "history",
+        "FILE",
+        "The history database (default target/benchscope/history.db)",
+    ),
+    (
+        "config",
+        "FILE",
+        "The configuration file (default: benchscope.toml in the crate root, if any)",
+    ),
+    (
+        "exporters",
+        "LIST",
+        "Metric exporters, comma-separated: prometheus, otlp, stdout, live, or none",
+    ),
+    (
+        "traces",
+        "LIST",
+        "Span exporters, comma-separated: otlp, stdout, or none",
+    ),
+    (
+        "prometheus-addr",
+        "ADDR",
+        "Where to serve Prometheus metrics (default 127.0.0.1:9464)",
+    ),
+    (
+        "serve-after",
+        "DURATION",
+        "Keep serving /metrics this long after the suite ends (e.g. 30s)",
+    ),
+    (
+        "live-addr",
+        "ADDR",
+        "Where the live page is served (default 127.0.0.1:8765)",
+    ),
+    (
+        "otlp-endpoint",
+        "URL",
+        "The OTLP endpoint (e.g. http://127.0.0.1:4318)",
+    ),
+    (
+        "otlp-protocol",
+        "PROTOCOL",
+        "The OTLP protocol: grpc or http/protobuf",
+    ),
+    (
+        "environment",
+        "NAME",
+        "The `environment` label (dev, ci, prod)",
+    ),
+    (
+        "collection-interval",
+        "DURATION",
+        "Resource sampling and export interval (default 1s, at least 100ms)",
+    ),
+];
+
+/// Options that are flags: (name, help).
+const FLAGS: &[(&str, &str)] = &[
+    ("exact", "Match FILTER against the whole name"),
+    ("list", "List the benchmarks and exit"),
+    (
+        "quick",
+        "Short warm-up and few samples: a smoke test, not a measurement to trust",
+    ),
+    ("no-history", "Do not keep this run in the history"),
+    (
+        "print-config",
+        "Print the effective configuration, with where each value came from, and exit",
+    ),
+];
+
+/// The command line of a bench target, built with clap's builder (the
+/// derive macros would add two crates to every user's build).
+fn command_line() -> clap::Command {
+    use clap::{Arg, ArgAction};
+    let mut cmd = clap::Command::new("benchscope")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("Runs the benchmarks of this target, prints their statistics and exports them as OpenTelemetry metrics.")
+        .after_help("Configuration comes from benchscope.toml (in the crate root, or --config/BENCHSCOPE_CONFIG), then the environment (OTEL_* and BENCHSCOPE_* variables), then these flags; each wins over the one before. --print-config shows the result and where each value came from.")
+        .arg(Arg::new("filter").value_name("FILTER").help("Run only benchmarks whose name contains FILTER"))
+        // cargo bench passes --bench to every harness; it means nothing here.
+        .arg(Arg::new("bench").long("bench").action(ArgAction::SetTrue).hide(true))
+        .arg(
+            Arg::new("output")
+                .long("output")
+                .num_args(2)
+                .value_names(["FORMAT", "FILE"])
+                .help("Write machine-readable results: --output json FILE"),
+        );
+    for (name, value, help) in VALUED {
+        cmd = cmd.arg(Arg::new(*name).long(*name).value_name(*value).help(*help));
+    }
+    for (name, help) in FLAGS {
+        cmd = cmd.arg(
+            Arg::new(*name)
+                .long(*name)
+                .action(ArgAction::SetTrue)
+                .help(*help),
+        );
+    }
+    cmd.mut_arg("baseline", |a| a.conflicts_with("baseline-branch"))
+        .mut_arg("history", |a| a.conflicts_with("no-history"))
+}
+
+impl Args {
+    /// Parses `argv` (the program name first).
+    pub(crate) fn try_parse_from<I, T>(argv: I) -> Result<Args, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let m = command_line().try_get_matches_from(argv)?;
+        let value = |name: &str| m.get_one::<String>(name).cloned();
+        Ok(Args {
+            filter: value("filter"),
+            exact: m.get_flag("exact"),
+            list: m.get_flag("list"),
+            quick: m.get_flag("quick"),
+            output: m.get_many::<String>("output").map(|v| v.cloned().collect()),
+            baseline: value("baseline"),
+            baseline_branch: value("baseline-branch"),
+            save_baseline: value("save-baseline"),
+            history: value("history"),
+            no_history: m.get_flag("no-history"),
+            config: value("config").map(PathBuf::from),
+            exporters: value("exporters"),
+            traces: value("traces"),
+            prometheus_addr: value("prometheus-addr"),
+            serve_after: value("serve-after"),
+            live_addr: value("live-addr"),
+            otlp_endpoint: value("otlp-endpoint"),
+            otlp_protocol: value("otlp-protocol"),
+            environment: value("environment"),
+            collection_interval: value("collection-interval"),
+            print_config: m.get_flag("print-config"),
+        })
+    }
 }
 
 /// The parsed command: configuration, selection and outputs.
@@ -187,13 +291,16 @@ pub(crate) fn main() -> ExitCode {
         crate::suite::telemetry::flush_running();
         std::process::exit(130);
     });
-    parse_and_run(run)
+    parse_and_run(|| Args::try_parse_from(std::env::args_os()), run)
 }
 
-/// Parses the command line into `A` and runs it: usage errors and errors
-/// returned by `run` are printed and exit with code 2.
-pub(crate) fn parse_and_run<A: Parser>(run: impl FnOnce(A) -> Result<ExitCode, Error>) -> ExitCode {
-    let args = match A::try_parse() {
+/// Parses the command line with `parse` and runs it: usage errors and
+/// errors returned by `run` are printed and exit with code 2.
+pub(crate) fn parse_and_run<A>(
+    parse: impl FnOnce() -> Result<A, clap::Error>,
+    run: impl FnOnce(A) -> Result<ExitCode, Error>,
+) -> ExitCode {
+    let args = match parse() {
         Ok(args) => args,
         Err(e) => {
             let _ = e.print();

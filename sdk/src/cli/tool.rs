@@ -152,7 +152,7 @@ impl From<FailOn> for Severity {
 
 /// Entry point of the `benchscope` binary.
 pub(crate) fn main() -> ExitCode {
-    super::parse_and_run(run)
+    super::parse_and_run(Tool::try_parse, run)
 }
 
 fn run(tool: Tool) -> Result<ExitCode, Error> {

@@ -487,7 +487,11 @@ impl Loaded {
     fn render_table(&self, table: &toml::Table, prefix: &str, out: &mut String) {
         for (key, value) in table.iter().filter(|(_, v)| !v.is_table()) {
             let path = format!("{prefix}{key}");
-            out.push_str(&format!("{key} = {value}  # {}\n", self.source(&path)));
+            out.push_str(&format!(
+                "{key} = {}  # {}\n",
+                toml_text(value),
+                self.source(&path)
+            ));
         }
         for (key, value) in table {
             if let toml::Value::Table(inner) = value {
@@ -496,6 +500,32 @@ impl Loaded {
                 self.render_table(inner, &format!("{path}."), out);
             }
         }
+    }
+}
+
+/// A value as TOML writes it. (Written here: the `toml` crate's writer is
+/// one more crate in every build, for this one view.)
+fn toml_text(value: &toml::Value) -> String {
+    match value {
+        // JSON's string escapes are TOML's basic-string escapes.
+        toml::Value::String(s) => serde_json::to_string(s).unwrap_or_default(),
+        toml::Value::Integer(i) => i.to_string(),
+        toml::Value::Float(f) if f.is_nan() => "nan".into(),
+        toml::Value::Float(f) if f.is_infinite() => if *f > 0.0 { "inf" } else { "-inf" }.into(),
+        toml::Value::Float(f) => format!("{f:?}"),
+        toml::Value::Boolean(b) => b.to_string(),
+        toml::Value::Datetime(d) => d.to_string(),
+        toml::Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(toml_text).collect::<Vec<_>>().join(", ")
+        ),
+        toml::Value::Table(t) => format!(
+            "{{ {} }}",
+            t.iter()
+                .map(|(k, v)| format!("{k} = {}", toml_text(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }
 
@@ -768,6 +798,12 @@ mod tests {
             "{rendered}"
         );
         assert!(rendered.contains("[otlp]"), "{rendered}");
+        // What print-config writes is TOML that reads back.
+        let back: toml::Table = toml::from_str(&rendered).expect("valid TOML");
+        assert_eq!(back["environment"].as_str(), Some("ci"));
+        assert_eq!(back["otlp"]["timeout"].as_str(), Some("3s"));
+        let buckets = back["histogram_buckets_ms"].as_array().expect("an array");
+        assert_eq!(buckets[0].as_float(), Some(1e-6));
     }
 
     #[test]
