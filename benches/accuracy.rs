@@ -4,7 +4,7 @@
 //! within 0.97–1.03.
 //!
 //! ```text
-//! cargo bench --bench accuracy
+//! cargo bench -p benchscope-benches --bench accuracy
 //! ```
 
 use std::hint::black_box;

@@ -7,7 +7,7 @@
 //! slowdown sits under the noise floor: its detection rate is printed.
 //!
 //! ```text
-//! cargo bench --bench detector
+//! cargo bench -p benchscope-benches --bench detector
 //! ```
 
 use std::hint::black_box;

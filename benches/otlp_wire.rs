@@ -6,7 +6,7 @@
 //! without and with gzip. The spec's ceiling is 1 Mbit/s.
 //!
 //! ```text
-//! cargo bench --bench otlp_wire
+//! cargo bench -p benchscope-benches --bench otlp_wire
 //! ```
 
 #[path = "../tests/common/mod.rs"]

@@ -16,7 +16,7 @@
 //!   warm-up estimate, so they are shown but not used as the ratio.
 //!
 //! ```text
-//! cargo bench --bench overhead
+//! cargo bench -p benchscope-benches --bench overhead
 //! ```
 
 #[path = "../tests/common/mod.rs"]

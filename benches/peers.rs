@@ -25,8 +25,8 @@
 //!
 //! ```text
 //! bash scripts/perf.sh        # installs Prometheus if needed, then:
-//! cargo bench --bench peers   # or only some parts:
-//! cargo bench --bench peers -- record app render suite storage
+//! cargo bench -p benchscope-benches --bench peers   # or only some parts:
+//! cargo bench -p benchscope-benches --bench peers -- record app render suite storage
 //! ```
 
 #[path = "../tests/common/mod.rs"]
@@ -726,7 +726,7 @@ fn dir_size(path: &Path) -> u64 {
 }
 
 fn main() {
-    // `cargo bench --bench peers -- record app render suite storage` runs
+    // `cargo bench -p benchscope-benches --bench peers -- record app render suite storage` runs
     // only the named parts (cargo passes `--bench` itself: not a part).
     let parts: Vec<String> = std::env::args()
         .skip(1)

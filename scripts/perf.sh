@@ -12,4 +12,4 @@ bash scripts/install-test-deps.sh
 # VictoriaMetrics, stored beside Prometheus in part 5 (see test.sh).
 VICTORIA_METRICS_BIN=$(bash scripts/fetch-victoria-metrics.sh)
 export VICTORIA_METRICS_BIN
-exec cargo bench --bench peers "$@"
+exec cargo bench -p benchscope-benches --bench peers "$@"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: installs what the tests need, then every test of
-# the workspace (unit, integration, UI and doc tests).
+# Runs the whole test suite: installs what the tests need, checks that every
+# feature set of benchscope builds and passes its own tests, then runs every
+# test of the workspace (unit, integration, UI and doc tests) with every
+# feature on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,9 +17,24 @@ export VICTORIA_METRICS_BIN
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-cargo test --workspace --no-fail-fast 2>&1 | tee "$log" || status=$?
+
+# The feature sets that must not rot. With no default features and with the
+# defaults, benchscope's own unit and doc tests run; every feature on its own
+# is compiled and linted. (All features together are the workspace's tests
+# below: the test and benchmark packages enable them all.)
+for set in "--no-default-features" ""; do
+  echo "== benchscope tests, features: ${set:-default}" | tee -a "$log"
+  cargo test -p benchscope $set 2>&1 | tee -a "$log" || status=$?
+done
+for feature in harness prometheus live otlp-http otlp-grpc traces stdout history cli report; do
+  echo "== benchscope with only the feature $feature" | tee -a "$log"
+  cargo clippy -p benchscope --no-default-features --features "$feature" --all-targets -- -D warnings 2>&1 \
+    | tee -a "$log" || status=$?
+done
+
+cargo test --workspace --no-fail-fast 2>&1 | tee -a "$log" || status=$?
 # One closing line for the whole run: cargo prints a result line per test
-# binary, and the last of them (a crate without doc tests) reads "0 passed".
+# binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed;?$/) p += $i; if ($(i+1) ~ /^failed;?$/) f += $i } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
 exit "$status"

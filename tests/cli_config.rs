@@ -121,6 +121,45 @@ fn print_config_shows_each_value_and_its_source() {
 }
 
 #[test]
+fn the_history_flag_says_where_the_run_is_kept() {
+    let dir = std::env::temp_dir().join(format!("benchscope-history-flag-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let elsewhere = dir.join("elsewhere/runs.db");
+    let (code, _, stderr) = run(
+        &[
+            "--quick",
+            "--exact",
+            "strings/parse_u64",
+            "--exporters",
+            "none",
+            "--history",
+            elsewhere.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!("kept in {}", elsewhere.display())),
+        "{stderr}"
+    );
+    let history = benchscope::History::open(&elsewhere).unwrap();
+    let runs = history.runs(None).unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].benchmarks, 1);
+}
+
+#[test]
+fn a_filter_that_matches_nothing_is_an_error_not_an_empty_run() {
+    let (code, stdout, stderr) = run(&["--quick", "no_such_benchmark", "--no-history"], &[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("no benchmark matches") && stderr.contains("--list"),
+        "{stderr}"
+    );
+    assert!(stdout.is_empty(), "{stdout}");
+}
+
+#[test]
 fn the_guard_exports_its_verdict_by_otlp() {
     let receiver = HttpReceiver::start(Answer::Ok);
     let dir = std::env::temp_dir().join(format!("benchscope-guard-otlp-{}", std::process::id()));

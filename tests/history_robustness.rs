@@ -111,13 +111,10 @@ fn two_writers_at_once_lose_no_run() {
     assert!(runs.iter().all(|r| r.benchmarks == 5));
 }
 
-/// Run as a child by the SIGKILL test: writes runs until killed (at most 60 s).
-#[test]
-fn writer_child() {
-    let Some(path) = std::env::var_os("HISTORY_WRITER_CHILD") else {
-        return;
-    };
-    let mut h = History::open(Path::new(&path)).unwrap();
+/// The child of the SIGKILL test, run by the test binary itself: writes
+/// runs until killed (at most 60 s).
+fn writer_child(path: &Path) {
+    let mut h = History::open(path).unwrap();
     let start = Instant::now();
     let mut i = 0;
     while start.elapsed() < Duration::from_secs(60) {
@@ -128,10 +125,20 @@ fn writer_child() {
 
 #[test]
 fn a_writer_killed_mid_run_leaves_earlier_runs_readable() {
+    // This same test, started again as the child, is the writer.
+    if let Some(path) = std::env::var_os("HISTORY_WRITER_CHILD") {
+        writer_child(Path::new(&path));
+        return;
+    }
     let path = temp("sigkill");
     History::open(&path).unwrap();
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "writer_child", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "a_writer_killed_mid_run_leaves_earlier_runs_readable",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("HISTORY_WRITER_CHILD", &path)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

@@ -134,6 +134,24 @@ fn bad_messages_are_closed_with_a_reason_and_the_server_goes_on() {
 }
 
 #[test]
+fn a_taken_port_names_the_live_flag() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let err = LiveServer::start(addr, None, 4, LiveHub::new()).unwrap_err();
+    assert!(
+        matches!(err, benchscope::Error::AddrInUse { .. }),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains(&addr.port().to_string())
+            && text.contains("--live-addr")
+            && text.contains("live view"),
+        "{text}"
+    );
+}
+
+#[test]
 fn cross_origin_upgrades_are_refused() {
     let (_hub, server) = server();
     let addr = server.local_addr();

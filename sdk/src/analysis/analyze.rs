@@ -146,10 +146,11 @@ pub fn summary(trends: &[Trend]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    pub(super) fn history(means: &[f64]) -> Vec<SuiteRun> {
+    /// A history of one benchmark, one run per mean, commits `commit00`...
+    pub(in crate::analysis) fn history(means: &[f64]) -> Vec<SuiteRun> {
         means
             .iter()
             .enumerate()

@@ -334,17 +334,18 @@ fn anchor(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analysis::analyze::tests::history;
     use crate::analysis::analyze::trends;
     use crate::analysis::regression::Policy;
 
-    fn history(means: &[f64]) -> Vec<SuiteRun> {
-        means
-            .iter()
-            .enumerate()
-            .map(|(i, &m)| {
-                crate::results::fixtures::run(&format!("commit{i:02}"), "main", &[("bench", m)])
-            })
-            .collect()
+    #[test]
+    fn a_plotting_failure_is_a_plot_error_naming_the_plot() {
+        let e = named(plot_error("the backend gave up"), || "trend of x".into());
+        assert!(matches!(e, Error::Plot { .. }), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "cannot draw the plot trend of x: the backend gave up"
+        );
     }
 
     #[test]
