@@ -96,36 +96,65 @@ impl Baseline {
         history: &History,
         except: Option<i64>,
     ) -> Result<Baseline, Error> {
-        let id = history
+        // The latest run that reads back whole: one bad run does not take
+        // the branch's baseline away.
+        let run = history
             .runs(Some(branch))?
             .iter()
             .rev()
-            .map(|r| r.id)
-            .find(|id| Some(*id) != except)
+            .filter(|r| Some(r.id) != except)
+            .find_map(|r| history.run(r.id).ok())
             .ok_or_else(|| Error::NoBaseline {
                 name: format!("latest run of branch {branch}"),
-                hint: format!("{} has no run of branch {branch}", history.path().display()),
+                hint: format!(
+                    "{} has no readable run of branch {branch}",
+                    history.path().display()
+                ),
             })?;
-        let run = history.run(id)?;
         Ok(Baseline {
             version: format!("{branch}@{}", short_commit(&run.commit)),
             run,
         })
     }
 
-    /// Compares `current` with the same benchmark in the baseline; `None`
-    /// when the baseline does not have it or either side has too few samples.
-    pub fn compare(&self, current: &BenchResult, policy: &Policy) -> Option<BaselineComparison> {
-        let base = self.run.get(&current.name)?;
-        let comparison = compare(&base.samples_ns, &current.samples_ns, policy)?;
+    /// Compares `current` with the same benchmark in the baseline:
+    /// `Ok(None)` when the baseline does not have it, `Err` with the reason
+    /// when the two cannot be compared (too few samples on a side, a mean
+    /// of zero, figures out of range).
+    pub fn compare(
+        &self,
+        current: &BenchResult,
+        policy: &Policy,
+    ) -> Result<Option<BaselineComparison>, String> {
+        let Some(base) = self.run.get(&current.name) else {
+            return Ok(None);
+        };
+        let (nb, nc) = (base.samples_ns.len(), current.samples_ns.len());
+        if nb < 2 || nc < 2 {
+            return Err(format!(
+                "the baseline has {nb} sample(s) and this run {nc}; comparing needs at least 2 on each side"
+            ));
+        }
+        let comparison =
+            compare(&base.samples_ns, &current.samples_ns, policy).ok_or_else(|| {
+                format!(
+                    "the means ({} ns in the baseline, {} ns now) give no finite change",
+                    base.stats.mean, current.stats.mean
+                )
+            })?;
         let b = [base.stats.p50, base.stats.p95, base.stats.p99];
         let c = [current.stats.p50, current.stats.p95, current.stats.p99];
-        Some(BaselineComparison {
+        if c.iter().any(|&v| v <= 0.0) {
+            return Err(
+                "this run's percentiles include 0 ns, so no speedup can be computed".into(),
+            );
+        }
+        Ok(Some(BaselineComparison {
             baseline_version: self.version.clone(),
             baseline_ns: b,
-            speedup: [0, 1, 2].map(|i| if c[i] > 0.0 { b[i] / c[i] } else { f64::NAN }),
+            speedup: [0, 1, 2].map(|i| b[i] / c[i]),
             comparison,
-        })
+        }))
     }
 }
 

@@ -1,8 +1,13 @@
 //! The CI gate (the spec's perf_guard): compares a run with a baseline,
-//! benchmark by benchmark, with [`crate::regression`]'s test, and decides
-//! whether the pipeline passes. `benchscope guard` prints [`GuardReport::table`],
+//! benchmark by benchmark, with the regression test, and decides whether
+//! the pipeline passes. `benchscope guard` prints [`GuardReport::table`],
 //! writes [`GuardReport::markdown`] to the CI's step summary and exits 1 when
 //! [`GuardReport::failed`].
+//!
+//! A gate that passes without having compared anything would pass by
+//! accident, so by default it fails when nothing was compared, and when a
+//! benchmark present on both sides could not be compared (too few samples,
+//! figures out of range): "could not compare" is a verdict of its own.
 
 use std::fmt::Write as _;
 
@@ -37,8 +42,21 @@ pub struct GuardReport {
     pub new: Vec<String>,
     /// Benchmarks of the baseline that the run lacks.
     pub missing: Vec<String>,
+    /// Benchmarks on both sides that could not be compared, with the reason.
+    pub incomparable: Vec<(String, String)>,
     /// The severity from which a regression fails the gate.
     pub fail_on: Severity,
+    /// What the gate lets through besides regressions below `fail_on`.
+    pub allow: Allow,
+}
+
+/// What the gate lets through that it fails on by default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Allow {
+    /// Pass when nothing was compared (`--allow-empty`).
+    pub empty: bool,
+    /// Pass when a benchmark could not be compared (`--allow-incomparable`).
+    pub incomparable: bool,
 }
 
 impl GuardReport {
@@ -48,21 +66,21 @@ impl GuardReport {
         baseline: &Baseline,
         policy: &Policy,
         fail_on: Severity,
+        allow: Allow,
     ) -> GuardReport {
         let mut rows = Vec::new();
         let mut new = Vec::new();
+        let mut incomparable = Vec::new();
         for result in &current.benchmarks {
-            match (
-                baseline.run.get(&result.name),
-                baseline.compare(result, policy),
-            ) {
-                (Some(base), Some(comparison)) => rows.push(GuardRow {
+            match baseline.compare(result, policy) {
+                Ok(Some(comparison)) => rows.push(GuardRow {
                     name: result.name.clone(),
-                    baseline_mean: base.stats.mean,
+                    baseline_mean: baseline.run.get(&result.name).map_or(0.0, |b| b.stats.mean),
                     current_mean: result.stats.mean,
                     comparison,
                 }),
-                _ => new.push(result.name.clone()),
+                Ok(None) => new.push(result.name.clone()),
+                Err(reason) => incomparable.push((result.name.clone(), reason)),
             }
         }
         let missing = baseline
@@ -78,7 +96,9 @@ impl GuardReport {
             rows,
             new,
             missing,
+            incomparable,
             fail_on,
+            allow,
         }
     }
 
@@ -90,9 +110,36 @@ impl GuardReport {
             .collect()
     }
 
-    /// True when a regression at or above `fail_on` was found.
+    /// Why the gate fails, in words; empty when it passes.
+    pub fn failures(&self) -> Vec<String> {
+        let mut why = Vec::new();
+        let blocking = self.blocking().len();
+        if blocking > 0 {
+            why.push(format!(
+                "{blocking} regression(s) at or above {}",
+                self.fail_on.as_str()
+            ));
+        }
+        if !self.incomparable.is_empty() && !self.allow.incomparable {
+            why.push(format!(
+                "{} benchmark(s) could not be compared (--allow-incomparable lets that pass)",
+                self.incomparable.len()
+            ));
+        }
+        if self.rows.is_empty() && self.incomparable.is_empty() && !self.allow.empty {
+            why.push(
+                "nothing was compared: no benchmark of the run is in the baseline (--allow-empty lets that pass)"
+                    .into(),
+            );
+        }
+        why
+    }
+
+    /// True when the gate fails: a regression at or above `fail_on`, a
+    /// benchmark that could not be compared, or nothing compared, unless
+    /// allowed.
     pub fn failed(&self) -> bool {
-        !self.blocking().is_empty()
+        !self.failures().is_empty()
     }
 
     /// A row's figures as text: baseline, current, change, speedup, p-value, verdict.
@@ -129,21 +176,28 @@ impl GuardReport {
                 r.name,
             );
         }
+        for (name, reason) in &self.incomparable {
+            let _ = writeln!(out, "{name:<width$}  COULD NOT COMPARE: {reason}");
+        }
         for name in &self.new {
             let _ = writeln!(out, "{name:<width$}  (not in the baseline)");
         }
         for name in &self.missing {
             let _ = writeln!(out, "{name:<width$}  (in the baseline, not in this run)");
         }
+        let failures = self.failures();
         let _ = write!(
             out,
             "{}: {} compared with baseline {}, {} blocking regression(s) at or above {}",
-            if self.failed() { "FAIL" } else { "PASS" },
+            if failures.is_empty() { "PASS" } else { "FAIL" },
             self.rows.len(),
             self.baseline_version,
             self.blocking().len(),
             self.fail_on.as_str()
         );
+        for why in failures.iter().filter(|w| !w.contains("regression(s)")) {
+            let _ = write!(out, "; {why}");
+        }
         out
     }
 
@@ -166,6 +220,13 @@ impl GuardReport {
         out.push_str("| --- | ---: | ---: | ---: | ---: | ---: | --- |\n");
         for r in &self.rows {
             let _ = writeln!(out, "| `{}` | {} |", r.name, Self::cells(r).join(" | "));
+        }
+        for (name, reason) in &self.incomparable {
+            let _ = writeln!(out, "| `{name}` | | | | | | could not compare: {reason} |");
+        }
+        let failures = self.failures();
+        if !failures.is_empty() {
+            let _ = writeln!(out, "\nThe gate fails: {}.", failures.join("; "));
         }
         if !self.new.is_empty() {
             let _ = writeln!(out, "\nNot in the baseline: {}", self.new.join(", "));
@@ -209,7 +270,13 @@ mod tests {
     fn a_major_regression_fails_and_a_minor_one_does_not() {
         let base = baseline(&[("a", 100.0), ("b", 100.0), ("gone", 1.0)]);
         let current = run(&[("a", 130.0), ("b", 110.0), ("new", 1.0)]);
-        let report = GuardReport::compare(&current, &base, &Policy::default(), Severity::Major);
+        let report = GuardReport::compare(
+            &current,
+            &base,
+            &Policy::default(),
+            Severity::Major,
+            Allow::default(),
+        );
         assert!(report.failed());
         assert_eq!(report.blocking().len(), 1);
         assert_eq!(report.blocking()[0].name, "a");
@@ -225,7 +292,13 @@ mod tests {
             md.contains("| `a` |") && md.contains("REGRESSED (major)"),
             "{md}"
         );
-        let lenient = GuardReport::compare(&current, &base, &Policy::default(), Severity::Critical);
+        let lenient = GuardReport::compare(
+            &current,
+            &base,
+            &Policy::default(),
+            Severity::Critical,
+            Allow::default(),
+        );
         assert!(!lenient.failed());
     }
 
@@ -237,7 +310,100 @@ mod tests {
             &base,
             &Policy::default(),
             Severity::Minor,
+            Allow::default(),
         );
         assert!(!report.failed(), "{}", report.table());
+    }
+}
+
+#[cfg(test)]
+mod gate_tests {
+    use super::*;
+    use crate::results::BenchResult;
+    use crate::results::fixtures::run;
+
+    fn baseline(run: SuiteRun) -> Baseline {
+        Baseline {
+            version: "main".into(),
+            run,
+        }
+    }
+
+    #[test]
+    fn a_gate_that_compared_nothing_fails_unless_allowed() {
+        let base = baseline(run("b", "main", &[("old_name", 100.0)]));
+        let current = run("c", "main", &[("new_name", 100.0)]);
+        let strict = GuardReport::compare(
+            &current,
+            &base,
+            &Policy::default(),
+            Severity::Major,
+            Allow::default(),
+        );
+        assert!(strict.failed());
+        assert!(
+            strict.table().contains("nothing was compared"),
+            "{}",
+            strict.table()
+        );
+        let empty_run = SuiteRun::new("c", "main", Vec::new());
+        assert!(
+            GuardReport::compare(
+                &empty_run,
+                &base,
+                &Policy::default(),
+                Severity::Major,
+                Allow::default()
+            )
+            .failed()
+        );
+        let allow = Allow {
+            empty: true,
+            ..Allow::default()
+        };
+        assert!(
+            !GuardReport::compare(&current, &base, &Policy::default(), Severity::Major, allow)
+                .failed()
+        );
+    }
+
+    #[test]
+    fn could_not_compare_is_a_verdict_of_its_own_and_blocks_by_default() {
+        let mut base_run = run("b", "main", &[("a", 100.0), ("b", 100.0)]);
+        // One sample: no spread, no test.
+        base_run.benchmarks[1] = BenchResult::from_samples("b", vec![100.0]).unwrap();
+        let current = run("c", "main", &[("a", 100.0), ("b", 100.0)]);
+        let report = GuardReport::compare(
+            &current,
+            &baseline(base_run.clone()),
+            &Policy::default(),
+            Severity::Major,
+            Allow::default(),
+        );
+        assert_eq!(report.rows.len(), 1);
+        assert_eq!(report.incomparable.len(), 1);
+        assert!(
+            report.incomparable[0].1.contains("1 sample"),
+            "{:?}",
+            report.incomparable
+        );
+        assert!(report.failed());
+        assert!(
+            report.table().contains("COULD NOT COMPARE"),
+            "{}",
+            report.table()
+        );
+        assert!(report.markdown().contains("could not compare"));
+        let lenient = GuardReport::compare(
+            &current,
+            &baseline(base_run),
+            &Policy::default(),
+            Severity::Major,
+            Allow {
+                incomparable: true,
+                ..Allow::default()
+            },
+        );
+        assert!(!lenient.failed(), "{}", lenient.table());
     }
 }

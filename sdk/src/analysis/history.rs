@@ -193,9 +193,15 @@ impl History {
         &self.path
     }
 
-    /// Writes `run` in one transaction and returns its id.
+    /// Writes `run` in one transaction and returns its id. A run with a
+    /// figure out of range ([`SuiteRun::check`]) is refused: it could not be
+    /// read back.
     pub fn record(&mut self, run: &SuiteRun) -> Result<i64, Error> {
         let path = self.path.clone();
+        run.check().map_err(|problem| Error::History {
+            path: path.clone(),
+            message: format!("the run was not stored: {problem}"),
+        })?;
         let db = |e: rusqlite::Error| history_error(&path, e);
         let tx = self.write_transaction()?;
         let failures = to_json(&path, &run.failures)?;
@@ -257,7 +263,10 @@ impl History {
         rows.collect::<Result<_, _>>().map_err(db)
     }
 
-    /// The whole run `id`, benchmarks included.
+    /// The whole run `id`, benchmarks included, checked
+    /// ([`SuiteRun::check`]): a run stored by an older benchscope with a
+    /// figure out of range is an error naming it, which readers of many runs
+    /// skip with a warning.
     pub fn run(&self, id: i64) -> Result<SuiteRun, Error> {
         let db = |e: rusqlite::Error| history_error(&self.path, e);
         let head = self
@@ -309,7 +318,7 @@ impl History {
             path: self.path.clone(),
             message: format!("the stored {what} of run {id} are unreadable: {e}"),
         };
-        Ok(SuiteRun {
+        let run = SuiteRun {
             schema_version: crate::results::SCHEMA_VERSION,
             benchscope_version: head.5,
             started_at: head.0,
@@ -322,7 +331,30 @@ impl History {
                 .map_err(|e| unreadable("failures", e))?,
             exports: serde_json::from_str::<Vec<ExportStatus>>(&head.7)
                 .map_err(|e| unreadable("export statuses", e))?,
-        })
+        };
+        run.check().map_err(|problem| Error::History {
+            path: self.path.clone(),
+            message: format!("run {id} is unusable: {problem}"),
+        })?;
+        Ok(run)
+    }
+
+    /// Every run that reads back whole, oldest first (on `branch` when
+    /// given), with a warning for each that does not: one bad run never
+    /// makes the history unreadable.
+    pub fn readable_runs(
+        &self,
+        branch: Option<&str>,
+    ) -> Result<(Vec<(RunInfo, SuiteRun)>, Vec<String>), Error> {
+        let mut runs = Vec::new();
+        let mut warnings = Vec::new();
+        for info in self.runs(branch)? {
+            match self.run(info.id) {
+                Ok(run) => runs.push((info, run)),
+                Err(e) => warnings.push(format!("skipping run {}: {e}", info.id)),
+            }
+        }
+        Ok((runs, warnings))
     }
 
     /// The latest run, on `branch` when given.
@@ -678,6 +710,39 @@ mod tests {
         // Reopening keeps everything.
         let h = History::open(&path).unwrap();
         assert_eq!(h.runs(None).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn an_out_of_range_run_is_refused_and_a_bad_stored_one_is_skipped() {
+        let path = temp("nonfinite");
+        let mut h = History::open(&path).unwrap();
+        let mut bad = run("bad", "main", &[("x", 100.0)]);
+        bad.benchmarks[0].stats.mean = f64::INFINITY;
+        let e = h.record(&bad).unwrap_err().to_string();
+        assert!(
+            e.contains("not stored") && e.contains("the mean is inf"),
+            "{e}"
+        );
+        assert!(h.runs(None).unwrap().is_empty(), "nothing was written");
+        // A run stored before the check existed, with a NaN written as null.
+        let good = h.record(&run("good", "main", &[("x", 100.0)])).unwrap();
+        let poisoned = h.record(&run("poisoned", "main", &[("x", 100.0)])).unwrap();
+        let conn = Connection::open(&path).unwrap();
+        conn.execute(
+            "UPDATE results SET result_json = replace(result_json, '\"mad\":', '\"mad\":null,\"x\":') WHERE run_id = ?1",
+            params![poisoned],
+        )
+        .unwrap();
+        let later = h.record(&run("later", "main", &[("x", 100.0)])).unwrap();
+        assert!(h.run(poisoned).is_err());
+        let (runs, warnings) = h.readable_runs(None).unwrap();
+        let ids: Vec<i64> = runs.iter().map(|(info, _)| info.id).collect();
+        assert_eq!(ids, [good, later]);
+        assert_eq!(warnings.len(), 1);
+        assert!(
+            warnings[0].contains(&format!("skipping run {poisoned}")),
+            "{warnings:?}"
+        );
     }
 
     #[test]

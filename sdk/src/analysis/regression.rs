@@ -64,6 +64,9 @@ pub(crate) fn compare(baseline: &[f64], current: &[f64], policy: &Policy) -> Opt
     }
     let change = (m1 - m0) / m0;
     let p_value = welch_p_value(m0, v0, n0, m1, v1, n1);
+    if !(change.is_finite() && p_value.is_finite()) {
+        return None;
+    }
     let verdict = if p_value >= policy.alpha || change.abs() < policy.noise_floor {
         Verdict::Unchanged
     } else if change < 0.0 {
@@ -150,7 +153,9 @@ mod tests {
     }
 
     #[test]
-    fn too_few_samples_cannot_be_compared() {
+    fn too_few_samples_or_figures_out_of_range_cannot_be_compared() {
         assert!(compare(&[1.0], &[1.0, 2.0], &Policy::default()).is_none());
+        assert!(compare(&[1e308, 1e308], &[1.0, 2.0], &Policy::default()).is_none());
+        assert!(compare(&[0.0, 0.0], &[1.0, 2.0], &Policy::default()).is_none());
     }
 }

@@ -117,13 +117,15 @@ pub(crate) fn table(run: &SuiteRun) -> String {
     let mut rows: Vec<[String; 11]> = Vec::new();
     for b in &run.benchmarks {
         let s = &b.stats;
-        let vs = b.baseline.as_ref().map_or(String::new(), |c| {
-            format!(
+        let vs = match (&b.baseline, &b.incomparable) {
+            (Some(c), _) => format!(
                 "{} {}",
                 format_change(c.comparison.change),
                 c.comparison.verdict.describe()
-            )
-        });
+            ),
+            (None, Some(_)) => "could not compare".to_owned(),
+            (None, None) => String::new(),
+        };
         rows.push([
             b.name.clone(),
             s.samples.to_string(),
@@ -166,6 +168,15 @@ pub(crate) fn table(run: &SuiteRun) -> String {
     }
     for f in &run.failures {
         let _ = writeln!(out, "{}: FAILED: {}", f.name, f.error);
+    }
+    for b in &run.benchmarks {
+        if let Some(reason) = &b.incomparable {
+            let _ = writeln!(
+                out,
+                "{}: could not compare with the baseline: {reason}",
+                b.name
+            );
+        }
     }
     let _ = write!(
         out,

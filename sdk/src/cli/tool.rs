@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::analysis::analyze;
 use crate::analysis::baseline::{self, Baseline};
-use crate::analysis::guard::GuardReport;
+use crate::analysis::guard::{Allow, GuardReport};
 use crate::analysis::history::History;
 use crate::config::{ExporterKind, Loaded};
 use crate::error::Error;
@@ -60,6 +60,14 @@ pub(crate) enum ToolCommand {
         /// $GITHUB_STEP_SUMMARY when that is set).
         #[arg(long, value_name = "FILE")]
         summary: Option<PathBuf>,
+        /// Pass when nothing was compared (by default that fails: no
+        /// benchmark of the run is in the baseline).
+        #[arg(long)]
+        allow_empty: bool,
+        /// Pass when a benchmark on both sides could not be compared (too few
+        /// samples, figures out of range; by default that fails).
+        #[arg(long)]
+        allow_incomparable: bool,
     },
     /// Trends per benchmark across the history, the commits where step
     /// changes began, and an HTML report with plots.
@@ -176,6 +184,8 @@ fn run(tool: Tool) -> Result<ExitCode, Error> {
             baseline_branch,
             fail_on,
             summary,
+            allow_empty,
+            allow_incomparable,
         } => {
             let history = if results.is_none() || baseline_branch.is_some() {
                 Some(History::open_existing(&history_path)?)
@@ -209,8 +219,17 @@ fn run(tool: Tool) -> Result<ExitCode, Error> {
                     });
                 }
             };
-            let report =
-                GuardReport::compare(&current, &baseline, &config.regression, fail_on.into());
+            let allow = Allow {
+                empty: allow_empty,
+                incomparable: allow_incomparable,
+            };
+            let report = GuardReport::compare(
+                &current,
+                &baseline,
+                &config.regression,
+                fail_on.into(),
+                allow,
+            );
             println!("{}", report.table());
             let markdown = report.markdown();
             let mut targets: Vec<PathBuf> = summary.into_iter().collect();
@@ -234,23 +253,25 @@ fn run(tool: Tool) -> Result<ExitCode, Error> {
             out,
         } => {
             let history = History::open_existing(&history_path)?;
-            let infos = history.runs(branch.as_deref())?;
-            if infos.is_empty() {
+            let (readable, skipped) = history.readable_runs(branch.as_deref())?;
+            for warning in &skipped {
+                eprintln!("warning: {warning}");
+            }
+            if readable.is_empty() {
                 return Err(Error::History {
                     path: history_path,
-                    message: "it holds no run to analyze; run the suite first".into(),
+                    message: "it holds no readable run to analyze; run the suite first".into(),
                 });
             }
-            let mut runs = Vec::with_capacity(infos.len());
-            for (i, info) in infos.iter().enumerate() {
-                eprint!("\rreading run {}/{}", i + 1, infos.len());
-                let mut run = history.run(info.id)?;
-                if let Some(filter) = &bench {
-                    run.benchmarks.retain(|b| b.name.contains(filter.as_str()));
-                }
-                runs.push(run);
-            }
-            eprintln!();
+            let runs: Vec<SuiteRun> = readable
+                .into_iter()
+                .map(|(_, mut run)| {
+                    if let Some(filter) = &bench {
+                        run.benchmarks.retain(|b| b.name.contains(filter.as_str()));
+                    }
+                    run
+                })
+                .collect();
             let baseline = baseline
                 .as_deref()
                 .map(|name| Baseline::resolve(name, baseline_dir))

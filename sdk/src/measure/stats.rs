@@ -57,7 +57,8 @@ impl Outliers {
 }
 
 impl Stats {
-    /// Summarises `samples`; `None` when there are none or any is not finite.
+    /// Summarises `samples`; `None` when there are none, or any is not
+    /// finite, or their sum overflows.
     ///
     /// ```
     /// let stats = benchscope::Stats::from_samples(&[1.0, 2.0, 3.0, 4.0, 100.0]).unwrap();
@@ -78,6 +79,9 @@ impl Stats {
             0.0
         };
         let median = percentile(&sorted, 50.0);
+        if !(mean.is_finite() && std_dev.is_finite()) {
+            return None;
+        }
         let mut deviations: Vec<f64> = sorted.iter().map(|x| (x - median).abs()).collect();
         deviations.sort_by(f64::total_cmp);
         let half_width = if n > 1 {
@@ -185,6 +189,10 @@ mod tests {
     fn empty_or_non_finite_input_has_no_stats() {
         assert!(Stats::from_samples(&[]).is_none());
         assert!(Stats::from_samples(&[1.0, f64::NAN]).is_none());
+        assert!(
+            Stats::from_samples(&[1e308, 1e308, 1e308]).is_none(),
+            "the sum overflows"
+        );
         let one = Stats::from_samples(&[3.0]).unwrap();
         assert_eq!((one.std_dev, one.ci_lower, one.ci_upper), (0.0, 3.0, 3.0));
     }

@@ -93,8 +93,13 @@ pub struct BenchResult {
     pub peak_rss_mb: Option<f64>,
     /// Unix time at which the benchmark finished, in seconds.
     pub finished_at: f64,
-    /// Comparison with the baseline, when one was given.
+    /// Comparison with the baseline, when one was given and it has this
+    /// benchmark.
     pub baseline: Option<BaselineComparison>,
+    /// Why the comparison with the baseline could not be computed (too few
+    /// samples on a side, figures out of range), when it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incomparable: Option<String>,
 }
 
 /// Work per second.
@@ -130,7 +135,88 @@ impl BenchResult {
             peak_rss_mb: None,
             finished_at: unix_now(),
             baseline: None,
+            incomparable: None,
         })
+    }
+
+    /// The first figure that is out of range (not finite, negative, or
+    /// inconsistent with the others), in words; `Ok` when none is.
+    pub fn check(&self) -> Result<(), String> {
+        let name = &self.name;
+        let bad = |what: &str, value: f64| {
+            Err(format!(
+                "benchmark `{name}`: {what} is {value}, not a finite non-negative number"
+            ))
+        };
+        let fine = |v: f64| v.is_finite() && v >= 0.0;
+        if name.trim().is_empty() {
+            return Err("a benchmark has an empty name".into());
+        }
+        if self.samples_ns.is_empty() {
+            return Err(format!("benchmark `{name}` has no samples"));
+        }
+        if let Some(&s) = self.samples_ns.iter().find(|&&s| !fine(s)) {
+            return bad("a sample", s);
+        }
+        if self.batch == 0 || self.iterations < self.samples_ns.len() as u64 {
+            return Err(format!(
+                "benchmark `{name}`: {} iterations in batches of {} cannot make {} samples",
+                self.iterations,
+                self.batch,
+                self.samples_ns.len()
+            ));
+        }
+        let st = &self.stats;
+        if st.samples < self.samples_ns.len() {
+            return Err(format!(
+                "benchmark `{name}`: its statistics count {} samples, fewer than the {} it has",
+                st.samples,
+                self.samples_ns.len()
+            ));
+        }
+        for (what, v) in [
+            ("the mean", st.mean),
+            ("p50", st.p50),
+            ("p95", st.p95),
+            ("p99", st.p99),
+            ("the minimum", st.min),
+            ("the maximum", st.max),
+            ("the standard deviation", st.std_dev),
+            ("the MAD", st.mad),
+            ("the upper confidence bound", st.ci_upper),
+        ] {
+            if !fine(v) {
+                return bad(what, v);
+            }
+        }
+        // The lower bound of a wide interval may fall below zero.
+        if !st.ci_lower.is_finite() {
+            return bad("the lower confidence bound", st.ci_lower);
+        }
+        if let Some(t) = &self.throughput
+            && !fine(t.per_second)
+        {
+            return bad("the throughput", t.per_second);
+        }
+        if let Some(rss) = self.peak_rss_mb
+            && !fine(rss)
+        {
+            return bad("the peak memory", rss);
+        }
+        if let Some(c) = &self.baseline {
+            for v in c.baseline_ns.iter().chain(&c.speedup) {
+                if !fine(*v) {
+                    return bad("a baseline figure", *v);
+                }
+            }
+            if !c.comparison.change.is_finite() {
+                return bad("the change against the baseline", c.comparison.change);
+            }
+            if !(0.0..=1.0).contains(&c.comparison.p_value) {
+                return bad("the p-value", c.comparison.p_value);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -159,13 +245,19 @@ impl SuiteRun {
 
     /// Writes the run as pretty JSON to `path`, creating parent directories.
     /// The file appears whole or not at all: it is written beside the
-    /// target and renamed.
+    /// target and renamed. A run with a figure out of range is refused
+    /// ([`SuiteRun::check`]): JSON has no NaN, and what it would write
+    /// instead cannot be read back.
     pub fn write_json(&self, path: &Path) -> Result<(), Error> {
         let io = |action, source| Error::Io {
             action,
             path: path.to_owned(),
             source,
         };
+        self.check().map_err(|message| Error::BadResults {
+            path: path.to_owned(),
+            message: format!("not written: {message}"),
+        })?;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| io("cannot create the folder of", e))?;
         }
@@ -178,7 +270,44 @@ impl SuiteRun {
         std::fs::rename(&tmp, path).map_err(|e| io("cannot write results to", e))
     }
 
-    /// Reads a run written by [`SuiteRun::write_json`].
+    /// The first figure of the run that is out of range, in words: a
+    /// number that is not finite or is negative, counts that disagree, a
+    /// schema this build does not know. Files and history entries are
+    /// checked on the way in and out.
+    ///
+    /// ```
+    /// let mut bench = benchscope::BenchResult::from_samples("parse", vec![10.0, 12.0]).unwrap();
+    /// bench.stats.mean = f64::NAN;
+    /// let run = benchscope::SuiteRun::new("c0ffee", "main", vec![bench]);
+    /// assert!(run.check().unwrap_err().contains("the mean is NaN"));
+    /// ```
+    pub fn check(&self) -> Result<(), String> {
+        if self.schema_version > SCHEMA_VERSION {
+            return Err(format!(
+                "it has schema version {}, newer than the {SCHEMA_VERSION} this benchscope reads; upgrade benchscope",
+                self.schema_version
+            ));
+        }
+        for (what, v) in [
+            ("started_at", self.started_at),
+            ("duration_s", self.duration_s),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(format!("{what} is {v}, not a finite non-negative number"));
+            }
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for b in &self.benchmarks {
+            b.check()?;
+            if !names.insert(b.name.as_str()) {
+                return Err(format!("benchmark `{}` appears twice", b.name));
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads a run written by [`SuiteRun::write_json`], checked
+    /// ([`SuiteRun::check`]).
     pub fn read_json(path: &Path) -> Result<SuiteRun, Error> {
         let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
             action: "cannot read",
@@ -190,12 +319,7 @@ impl SuiteRun {
             message,
         };
         let mut run: SuiteRun = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
-        if run.schema_version > SCHEMA_VERSION {
-            return Err(bad(format!(
-                "it has schema version {}, newer than the {SCHEMA_VERSION} this benchscope reads; upgrade benchscope",
-                run.schema_version
-            )));
-        }
+        run.check().map_err(bad)?;
         run.schema_version = SCHEMA_VERSION;
         Ok(run)
     }

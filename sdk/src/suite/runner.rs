@@ -324,12 +324,14 @@ impl<'a> Session<'a> {
             peak_rss_mb: resources.and_then(|r| r.take_peak()),
             finished_at: unix_now(),
             baseline: None,
+            incomparable: None,
         };
-        result.baseline = self
-            .suite
-            .baseline
-            .as_ref()
-            .and_then(|b| b.compare(&result, &self.suite.config.regression));
+        if let Some(baseline) = &self.suite.baseline {
+            match baseline.compare(&result, &self.suite.config.regression) {
+                Ok(comparison) => result.baseline = comparison,
+                Err(reason) => result.incomparable = Some(reason),
+            }
+        }
         Ok(result)
     }
 }

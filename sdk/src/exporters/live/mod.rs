@@ -18,7 +18,7 @@
 //! | `suite_started` | `benchmarks` (names in order), `started_at` (Unix seconds) |
 //! | `benchmark_started` | `name` |
 //! | `sample` | `name`, `done`, `of`, `ns` (this sample's time per iteration) |
-//! | `benchmark_finished` | `name`, `stats` (`mean`, `median`, `p50`, `p95`, `p99`, `std_dev`, `ci_lower`, `ci_upper` in ns, `samples`, `outliers`), `throughput` (or null), `verdict` (or null: `verdict`, `severity`, `change`, `speedup_p50`, `baseline_version`) |
+//! | `benchmark_finished` | `name`, `stats` (`mean`, `median` (= `p50`), `p50`, `p95`, `p99`, `std_dev`, `ci_lower`, `ci_upper` in ns, `samples`, `outliers`), `throughput` (or null), `verdict` (or null: `verdict`, `severity`, `change`, `speedup_p50`, `baseline_version`), `incomparable` (why the baseline could not be compared, or null) |
 //! | `benchmark_failed` | `name`, `error` |
 //! | `suite_finished` | `duration_s`, `failures` |
 //! | `metrics` | `time` (Unix seconds), `metrics`: each `name`, `unit`, `kind` (gauge, sum, histogram), `points`: `labels` and `value`, or for histograms `count` and `sum`. Only the points that changed since the previous `metrics` message are sent; the snapshot holds them all |
@@ -301,6 +301,7 @@ fn stats_json(result: &BenchResult) -> Json {
         },
         "throughput": result.throughput.as_ref().map(|t| json!({"unit": t.unit, "per_second": t.per_second})),
         "verdict": verdict,
+        "incomparable": result.incomparable,
     })
 }
 
