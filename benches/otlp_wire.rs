@@ -55,6 +55,7 @@ fn result(i: usize) -> BenchResult {
         stats,
         peak_rss_mb: None,
         finished_at: 1.8e9,
+        incomparable: None,
     }
 }
 

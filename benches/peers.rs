@@ -522,7 +522,10 @@ fn storage() {
         }
         let i = (n % BENCHMARKS as u64) as usize;
         let mut result = make(i, 1.0 + 0.02 * ((n / 100) % 3) as f64, n + 7);
-        result.baseline = baseline.compare(&result, &benchscope::config::Policy::default());
+        result.baseline = baseline
+            .compare(&result, &benchscope::config::Policy::default())
+            .ok()
+            .flatten();
         instruments.record_bench(&result, "ci", "abc1234");
         n += 1;
         std::thread::sleep(Duration::from_millis(100));

@@ -55,11 +55,19 @@ pub struct Sample {
     pub means: Vec<(String, f64)>,
 }
 
-/// Builds the quickstart example in release mode; returns its path.
+/// Builds the quickstart example in release mode, with OTLP over HTTP
+/// beside its own features (the OTLP modes push with it); returns its path.
 pub fn build_quickstart() -> PathBuf {
     let root = crate::common::repo_root();
     let status = Command::new(env!("CARGO"))
-        .args(["build", "--release", "--example", "quickstart"])
+        .args([
+            "build",
+            "--release",
+            "--example",
+            "quickstart",
+            "--features",
+            "benchscope/otlp-http",
+        ])
         .current_dir(root)
         .status()
         .expect("run cargo");
@@ -81,7 +89,7 @@ fn peak_rss(pid: u32) -> Option<u64> {
 }
 
 /// Scrapes `addr`'s /metrics every second until `stop`; returns the count.
-fn scraper(addr: SocketAddr, stop: Arc<AtomicBool>) -> JoinHandle<usize> {
+pub fn scraper(addr: SocketAddr, stop: Arc<AtomicBool>) -> JoinHandle<usize> {
     std::thread::spawn(move || {
         let url = format!("http://{addr}/metrics");
         let mut scrapes = 0;
@@ -97,7 +105,7 @@ fn scraper(addr: SocketAddr, stop: Arc<AtomicBool>) -> JoinHandle<usize> {
 
 /// A WebSocket client of the live view: connects (retrying until the server
 /// is up) and reads everything until `stop`; counts itself in `connected`.
-fn live_client(
+pub fn live_client(
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
     connected: Arc<AtomicUsize>,

@@ -58,6 +58,9 @@ pub mod config;
 mod error;
 mod exporters;
 mod format;
+#[cfg(feature = "internals")]
+#[doc(hidden)]
+pub mod fuzz;
 mod measure;
 mod otel;
 mod results;
@@ -65,7 +68,7 @@ mod suite;
 
 pub use analysis::baseline::Baseline;
 #[cfg(feature = "history")]
-pub use analysis::history::{History, RunInfo};
+pub use analysis::history::{History, ReadableRuns, RunInfo};
 pub use config::Config;
 pub use error::Error;
 pub use measure::bencher::{Bencher, Progress};

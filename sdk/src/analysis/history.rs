@@ -83,6 +83,16 @@ pub struct RunInfo {
     pub benchmarks: usize,
 }
 
+/// The runs of a history that read back whole, and a warning for each that
+/// did not ([`History::readable_runs`]).
+#[derive(Debug, Default)]
+pub struct ReadableRuns {
+    /// The runs, oldest first.
+    pub runs: Vec<(RunInfo, SuiteRun)>,
+    /// One warning per run skipped.
+    pub skipped: Vec<String>,
+}
+
 /// An open history database.
 #[derive(Debug)]
 pub struct History {
@@ -342,19 +352,17 @@ impl History {
     /// Every run that reads back whole, oldest first (on `branch` when
     /// given), with a warning for each that does not: one bad run never
     /// makes the history unreadable.
-    pub fn readable_runs(
-        &self,
-        branch: Option<&str>,
-    ) -> Result<(Vec<(RunInfo, SuiteRun)>, Vec<String>), Error> {
-        let mut runs = Vec::new();
-        let mut warnings = Vec::new();
+    pub fn readable_runs(&self, branch: Option<&str>) -> Result<ReadableRuns, Error> {
+        let mut readable = ReadableRuns::default();
         for info in self.runs(branch)? {
             match self.run(info.id) {
-                Ok(run) => runs.push((info, run)),
-                Err(e) => warnings.push(format!("skipping run {}: {e}", info.id)),
+                Ok(run) => readable.runs.push((info, run)),
+                Err(e) => readable
+                    .skipped
+                    .push(format!("skipping run {}: {e}", info.id)),
             }
         }
-        Ok((runs, warnings))
+        Ok(readable)
     }
 
     /// The latest run, on `branch` when given.
@@ -735,7 +743,10 @@ mod tests {
         .unwrap();
         let later = h.record(&run("later", "main", &[("x", 100.0)])).unwrap();
         assert!(h.run(poisoned).is_err());
-        let (runs, warnings) = h.readable_runs(None).unwrap();
+        let ReadableRuns {
+            runs,
+            skipped: warnings,
+        } = h.readable_runs(None).unwrap();
         let ids: Vec<i64> = runs.iter().map(|(info, _)| info.id).collect();
         assert_eq!(ids, [good, later]);
         assert_eq!(warnings.len(), 1);

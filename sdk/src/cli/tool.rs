@@ -253,17 +253,18 @@ fn run(tool: Tool) -> Result<ExitCode, Error> {
             out,
         } => {
             let history = History::open_existing(&history_path)?;
-            let (readable, skipped) = history.readable_runs(branch.as_deref())?;
-            for warning in &skipped {
+            let readable = history.readable_runs(branch.as_deref())?;
+            for warning in &readable.skipped {
                 eprintln!("warning: {warning}");
             }
-            if readable.is_empty() {
+            if readable.runs.is_empty() {
                 return Err(Error::History {
                     path: history_path,
                     message: "it holds no readable run to analyze; run the suite first".into(),
                 });
             }
             let runs: Vec<SuiteRun> = readable
+                .runs
                 .into_iter()
                 .map(|(_, mut run)| {
                     if let Some(filter) = &bench {

@@ -179,6 +179,33 @@ impl Loaded {
         Ok(loaded)
     }
 
+    /// Loads from the defaults, a file whose text is `text`, and `env`, and
+    /// checks the result: the parsers of outside input in one call, for the
+    /// fuzz targets.
+    #[cfg(feature = "internals")]
+    pub(crate) fn from_text(
+        text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Loaded, Error> {
+        // No file lookup and no git: a fuzzer calls this millions of times.
+        let mut loaded = Loaded {
+            config: Config::default(),
+            file: None,
+            warnings: Vec::new(),
+            sources: BTreeMap::new(),
+        };
+        loaded.read_text(text, Path::new("fuzzed.toml"))?;
+        loaded.apply_env(&env.into_iter().collect())?;
+        loaded.warnings = validate(&loaded.config, &loaded)?;
+        Ok(loaded)
+    }
+
+    /// The environment variables benchscope reads, for the fuzz targets.
+    #[cfg(feature = "internals")]
+    pub(crate) fn variables() -> impl Iterator<Item = &'static str> + Clone {
+        ENV.iter().map(|(var, _, _)| *var)
+    }
+
     /// Checks a configuration built in code (not loaded), as loading would.
     pub(crate) fn check(config: &Config) -> Result<Vec<String>, Error> {
         let unknown = Loaded {
@@ -237,11 +264,16 @@ impl Loaded {
             path: path.to_owned(),
             source,
         })?;
+        self.read_text(&text, path)
+    }
+
+    /// Takes the configuration file's `text`, read from `path`.
+    fn read_text(&mut self, text: &str, path: &Path) -> Result<(), Error> {
         let bad = |message: String| Error::ConfigFile {
             path: path.to_owned(),
             message,
         };
-        let table: toml::Table = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        let table: toml::Table = toml::from_str(text).map_err(|e| bad(e.to_string()))?;
         self.config = Config::deserialize(toml::Value::Table(table.clone()))
             .map_err(|e| bad(e.to_string()))?;
         let origin = format!("file {}", path.display());
@@ -488,7 +520,8 @@ impl Loaded {
         for (key, value) in table.iter().filter(|(_, v)| !v.is_table()) {
             let path = format!("{prefix}{key}");
             out.push_str(&format!(
-                "{key} = {}  # {}\n",
+                "{} = {}  # {}\n",
+                toml_key(key),
                 toml_text(value),
                 self.source(&path)
             ));
@@ -496,19 +529,52 @@ impl Loaded {
         for (key, value) in table {
             if let toml::Value::Table(inner) = value {
                 let path = format!("{prefix}{key}");
-                out.push_str(&format!("\n[{path}]  # {}\n", self.source(&path)));
-                self.render_table(inner, &format!("{path}."), out);
+                let header = format!("{prefix}{}", toml_key(key));
+                out.push_str(&format!("\n[{header}]  # {}\n", self.source(&path)));
+                self.render_table(inner, &format!("{header}."), out);
             }
         }
     }
+}
+
+/// A key as TOML writes it: bare when it can be, quoted otherwise (a
+/// resource attribute or header name may hold any character).
+fn toml_key(key: &str) -> String {
+    let bare = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if bare {
+        key.to_owned()
+    } else {
+        toml_string(key)
+    }
+}
+
+/// A basic string: TOML forbids raw control characters, DEL included.
+fn toml_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// A value as TOML writes it. (Written here: the `toml` crate's writer is
 /// one more crate in every build, for this one view.)
 fn toml_text(value: &toml::Value) -> String {
     match value {
-        // JSON's string escapes are TOML's basic-string escapes.
-        toml::Value::String(s) => serde_json::to_string(s).unwrap_or_default(),
+        toml::Value::String(s) => toml_string(s),
         toml::Value::Integer(i) => i.to_string(),
         toml::Value::Float(f) if f.is_nan() => "nan".into(),
         toml::Value::Float(f) if f.is_infinite() => if *f > 0.0 { "inf" } else { "-inf" }.into(),
@@ -522,7 +588,7 @@ fn toml_text(value: &toml::Value) -> String {
         toml::Value::Table(t) => format!(
             "{{ {} }}",
             t.iter()
-                .map(|(k, v)| format!("{k} = {}", toml_text(v)))
+                .map(|(k, v)| format!("{} = {}", toml_key(k), toml_text(v)))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
@@ -823,6 +889,25 @@ mod tests {
         assert!(e.contains(FILE_NAME), "{e}");
         let l = with_file("max_series_per_metric = 50000\n", &[]).unwrap();
         assert_eq!(l.config.max_series_per_metric, 50_000);
+    }
+
+    #[test]
+    fn print_config_quotes_what_toml_cannot_write_bare() {
+        let l = load(&[
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "service.namespace=x,caf%C3%A9=b,sp%20ace=%7F%00%22",
+            ),
+            ("OTEL_SERVICE_NAME", "tab\there"),
+        ])
+        .unwrap();
+        let rendered = l.render();
+        let back: toml::Table =
+            toml::from_str(&rendered).unwrap_or_else(|e| panic!("{e}\n{rendered}"));
+        let attrs = back["resource_attributes"].as_table().unwrap();
+        assert_eq!(attrs["sp ace"].as_str(), Some("\u{7f}\u{0}\""));
+        assert_eq!(attrs["café"].as_str(), Some("b"));
+        assert_eq!(back["service_name"].as_str(), Some("tab\there"));
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub use schema::{
     Compression, Config, ExporterKind, FILE_NAME, HistoryConfig, LiveConfig, MeasurementConfig,
     OtlpConfig, OtlpProtocol, PrometheusConfig, Signal, Temporality, TraceExporterKind,
 };
+#[cfg(feature = "internals")]
+pub(crate) use validate::MAX_SAMPLES;
 
 #[cfg(test)]
 mod tests {

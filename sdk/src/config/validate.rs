@@ -93,6 +93,7 @@ pub(crate) fn validate(c: &Config, origins: &dyn Origins) -> Result<Vec<String>,
     ] {
         check.endpoint(key, endpoint)?;
     }
+    check.headers()?;
     check.features()?;
     if c.exporters.contains(&ExporterKind::Live)
         && !c.live.addr.ip().is_loopback()
@@ -246,6 +247,41 @@ impl Check<'_> {
         Ok(())
     }
 
+    /// Headers both OTLP transports can send: a name of HTTP token
+    /// characters, a value of visible ASCII, spaces and tabs. The OTLP
+    /// exporter drops any other header without a word, which would turn a
+    /// mistyped token into a mysterious 401.
+    fn headers(&self) -> Result<(), Error> {
+        for (name, value) in &self.config.otlp.headers {
+            let name_ok = !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+            if !name_ok {
+                return Err(self.bad(
+                    "otlp.headers",
+                    format!("{name}=…"),
+                    &format!(
+                        "`{name}` is not a header name: use letters, digits and -_.!#$%&'*+^`|~"
+                    ),
+                ));
+            }
+            if !value
+                .bytes()
+                .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+            {
+                return Err(self.bad(
+                    "otlp.headers",
+                    format!("{name}=…"),
+                    &format!(
+                        "the value of `{name}` has a character a header cannot carry (a control character or non-ASCII); percent-encode it in OTEL_EXPORTER_OTLP_HEADERS"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Every exporter, span exporter and the history are compiled in.
     fn features(&self) -> Result<(), Error> {
         let c = self.config;
@@ -375,6 +411,29 @@ mod tests {
             assert!(e.contains(FILE_NAME), "{text}: {e}");
             assert!(e.contains(words), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn headers_the_exporter_would_drop_are_refused() {
+        for value in [
+            "bad name=x",
+            "authorization=Bearer%01abc",
+            "x-team=caf%C3%A9",
+        ] {
+            let e = Loaded::load(None, env(&[("OTEL_EXPORTER_OTLP_HEADERS", value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("OTEL_EXPORTER_OTLP_HEADERS"), "{value}: {e}");
+            assert!(!e.contains("abc"), "the value is not echoed: {e}");
+        }
+        let ok = Loaded::load(
+            None,
+            env(&[(
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                "authorization=Bearer%20abc,x-team=perf",
+            )]),
+        );
+        assert!(ok.is_ok());
     }
 
     #[test]

@@ -318,6 +318,17 @@ fn answer(message: &Message) -> Result<Option<Message>, Message> {
     }
 }
 
+/// Answers arbitrary bytes as a client's text or binary message, for the
+/// fuzz targets: it must never panic.
+#[cfg(feature = "internals")]
+pub(crate) fn fuzz_answer(data: &[u8]) {
+    let message = match std::str::from_utf8(data) {
+        Ok(text) => Message::Text(Utf8Bytes::from(text.to_owned())),
+        Err(_) => Message::Binary(data.to_vec().into()),
+    };
+    let _ = answer(&message);
+}
+
 /// The refusal of a message over the size limit, from tungstenite's error.
 fn too_big(error: &tungstenite::Error) -> Option<Message> {
     match error {
