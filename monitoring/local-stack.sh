@@ -18,6 +18,7 @@ prometheus_addr=127.0.0.1:9090
 alertmanager_addr=127.0.0.1:9093
 node_exporter_addr=127.0.0.1:9100
 targets=()
+collector_targets=()
 webhook_url=""
 run_dir="$root/target/monitoring-stack"
 retention=30d
@@ -36,7 +37,11 @@ Options:
   --alertmanager-addr ADDR  Alertmanager listen address (default $alertmanager_addr)
   --node-exporter-addr ADDR node_exporter listen address (default $node_exporter_addr)
   --target ADDR             a benchscope /metrics address to scrape every second;
-                            repeat for more (default 127.0.0.1:9464)
+                            repeat for more (default 127.0.0.1:9464, unless
+                            only --collector-target is given)
+  --collector-target ADDR   an OpenTelemetry Collector's Prometheus exporter
+                            (collector-config/otlp-to-prometheus.yaml) to
+                            scrape every second, keeping its job and instance
   --webhook-url URL         where the webhook receiver posts alerts (replaces the
                             url in this stack's copy of alertmanager.yml)
   --run-dir DIR             configuration copies, data and logs
@@ -61,6 +66,7 @@ while [ $# -gt 0 ]; do
     --alertmanager-addr) alertmanager_addr=${2:?--alertmanager-addr needs an address}; shift 2 ;;
     --node-exporter-addr) node_exporter_addr=${2:?--node-exporter-addr needs an address}; shift 2 ;;
     --target) targets+=("${2:?--target needs an address}"); shift 2 ;;
+    --collector-target) collector_targets+=("${2:?--collector-target needs an address}"); shift 2 ;;
     --webhook-url) webhook_url=${2:?--webhook-url needs a URL}; shift 2 ;;
     --run-dir) run_dir=${2:?--run-dir needs a directory}; shift 2 ;;
     --retention) retention=${2:?--retention needs a duration such as 30d}; shift 2 ;;
@@ -68,7 +74,7 @@ while [ $# -gt 0 ]; do
     *) usage >&2; fail "unknown option '$1' (see --help)" ;;
   esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(127.0.0.1:9464)
+[ ${#targets[@]} -gt 0 ] || [ ${#collector_targets[@]} -gt 0 ] || targets=(127.0.0.1:9464)
 
 for addr in "$prometheus_addr" "$alertmanager_addr" "$node_exporter_addr"; do
   case "$addr" in
@@ -111,10 +117,18 @@ if [ -n "$webhook_url" ]; then
 fi
 sed "${edits[@]}" "$here/alertmanager.yml" >"$config/alertmanager.yml"
 rm -f "$config"/targets/*.yml
-{
-  echo "- targets:"
-  for t in "${targets[@]}"; do echo "    - $t"; done
-} >"$config/targets/benchscope.yml"
+if [ ${#targets[@]} -gt 0 ]; then
+  {
+    echo "- targets:"
+    for t in "${targets[@]}"; do echo "    - $t"; done
+  } >"$config/targets/benchscope.yml"
+fi
+if [ ${#collector_targets[@]} -gt 0 ]; then
+  {
+    echo "- targets:"
+    for t in "${collector_targets[@]}"; do echo "    - $t"; done
+  } >"$config/targets/collector.yml"
+fi
 echo "- targets: [$prometheus_addr]" >"$config/targets/prometheus.yml"
 echo "- targets: [$alertmanager_addr]" >"$config/targets/alertmanager.yml"
 echo "- targets: [$node_exporter_addr]" >"$config/targets/node.yml"
@@ -188,7 +202,7 @@ wait_ready node_exporter "http://$node_exporter_addr/metrics" "$run_dir/node-exp
 echo "prometheus: http://$prometheus_addr"
 echo "alertmanager: http://$alertmanager_addr"
 echo "node_exporter: http://$node_exporter_addr"
-echo "scraping: ${targets[*]} (every 1s)"
+echo "scraping: ${targets[*]} ${collector_targets[*]} (every 1s)"
 echo "logs and data: $run_dir"
 echo "ready (Ctrl-C stops the stack)"
 

@@ -14,6 +14,11 @@ bash scripts/install-test-deps.sh
 VICTORIA_METRICS_BIN=$(bash scripts/fetch-victoria-metrics.sh)
 export VICTORIA_METRICS_BIN
 
+# The OpenTelemetry Collector the pipeline tests run, built from its Go
+# modules (collector-config/builder-config.yaml) and cached in target/tools.
+OTELCOL_BIN=$(bash scripts/build-collector.sh)
+export OTELCOL_BIN
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0

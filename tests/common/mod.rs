@@ -2,6 +2,7 @@
 //! Prometheus text exposition format.
 #![allow(dead_code)]
 
+pub mod collector;
 pub mod monitoring;
 pub mod otlp;
 pub mod victoria;

@@ -56,6 +56,18 @@ impl LocalStack {
     /// Starts the stack scraping `targets`, posting webhook alerts to
     /// `webhook_url`, keeping its files in `run_dir`; waits until it is ready.
     pub fn start(run_dir: &Path, targets: &[SocketAddr], webhook_url: &str) -> LocalStack {
+        LocalStack::start_with(run_dir, targets, &[], webhook_url)
+    }
+
+    /// Like [`LocalStack::start`], also scraping the OpenTelemetry
+    /// Collectors' Prometheus exporters at `collectors` (the `otel-collector`
+    /// job, which keeps the job and instance the Collector sets).
+    pub fn start_with(
+        run_dir: &Path,
+        targets: &[SocketAddr],
+        collectors: &[SocketAddr],
+        webhook_url: &str,
+    ) -> LocalStack {
         let prometheus = free_addr();
         let alertmanager = free_addr();
         let mut cmd = Command::new("bash");
@@ -63,11 +75,16 @@ impl LocalStack {
             .args(["--prometheus-addr", &prometheus.to_string()])
             .args(["--alertmanager-addr", &alertmanager.to_string()])
             .args(["--node-exporter-addr", &free_addr().to_string()])
-            .args(["--webhook-url", webhook_url])
             .arg("--run-dir")
             .arg(run_dir);
+        if !webhook_url.is_empty() {
+            cmd.args(["--webhook-url", webhook_url]);
+        }
         for target in targets {
             cmd.args(["--target", &target.to_string()]);
+        }
+        for target in collectors {
+            cmd.args(["--collector-target", &target.to_string()]);
         }
         let mut child = cmd
             .stdin(Stdio::null())

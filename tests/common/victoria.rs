@@ -68,7 +68,9 @@ impl VictoriaMetrics {
     /// Starts it with `args` added to the command line.
     pub fn start_with(args: &[String]) -> VictoriaMetrics {
         let addr = free_addr();
-        let data = std::env::temp_dir().join(format!("benchscope-vm-{}", std::process::id()));
+        static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let data = std::env::temp_dir().join(format!("benchscope-vm-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&data);
         let child = Command::new(binary())
             .arg(format!("-httpListenAddr={addr}"))
@@ -90,8 +92,17 @@ impl VictoriaMetrics {
 
     /// Every stored series of `name`, with its last value.
     pub fn series(&self, name: &str) -> Vec<(BTreeMap<String, String>, f64)> {
+        self.export(&format!("{{__name__=\"{name}\"}}"))
+            .into_iter()
+            .map(|(_, labels, value)| (labels, value))
+            .collect()
+    }
+
+    /// Every stored series that `selector` matches: name, labels and last
+    /// value.
+    pub fn export(&self, selector: &str) -> Vec<(String, BTreeMap<String, String>, f64)> {
         let body = ureq::get(format!("http://{}/api/v1/export", self.addr))
-            .query("match[]", format!("{{__name__=\"{name}\"}}"))
+            .query("match[]", selector)
             .call()
             .expect("export from victoria-metrics")
             .body_mut()
@@ -101,15 +112,15 @@ impl VictoriaMetrics {
             .filter(|l| !l.trim().is_empty())
             .map(|line| {
                 let json: serde_json::Value = serde_json::from_str(line).expect("export line");
-                let labels = json["metric"]
+                let mut labels: BTreeMap<String, String> = json["metric"]
                     .as_object()
                     .unwrap()
                     .iter()
-                    .filter(|(k, _)| *k != "__name__")
                     .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
                     .collect();
+                let name = labels.remove("__name__").unwrap_or_default();
                 let value = json["values"].as_array().unwrap().last().unwrap();
-                (labels, value.as_f64().unwrap_or(f64::NAN))
+                (name, labels, value.as_f64().unwrap_or(f64::NAN))
             })
             .collect()
     }

@@ -181,7 +181,7 @@ impl<'a> Session<'a> {
             let span = tracing::info_span!(
                 "suite",
                 otel.name = "benchmark suite",
-                benchmarks = names.len()
+                benchmarks = names.len() as i64
             );
             session.spans = Some((guard, span.entered()));
         }
