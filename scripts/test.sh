@@ -25,13 +25,14 @@ status=0
 
 # The feature sets that must not rot. With no default features and with the
 # defaults, benchscope's own unit and doc tests run; every feature on its own
-# is compiled and linted. (All features together are the workspace's tests
-# below: the test and benchmark packages enable them all.)
+# is compiled and linted, `tls` with each OTLP transport. (All features
+# together are the workspace's tests below: the test and benchmark packages
+# enable them all.)
 for set in "--no-default-features" ""; do
   echo "== benchscope tests, features: ${set:-default}" | tee -a "$log"
   cargo test -p benchscope $set 2>&1 | tee -a "$log" || status=$?
 done
-for feature in harness prometheus live otlp-http otlp-grpc traces stdout history cli report; do
+for feature in harness prometheus live otlp-http otlp-grpc otlp-http,tls otlp-grpc,tls traces stdout history cli report; do
   echo "== benchscope with only the feature $feature" | tee -a "$log"
   cargo clippy -p benchscope --no-default-features --features "$feature" --all-targets -- -D warnings 2>&1 \
     | tee -a "$log" || status=$?

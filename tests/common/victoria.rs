@@ -101,8 +101,22 @@ impl VictoriaMetrics {
     /// Every stored series that `selector` matches: name, labels and last
     /// value.
     pub fn export(&self, selector: &str) -> Vec<(String, BTreeMap<String, String>, f64)> {
-        let body = ureq::get(format!("http://{}/api/v1/export", self.addr))
-            .query("match[]", selector)
+        self.export_as(selector, None)
+    }
+
+    /// [`VictoriaMetrics::export`] with an `Authorization` header, for an
+    /// instance started with `-httpAuth.*`.
+    pub fn export_as(
+        &self,
+        selector: &str,
+        authorization: Option<&str>,
+    ) -> Vec<(String, BTreeMap<String, String>, f64)> {
+        let mut request =
+            ureq::get(format!("http://{}/api/v1/export", self.addr)).query("match[]", selector);
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        let body = request
             .call()
             .expect("export from victoria-metrics")
             .body_mut()

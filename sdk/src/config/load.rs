@@ -92,6 +92,62 @@ const ENV: &[(&str, &str, Form)] = &[
         "otlp.temporality",
         Form::Text,
     ),
+    (
+        "OTEL_EXPORTER_OTLP_CERTIFICATE",
+        "otlp.certificate",
+        Form::Text,
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+        "otlp.client_certificate",
+        Form::Text,
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+        "otlp.client_key",
+        Form::Text,
+    ),
+    ("OTEL_EXPORTER_OTLP_INSECURE", "otlp.insecure", Form::Bool),
+    (
+        "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE",
+        "otlp.metrics_certificate",
+        Form::Text,
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE",
+        "otlp.metrics_client_certificate",
+        Form::Text,
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY",
+        "otlp.metrics_client_key",
+        Form::Text,
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_METRICS_INSECURE",
+        "otlp.metrics_insecure",
+        Form::Bool,
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+        "otlp.traces_certificate",
+        Form::Text,
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE",
+        "otlp.traces_client_certificate",
+        Form::Text,
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
+        "otlp.traces_client_key",
+        Form::Text,
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_TRACES_INSECURE",
+        "otlp.traces_insecure",
+        Form::Bool,
+    ),
     ("BENCHSCOPE_ENVIRONMENT", "environment", Form::Text),
     (
         "BENCHSCOPE_COLLECTION_INTERVAL",
@@ -423,6 +479,13 @@ impl Loaded {
                 _ => parse_duration(origin, value),
             }
         };
+        let boolean = || -> Result<bool, Error> {
+            match value.trim().to_ascii_lowercase().as_str() {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                _ => Err(bad("write true or false".into())),
+            }
+        };
         match key {
             "sdk_disabled" => match value.trim().to_ascii_lowercase().as_str() {
                 "true" => {
@@ -448,6 +511,22 @@ impl Loaded {
                 }
             }
             "otlp.headers" => c.otlp.headers = parse_pairs(origin, value)?,
+            "otlp.certificate" => c.otlp.certificate = PathBuf::from(value.trim()),
+            "otlp.client_certificate" => c.otlp.client_certificate = PathBuf::from(value.trim()),
+            "otlp.client_key" => c.otlp.client_key = PathBuf::from(value.trim()),
+            "otlp.insecure" => c.otlp.insecure = boolean()?,
+            "otlp.metrics_certificate" => c.otlp.metrics_certificate = PathBuf::from(value.trim()),
+            "otlp.metrics_client_certificate" => {
+                c.otlp.metrics_client_certificate = PathBuf::from(value.trim())
+            }
+            "otlp.metrics_client_key" => c.otlp.metrics_client_key = PathBuf::from(value.trim()),
+            "otlp.metrics_insecure" => c.otlp.metrics_insecure = Some(boolean()?),
+            "otlp.traces_certificate" => c.otlp.traces_certificate = PathBuf::from(value.trim()),
+            "otlp.traces_client_certificate" => {
+                c.otlp.traces_client_certificate = PathBuf::from(value.trim())
+            }
+            "otlp.traces_client_key" => c.otlp.traces_client_key = PathBuf::from(value.trim()),
+            "otlp.traces_insecure" => c.otlp.traces_insecure = Some(boolean()?),
             "otlp.timeout" => c.otlp.timeout = duration()?,
             "otlp.compression" => {
                 c.otlp.compression = match value.trim() {
@@ -827,13 +906,6 @@ mod tests {
             e.contains("OTEL_EXPORTER_OTLP_ENDPOINT") && e.contains("http://"),
             "{e}"
         );
-        {
-            let e = err(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318")]);
-            assert!(
-                e.contains("`tls` feature") && e.contains("Collector"),
-                "{e}"
-            );
-        }
         let e = err(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")]);
         assert!(e.contains("valid: grpc, http/protobuf"), "{e}");
         let e = err(&[("OTEL_EXPORTER_OTLP_TIMEOUT", "10s")]);

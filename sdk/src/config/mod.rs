@@ -7,6 +7,8 @@
 
 mod load;
 mod schema;
+#[cfg(feature = "tls")]
+pub(crate) mod tls;
 mod validate;
 
 pub use crate::analysis::regression::Policy;
@@ -14,7 +16,7 @@ pub use load::Loaded;
 pub(crate) use schema::default_buckets_ms;
 pub use schema::{
     Compression, Config, ExporterKind, FILE_NAME, HistoryConfig, LiveConfig, MeasurementConfig,
-    OtlpConfig, OtlpProtocol, PrometheusConfig, Signal, Temporality, TraceExporterKind,
+    OtlpConfig, OtlpProtocol, PrometheusConfig, Signal, Temporality, TlsFiles, TraceExporterKind,
 };
 #[cfg(feature = "internals")]
 pub(crate) use validate::MAX_SAMPLES;

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -205,6 +205,35 @@ pub struct OtlpConfig {
     pub compression: Compression,
     /// Aggregation temporality of exported metrics.
     pub temporality: Temporality,
+    /// A PEM file of the CA certificates that sign the server's certificate
+    /// (`OTEL_EXPORTER_OTLP_CERTIFICATE`), trusted instead of the built-in
+    /// Mozilla roots; empty: those roots. `tls` feature.
+    pub certificate: PathBuf,
+    /// A PEM file with this client's certificate (and its chain), for
+    /// servers that ask for one (mutual TLS); with `client_key`.
+    pub client_certificate: PathBuf,
+    /// A PEM file with the private key of `client_certificate`.
+    pub client_key: PathBuf,
+    /// For a gRPC endpoint written without a scheme (`collector:4317`):
+    /// `true` connects in plain text, `false` (the default) over TLS. An
+    /// endpoint's own `http://` or `https://` wins.
+    pub insecure: bool,
+    /// `certificate` for metrics only.
+    pub metrics_certificate: PathBuf,
+    /// `client_certificate` for metrics only.
+    pub metrics_client_certificate: PathBuf,
+    /// `client_key` for metrics only.
+    pub metrics_client_key: PathBuf,
+    /// `insecure` for metrics only.
+    pub metrics_insecure: Option<bool>,
+    /// `certificate` for traces only.
+    pub traces_certificate: PathBuf,
+    /// `client_certificate` for traces only.
+    pub traces_client_certificate: PathBuf,
+    /// `client_key` for traces only.
+    pub traces_client_key: PathBuf,
+    /// `insecure` for traces only.
+    pub traces_insecure: Option<bool>,
 }
 
 impl Default for OtlpConfig {
@@ -221,6 +250,18 @@ impl Default for OtlpConfig {
             // and the spec's ceiling is 1 Mbit/s.
             compression: Compression::Gzip,
             temporality: Temporality::Cumulative,
+            certificate: PathBuf::new(),
+            client_certificate: PathBuf::new(),
+            client_key: PathBuf::new(),
+            insecure: false,
+            metrics_certificate: PathBuf::new(),
+            metrics_client_certificate: PathBuf::new(),
+            metrics_client_key: PathBuf::new(),
+            metrics_insecure: None,
+            traces_certificate: PathBuf::new(),
+            traces_client_certificate: PathBuf::new(),
+            traces_client_key: PathBuf::new(),
+            traces_insecure: None,
         }
     }
 }
@@ -296,7 +337,7 @@ impl OtlpConfig {
             Signal::Traces => &self.traces_endpoint,
         };
         if !own.is_empty() {
-            return own.clone();
+            return self.with_scheme(own, signal);
         }
         let base = match (self.endpoint.as_str(), self.protocol) {
             ("", OtlpProtocol::Grpc) => "http://localhost:4317",
@@ -304,7 +345,7 @@ impl OtlpConfig {
             (base, _) => base,
         };
         match self.protocol {
-            OtlpProtocol::Grpc => base.to_owned(),
+            OtlpProtocol::Grpc => self.with_scheme(base, signal),
             OtlpProtocol::HttpProtobuf => {
                 let path = match signal {
                     Signal::Metrics => "v1/metrics",
@@ -313,6 +354,87 @@ impl OtlpConfig {
                 format!("{}/{path}", base.trim_end_matches('/'))
             }
         }
+    }
+
+    /// A gRPC endpoint written without a scheme gets the one `insecure`
+    /// says, as the OTLP exporter specification has it.
+    fn with_scheme(&self, endpoint: &str, signal: Signal) -> String {
+        if self.protocol == OtlpProtocol::Grpc && !endpoint.contains("://") {
+            let scheme = if self.insecure_for(signal) {
+                "http"
+            } else {
+                "https"
+            };
+            format!("{scheme}://{endpoint}")
+        } else {
+            endpoint.to_owned()
+        }
+    }
+
+    /// Whether a schemeless gRPC endpoint of `signal` is plain text.
+    pub fn insecure_for(&self, signal: Signal) -> bool {
+        let own = match signal {
+            Signal::Metrics => self.metrics_insecure,
+            Signal::Traces => self.traces_insecure,
+        };
+        own.unwrap_or(self.insecure)
+    }
+
+    /// The certificate files for `signal`: its own where set, else the
+    /// general ones.
+    ///
+    /// ```
+    /// use benchscope::config::{OtlpConfig, Signal};
+    /// let mut otlp = OtlpConfig::default();
+    /// otlp.certificate = "ca.pem".into();
+    /// otlp.traces_certificate = "traces-ca.pem".into();
+    /// let metrics = otlp.tls_for(Signal::Metrics);
+    /// assert_eq!(metrics.certificate.unwrap().to_str(), Some("ca.pem"));
+    /// let traces = otlp.tls_for(Signal::Traces);
+    /// assert_eq!(traces.certificate.unwrap().to_str(), Some("traces-ca.pem"));
+    /// ```
+    pub fn tls_for(&self, signal: Signal) -> TlsFiles<'_> {
+        fn pick<'a>(own: &'a Path, general: &'a Path) -> Option<&'a Path> {
+            [own, general]
+                .into_iter()
+                .find(|p| !p.as_os_str().is_empty())
+        }
+        let (ca, cert, key) = match signal {
+            Signal::Metrics => (
+                &self.metrics_certificate,
+                &self.metrics_client_certificate,
+                &self.metrics_client_key,
+            ),
+            Signal::Traces => (
+                &self.traces_certificate,
+                &self.traces_client_certificate,
+                &self.traces_client_key,
+            ),
+        };
+        TlsFiles {
+            certificate: pick(ca, &self.certificate),
+            client_certificate: pick(cert, &self.client_certificate),
+            client_key: pick(key, &self.client_key),
+        }
+    }
+}
+
+/// The files that secure one signal's connection ([`OtlpConfig::tls_for`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct TlsFiles<'a> {
+    /// The CA certificates to trust instead of the built-in roots.
+    pub certificate: Option<&'a Path>,
+    /// This client's certificate chain.
+    pub client_certificate: Option<&'a Path>,
+    /// Its private key.
+    pub client_key: Option<&'a Path>,
+}
+
+impl TlsFiles<'_> {
+    /// Whether no file is named.
+    pub fn is_empty(&self) -> bool {
+        self.certificate.is_none() && self.client_certificate.is_none() && self.client_key.is_none()
     }
 }
 

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use super::schema::{Config, ExporterKind, OtlpProtocol, TraceExporterKind};
+use super::schema::{Config, ExporterKind, OtlpProtocol, Signal, TraceExporterKind};
 use crate::error::Error;
 
 /// Where the configuration's values came from, as the checks need to know
@@ -25,7 +25,7 @@ const HOUR: Duration = Duration::from_secs(3600);
 const DAY: Duration = Duration::from_secs(86_400);
 
 /// Whether this build can reach an `https://` endpoint.
-const TLS: bool = false;
+const TLS: bool = cfg!(feature = "tls");
 
 /// Most samples a benchmark may take: ten thousand are kept in the history,
 /// and a million is already 8 MB of samples per benchmark.
@@ -95,6 +95,8 @@ pub(crate) fn validate(c: &Config, origins: &dyn Origins) -> Result<Vec<String>,
     }
     check.headers()?;
     check.features()?;
+    let mut warnings = Vec::new();
+    check.transport_security(&mut warnings)?;
     if c.exporters.contains(&ExporterKind::Live)
         && !c.live.addr.ip().is_loopback()
         && c.live.token.is_empty()
@@ -105,7 +107,6 @@ pub(crate) fn validate(c: &Config, origins: &dyn Origins) -> Result<Vec<String>,
             "listening beyond loopback needs a token: set BENCHSCOPE_LIVE_TOKEN (or live.token), and open the page with ?token=...",
         ));
     }
-    let mut warnings = Vec::new();
     if c.exporters.contains(&ExporterKind::Prometheus) && !c.prometheus.addr.ip().is_loopback() {
         warnings.push(format!(
             "{} = {} serves /metrics beyond loopback, with the host name, process id, commit and branch in target_info, to anyone who can reach the port; keep it on 127.0.0.1 and let Prometheus scrape through an SSH tunnel or a reverse proxy with authentication (docs/operations.md)",
@@ -211,17 +212,12 @@ impl Check<'_> {
         }
         let rest = match value.split_once("://") {
             Some(("http", rest)) => rest,
-            Some(("https", rest)) => {
-                if TLS {
-                    rest
-                } else {
-                    return Err(self.bad(
-                        key,
-                        value.into(),
-                        "https:// needs the `tls` feature of benchscope; enable it, or send over http:// to a Collector that forwards over TLS",
-                    ));
-                }
-            }
+            // Whether this build has TLS is checked per signal, on the
+            // endpoint each one ends up with.
+            Some(("https", rest)) => rest,
+            // gRPC allows `host:port`: OTEL_EXPORTER_OTLP_INSECURE picks
+            // the scheme (checked with the rest of the transport's security).
+            None if self.config.otlp.protocol == OtlpProtocol::Grpc => value,
             _ => {
                 return Err(self.bad(
                     key,
@@ -243,6 +239,94 @@ impl Check<'_> {
                 value.into(),
                 "write a URL with scheme and host, such as http://127.0.0.1:4318",
             ));
+        }
+        Ok(())
+    }
+
+    /// For each signal exported by OTLP: an `https://` endpoint (or a
+    /// schemeless gRPC one that is not `insecure`) needs the `tls` feature,
+    /// and its certificate files must be readable PEM, in pairs where they
+    /// go in pairs; files that an `http://` endpoint would not use are
+    /// worth a warning.
+    fn transport_security(&self, warnings: &mut Vec<String>) -> Result<(), Error> {
+        let c = self.config;
+        let o = &c.otlp;
+        if o.protocol == OtlpProtocol::HttpProtobuf
+            && [
+                "otlp.insecure",
+                "otlp.metrics_insecure",
+                "otlp.traces_insecure",
+            ]
+            .iter()
+            .any(|k| !self.origins.is_default(k))
+            && (c.exporters.contains(&ExporterKind::Otlp)
+                || c.traces.contains(&TraceExporterKind::Otlp))
+        {
+            warnings.push(format!(
+                "{} applies to OTLP over gRPC only; over http/protobuf the endpoint's scheme (http:// or https://) decides",
+                self.origins.label("otlp.insecure")
+            ));
+        }
+        for (signal, used, prefix) in [
+            (
+                Signal::Metrics,
+                c.exporters.contains(&ExporterKind::Otlp),
+                "metrics_",
+            ),
+            (
+                Signal::Traces,
+                c.traces.contains(&TraceExporterKind::Otlp),
+                "traces_",
+            ),
+        ] {
+            if !used {
+                continue;
+            }
+            // The key that set what this signal uses: its own, else the general one.
+            let key = |name: &str| {
+                let own = format!("otlp.{prefix}{name}");
+                if self.origins.is_default(&own) {
+                    format!("otlp.{name}")
+                } else {
+                    own
+                }
+            };
+            let endpoint = o.endpoint_for(signal);
+            let files = o.tls_for(signal);
+            if !endpoint.starts_with("https://") {
+                if let Some(set) = ["certificate", "client_certificate", "client_key"]
+                    .into_iter()
+                    .map(key)
+                    .find(|k| !self.origins.is_default(k))
+                {
+                    warnings.push(format!(
+                        "{} is set, but OTLP {} go to {endpoint}, in plain text: the file is not used; write https:// to use TLS",
+                        self.origins.label(&set),
+                        signal_name(signal),
+                    ));
+                }
+                continue;
+            }
+            if !TLS {
+                return Err(Error::FeatureMissing {
+                    what: format!("TLS (OTLP {} to {endpoint})", signal_name(signal)),
+                    key: self.origins.label(&key("endpoint")),
+                    feature: "tls",
+                });
+            }
+            #[cfg(feature = "tls")]
+            if let Err((part, reason)) = files.load() {
+                use super::tls::Part;
+                let (name, path) = match part {
+                    Part::Certificate => ("certificate", files.certificate),
+                    Part::ClientCertificate => ("client_certificate", files.client_certificate),
+                    Part::ClientKey => ("client_key", files.client_key),
+                };
+                let path = path.map(|p| p.display().to_string()).unwrap_or_default();
+                return Err(self.bad(&key(name), path, &reason));
+            }
+            #[cfg(not(feature = "tls"))]
+            let _ = files;
         }
         Ok(())
     }
@@ -338,6 +422,13 @@ impl Check<'_> {
             return Err(missing("the history database", "history.path", "history"));
         }
         Ok(())
+    }
+}
+
+fn signal_name(signal: Signal) -> &'static str {
+    match signal {
+        Signal::Metrics => "metrics",
+        Signal::Traces => "spans",
     }
 }
 
@@ -484,5 +575,174 @@ mod tests {
                 "{e}"
             );
         }
+    }
+
+    /// A metrics exporter over OTLP to `endpoint` with `protocol`, and `more`.
+    fn otlp_env<'a>(
+        endpoint: &'a str,
+        protocol: &'a str,
+        more: &[(&'a str, &'a str)],
+    ) -> Vec<(String, String)> {
+        let mut pairs = vec![
+            ("OTEL_METRICS_EXPORTER", "otlp"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
+        ];
+        pairs.extend_from_slice(more);
+        env(&pairs)
+    }
+
+    #[cfg(not(feature = "tls"))]
+    #[test]
+    fn https_without_the_tls_feature_names_it() {
+        for (endpoint, protocol) in [
+            ("https://collector:4318", "http/protobuf"),
+            ("collector:4317", "grpc"),
+        ] {
+            let e = Loaded::load(None, otlp_env(endpoint, protocol, &[]))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("OTEL_EXPORTER_OTLP_ENDPOINT") && e.contains("\"tls\""),
+                "{e}"
+            );
+        }
+        // INSECURE makes a schemeless gRPC endpoint plain text.
+        let ok = Loaded::load(
+            None,
+            otlp_env(
+                "collector:4317",
+                "grpc",
+                &[("OTEL_EXPORTER_OTLP_INSECURE", "true")],
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            ok.config.otlp.endpoint_for(Signal::Metrics),
+            "http://collector:4317"
+        );
+    }
+
+    #[test]
+    fn a_schemeless_endpoint_is_for_grpc_only() {
+        let e = Loaded::load(None, otlp_env("collector:4318", "http/protobuf", &[]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("http://127.0.0.1:4318"), "{e}");
+        let e = Loaded::load(
+            None,
+            otlp_env(
+                "http://collector:4318",
+                "http/protobuf",
+                &[("OTEL_EXPORTER_OTLP_INSECURE", "true")],
+            ),
+        )
+        .unwrap();
+        assert!(
+            e.warnings.iter().any(|w| w.contains("gRPC only")),
+            "{:?}",
+            e.warnings
+        );
+        // For gRPC, INSECURE (the signal's own first) picks the scheme.
+        let c = Loaded::load(
+            None,
+            otlp_env(
+                "collector:4317",
+                "grpc",
+                &[
+                    ("OTEL_EXPORTER_OTLP_INSECURE", "true"),
+                    ("OTEL_EXPORTER_OTLP_TRACES_INSECURE", "false"),
+                ],
+            ),
+        )
+        .unwrap()
+        .config;
+        assert_eq!(
+            c.otlp.endpoint_for(Signal::Metrics),
+            "http://collector:4317"
+        );
+        assert_eq!(
+            c.otlp.endpoint_for(Signal::Traces),
+            "https://collector:4317"
+        );
+    }
+
+    #[cfg(feature = "tls")]
+    #[test]
+    fn tls_files_are_checked_and_named_by_the_variable_that_set_them() {
+        let e = Loaded::load(
+            None,
+            otlp_env(
+                "https://collector:4318",
+                "http/protobuf",
+                &[("OTEL_EXPORTER_OTLP_CERTIFICATE", "/nonexistent/ca.pem")],
+            ),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("OTEL_EXPORTER_OTLP_CERTIFICATE") && e.contains("/nonexistent/ca.pem"),
+            "{e}"
+        );
+        // The signal's own variable wins, and is the one named.
+        let e = Loaded::load(
+            None,
+            otlp_env(
+                "collector:4317",
+                "grpc",
+                &[
+                    ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/nonexistent/ca.pem"),
+                    (
+                        "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE",
+                        "/nonexistent/m.pem",
+                    ),
+                ],
+            ),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE"), "{e}");
+        // A certificate without its key.
+        let dir = std::env::temp_dir().join(format!("benchscope-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let e = Loaded::load(
+            None,
+            otlp_env(
+                "https://collector:4318",
+                "http/protobuf",
+                &[(
+                    "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+                    dir.join("client.pem").to_str().unwrap(),
+                )],
+            ),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("CLIENT_KEY"), "{e}");
+        // Files for a plain-text endpoint are unused: a warning, not an error.
+        let ok = Loaded::load(
+            None,
+            otlp_env(
+                "http://collector:4318",
+                "http/protobuf",
+                &[("OTEL_EXPORTER_OTLP_CERTIFICATE", "/nonexistent/ca.pem")],
+            ),
+        )
+        .unwrap();
+        assert!(
+            ok.warnings
+                .iter()
+                .any(|w| w.contains("OTEL_EXPORTER_OTLP_CERTIFICATE") && w.contains("not used")),
+            "{:?}",
+            ok.warnings
+        );
+        // And files for an exporter that is off are not read at all.
+        assert!(
+            Loaded::load(
+                None,
+                env(&[("OTEL_EXPORTER_OTLP_CERTIFICATE", "/nonexistent/ca.pem")])
+            )
+            .is_ok()
+        );
     }
 }

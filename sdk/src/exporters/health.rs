@@ -63,7 +63,9 @@ impl Health {
         statuses.len() - 1
     }
 
-    fn report(&self, index: usize, result: &OTelSdkResult) {
+    /// Counts `result`; `cause` is the transport's own account of a
+    /// failure, when the exporter's error leaves it out.
+    fn report(&self, index: usize, result: &OTelSdkResult, cause: Option<String>) {
         let warning = {
             let mut statuses = self.statuses.lock().unwrap_or_else(|e| e.into_inner());
             let status = &mut statuses[index];
@@ -75,11 +77,20 @@ impl Health {
                 Err(e) => {
                     status.failed += 1;
                     if status.first_error.is_none() {
-                        status.first_error = Some(e.to_string());
-                        Some(format!(
-                            "{} failed: {e}. The suite goes on and its local results are kept; later failures of this exporter are counted, not shown. Check that the endpoint is up, or change the exporters (OTEL_METRICS_EXPORTER, OTEL_TRACES_EXPORTER, --exporters).",
+                        let error = match cause {
+                            Some(cause) => format!("{e} ({cause})"),
+                            None => e.to_string(),
+                        };
+                        let tls = status.exporter.contains("https://");
+                        let advice = advice(&error, tls).unwrap_or(
+                            "Check that the endpoint is up, or change the exporters (OTEL_METRICS_EXPORTER, OTEL_TRACES_EXPORTER, --exporters).",
+                        );
+                        let warning = format!(
+                            "{} failed: {error}. {advice} The suite goes on and its local results are kept; later failures of this exporter are counted, not shown.",
                             status.exporter
-                        ))
+                        );
+                        status.first_error = Some(error);
+                        Some(warning)
                     } else {
                         None
                     }
@@ -93,29 +104,132 @@ impl Health {
     }
 }
 
+/// The fix for a failure whose cause the error names (in rustls's words,
+/// an HTTP status or a gRPC status code; matched without regard to case),
+/// when there is one to give.
+fn advice(error: &str, tls: bool) -> Option<&'static str> {
+    let error = error.to_lowercase();
+    const ADVICE: &[(&[&str], &str)] = &[
+        (
+            &[
+                "UnknownIssuer",
+                "BadSignature",
+                "certificate verify failed",
+                "unknown authority",
+            ],
+            "The server's certificate is not signed by a CA it trusts: set OTEL_EXPORTER_OTLP_CERTIFICATE to the PEM file of the CA that signed it.",
+        ),
+        (
+            &["NotValidForName"],
+            "The server's certificate does not name the endpoint's host: connect by a name (or address) the certificate lists.",
+        ),
+        (
+            &["Expired", "NotValidYet"],
+            "The server's certificate is outside its validity period: renew it (or check this machine's clock).",
+        ),
+        (
+            &["CertificateRequired"],
+            "The server asks for a client certificate: set OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE and OTEL_EXPORTER_OTLP_CLIENT_KEY to the PEM files of one its CA signed.",
+        ),
+        (
+            &[
+                "BadCertificate",
+                "UnknownCA",
+                "bad certificate",
+                "unknown certificate authority",
+            ],
+            "The server refused the client certificate: use one signed by the CA the server trusts for clients (OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE, OTEL_EXPORTER_OTLP_CLIENT_KEY).",
+        ),
+        (
+            &["InvalidContentType", "CorruptMessage", "InvalidMessage"],
+            "The server does not speak TLS on that port: write http:// (or, for gRPC without a scheme, set OTEL_EXPORTER_OTLP_INSECURE=true).",
+        ),
+        (
+            &[
+                "status code: 401",
+                "status code: 403",
+                "Unauthenticated",
+                "PermissionDenied",
+            ],
+            "The server refused the credentials: check the authorization header in OTEL_EXPORTER_OTLP_HEADERS (for example authorization=Bearer%20<token>, or Basic%20<base64 of user:password>).",
+        ),
+        (
+            &["status code: 400"],
+            "The server refused the request: if it expects TLS, write https://.",
+        ),
+    ];
+    // Over TLS 1.3 a server that wants a client certificate says so after
+    // the client has finished its handshake, and closes: a client that is
+    // already writing its request sees only the closed connection.
+    const CLOSED_OVER_TLS: (&[&str], &str) = (
+        &[
+            "Broken pipe",
+            "Connection reset",
+            "UnexpectedEof",
+            "unexpected end of file",
+        ],
+        "The server closed the TLS connection as the request began: most likely it asks for a client certificate (set OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE and OTEL_EXPORTER_OTLP_CLIENT_KEY) or refused the one sent.",
+    );
+    ADVICE
+        .iter()
+        .chain(tls.then_some(&CLOSED_OVER_TLS))
+        .find(|(words, _)| words.iter().any(|w| error.contains(&w.to_lowercase())))
+        .map(|(_, advice)| *advice)
+}
+
+/// The transport's own account of its last failure, for the exporters that
+/// pass on less (the OTLP/HTTP exporter says only "network error"): the
+/// client sets it, [`Watched`] reads it with the failure.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Cause(Arc<Mutex<Option<String>>>);
+
+impl Cause {
+    /// Records the cause of the request that just failed.
+    #[cfg_attr(not(feature = "otlp-http"), allow(dead_code))]
+    pub(crate) fn set(&self, cause: String) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(cause);
+    }
+
+    fn take(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
 /// A push exporter whose results are reported to a [`Health`].
 #[derive(Debug)]
 pub(crate) struct Watched<E> {
     inner: E,
     health: Arc<Health>,
     index: usize,
+    cause: Cause,
 }
 
 impl<E> Watched<E> {
-    /// Wraps `inner`, registering it with `health` as `name`.
-    pub(crate) fn new(inner: E, name: String, health: &Arc<Health>) -> Watched<E> {
+    /// Wraps `inner`, registering it with `health` as `name`; `cause` is
+    /// where its transport leaves the cause of a failure.
+    pub(crate) fn new(inner: E, name: String, health: &Arc<Health>, cause: Cause) -> Watched<E> {
         Watched {
             index: health.register(name),
             inner,
             health: health.clone(),
+            cause,
         }
+    }
+
+    fn report(&self, result: &OTelSdkResult) {
+        let cause = self.cause.take();
+        self.health.report(
+            self.index,
+            result,
+            result.is_err().then_some(cause).flatten(),
+        );
     }
 }
 
 impl<E: PushMetricExporter> PushMetricExporter for Watched<E> {
     async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
         let result = self.inner.export(metrics).await;
-        self.health.report(self.index, &result);
+        self.report(&result);
         result
     }
 
@@ -136,7 +250,7 @@ impl<E: PushMetricExporter> PushMetricExporter for Watched<E> {
 impl<E: SpanExporter> SpanExporter for Watched<E> {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         let result = self.inner.export(batch).await;
-        self.health.report(self.index, &result);
+        self.report(&result);
         result
     }
 
@@ -161,10 +275,10 @@ mod tests {
         let b = health.register("OTLP traces to http://b".into());
         let fail = Err(OTelSdkError::InternalFailure("connection refused".into()));
         for _ in 0..5 {
-            health.report(a, &fail);
+            health.report(a, &fail, None);
         }
-        health.report(b, &Ok(()));
-        health.report(b, &fail);
+        health.report(b, &Ok(()), None);
+        health.report(b, &fail, None);
         let warnings = warnings.lock().unwrap();
         assert_eq!(warnings.len(), 2, "{warnings:?}");
         assert!(warnings[0].starts_with("OTLP metrics to http://a failed: "));
@@ -172,5 +286,27 @@ mod tests {
         let statuses = health.statuses();
         assert_eq!((statuses[0].failed, statuses[0].succeeded), (5, 0));
         assert_eq!((statuses[1].failed, statuses[1].succeeded), (1, 1));
+    }
+
+    #[test]
+    fn a_known_cause_gets_its_fix() {
+        let warnings = Arc::new(Mutex::new(Vec::new()));
+        let sink = warnings.clone();
+        let health = Health::new(Arc::new(move |w: &str| {
+            sink.lock().unwrap().push(w.to_owned())
+        }));
+        let a = health.register("OTLP metrics export to https://a".into());
+        let fail = Err(OTelSdkError::InternalFailure("network error".into()));
+        health.report(
+            a,
+            &fail,
+            Some("invalid peer certificate: UnknownIssuer".into()),
+        );
+        let warnings = warnings.lock().unwrap();
+        assert!(warnings[0].contains("network error (invalid peer certificate: UnknownIssuer)"));
+        assert!(warnings[0].contains("OTEL_EXPORTER_OTLP_CERTIFICATE"));
+        assert!(!warnings[0].contains("Check that the endpoint is up"));
+        let first = health.statuses()[0].first_error.clone().unwrap();
+        assert!(first.contains("UnknownIssuer"), "{first}");
     }
 }

@@ -9,13 +9,23 @@
 //! of the reqwest client that `opentelemetry-otlp` offers. The gRPC client
 //! needs a Tokio runtime: the pipeline builds the gRPC exporters inside
 //! [`grpc_runtime`]'s context and keeps it alive.
+//!
+//! With the `tls` feature an `https://` endpoint is reached over rustls
+//! (ring): the configured CA certificates are trusted instead of the
+//! built-in Mozilla roots, and a client certificate is offered when one is
+//! configured. For gRPC the TLS channel is built here and handed to the
+//! exporter, so the configuration, not `opentelemetry-otlp`'s own reading of
+//! the environment, decides.
 
 #[cfg(feature = "traces")]
 use opentelemetry_otlp::SpanExporter;
 use opentelemetry_otlp::{MetricExporter, WithExportConfig};
 
+#[cfg(feature = "tls")]
+use crate::config::tls::Material;
 use crate::config::{Compression, OtlpConfig, OtlpProtocol, Signal};
 use crate::error::Error;
+use crate::exporters::health::Cause;
 
 /// A runtime for the gRPC client: one worker thread.
 #[cfg(feature = "otlp-grpc")]
@@ -57,16 +67,22 @@ fn not_compiled(protocol: OtlpProtocol) -> Error {
 /// Finishes an exporter builder for the configured transport: the two
 /// transports' builders are different types with the same settings.
 macro_rules! finish {
-    ($builder:expr, $config:expr, $endpoint:expr, $signal:literal) => {
+    ($builder:expr, $config:expr, $cause:expr, $signal_kind:expr, $signal:literal) => {{
+        let endpoint = $config.endpoint_for($signal_kind);
+        let tls = security($config, $signal_kind, &endpoint)?;
         match $config.protocol {
             #[cfg(feature = "otlp-grpc")]
             OtlpProtocol::Grpc => {
                 use opentelemetry_otlp::WithTonicConfig as _;
                 let mut b = $builder
                     .with_tonic()
-                    .with_endpoint($endpoint)
+                    .with_endpoint(endpoint.clone())
                     .with_timeout($config.timeout)
                     .with_metadata(grpc::metadata($config)?);
+                #[cfg(feature = "tls")]
+                if let Some(material) = &tls {
+                    b = b.with_channel(grpc::tls_channel(&endpoint, material, $config.timeout)?);
+                }
                 if let Some(c) = compression($config.compression) {
                     b = b.with_compression(c);
                 }
@@ -77,9 +93,13 @@ macro_rules! finish {
                 use opentelemetry_otlp::WithHttpConfig as _;
                 let mut b = $builder
                     .with_http()
-                    .with_http_client(http::UreqClient::new($config.timeout))
+                    .with_http_client(http::UreqClient::new(
+                        $config.timeout,
+                        tls.as_ref(),
+                        $cause.clone(),
+                    )?)
                     .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                    .with_endpoint($endpoint)
+                    .with_endpoint(endpoint)
                     .with_timeout($config.timeout)
                     .with_headers($config.headers.clone().into_iter().collect());
                 if let Some(c) = compression($config.compression) {
@@ -88,28 +108,59 @@ macro_rules! finish {
                 b.build().map_err(|e| build_error($signal, e))
             }
             #[allow(unreachable_patterns)]
-            other => Err(not_compiled(other)),
+            other => {
+                let _ = (endpoint, tls, $cause);
+                Err(not_compiled(other))
+            }
         }
-    };
+    }};
+}
+
+/// The TLS material of `signal`'s connection, when its endpoint is
+/// `https://`. The configuration's check has read the files once already;
+/// a file changed since is reported the same way.
+#[cfg(feature = "tls")]
+fn security(
+    config: &OtlpConfig,
+    signal: Signal,
+    endpoint: &str,
+) -> Result<Option<Material>, Error> {
+    if !endpoint.starts_with("https://") {
+        return Ok(None);
+    }
+    config
+        .tls_for(signal)
+        .load()
+        .map(Some)
+        .map_err(|(_, reason)| Error::Telemetry(format!("the TLS files for {endpoint}: {reason}")))
+}
+
+/// Without the `tls` feature the configuration's check refuses `https://`.
+#[cfg(not(feature = "tls"))]
+fn security(_: &OtlpConfig, _: Signal, _: &str) -> Result<Option<()>, Error> {
+    Ok(None)
 }
 
 /// The metric exporter. With gRPC, call inside the runtime's context.
-pub(crate) fn metric_exporter(config: &OtlpConfig) -> Result<MetricExporter, Error> {
+/// The HTTP client leaves the cause of a failed request in `cause`.
+pub(crate) fn metric_exporter(config: &OtlpConfig, cause: &Cause) -> Result<MetricExporter, Error> {
     finish!(
         MetricExporter::builder().with_temporality(config.temporality.to_sdk()),
         config,
-        config.endpoint_for(Signal::Metrics),
+        cause,
+        Signal::Metrics,
         "metrics"
     )
 }
 
 /// The span exporter. With gRPC, call inside the runtime's context.
 #[cfg(feature = "traces")]
-pub(crate) fn span_exporter(config: &OtlpConfig) -> Result<SpanExporter, Error> {
+pub(crate) fn span_exporter(config: &OtlpConfig, cause: &Cause) -> Result<SpanExporter, Error> {
     finish!(
         SpanExporter::builder(),
         config,
-        config.endpoint_for(Signal::Traces),
+        cause,
+        Signal::Traces,
         "traces"
     )
 }
@@ -137,6 +188,35 @@ mod grpc {
         }
         Ok(map)
     }
+
+    /// A lazily connecting TLS channel to `endpoint`: the configured CA
+    /// certificates (else the Mozilla roots), and the client's identity
+    /// when there is one. Call inside the gRPC runtime's context.
+    #[cfg(feature = "tls")]
+    pub(super) fn tls_channel(
+        endpoint: &str,
+        material: &crate::config::tls::Material,
+        timeout: std::time::Duration,
+    ) -> Result<tonic::transport::Channel, Error> {
+        use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
+        let mut tls = ClientTlsConfig::new();
+        tls = match &material.roots {
+            Some(roots) => tls.ca_certificate(Certificate::from_pem(&roots.pem)),
+            None => tls.with_webpki_roots(),
+        };
+        if let Some(id) = &material.identity {
+            tls = tls.identity(Identity::from_pem(&id.chain.pem, &id.key_pem));
+        }
+        let bad = |e: tonic::transport::Error| {
+            Error::Telemetry(format!("cannot set up TLS to {endpoint}: {e}"))
+        };
+        Ok(Endpoint::from_shared(endpoint.to_owned())
+            .map_err(bad)?
+            .tls_config(tls)
+            .map_err(bad)?
+            .timeout(timeout)
+            .connect_lazy())
+    }
 }
 
 #[cfg(feature = "otlp-http")]
@@ -145,6 +225,9 @@ mod http {
     use std::time::Duration;
 
     use opentelemetry_http::{Bytes, HttpClient, HttpError, Request, Response};
+
+    use crate::error::Error;
+    use crate::exporters::health::Cause;
 
     /// Largest response body read: OTLP answers are small.
     const MAX_RESPONSE: u64 = 4 * 1024 * 1024;
@@ -155,18 +238,76 @@ mod http {
     #[derive(Debug)]
     pub(crate) struct UreqClient {
         agent: ureq::Agent,
+        cause: Cause,
     }
 
     impl UreqClient {
-        pub(crate) fn new(timeout: Duration) -> UreqClient {
-            let agent = ureq::Agent::config_builder()
+        /// A client with an overall `timeout` per request; over TLS with
+        /// `tls` (for an `https://` endpoint).
+        #[cfg(feature = "tls")]
+        pub(crate) fn new(
+            timeout: Duration,
+            tls: Option<&crate::config::tls::Material>,
+            cause: Cause,
+        ) -> Result<UreqClient, Error> {
+            let mut config = ureq::Agent::config_builder();
+            if let Some(material) = tls {
+                config = config.tls_config(tls_config(material)?);
+            }
+            Ok(UreqClient::from_config(config, timeout, cause))
+        }
+
+        /// A client with an overall `timeout` per request.
+        #[cfg(not(feature = "tls"))]
+        pub(crate) fn new(
+            timeout: Duration,
+            _tls: Option<&()>,
+            cause: Cause,
+        ) -> Result<UreqClient, Error> {
+            Ok(UreqClient::from_config(
+                ureq::Agent::config_builder(),
+                timeout,
+                cause,
+            ))
+        }
+
+        fn from_config(
+            config: ureq::config::ConfigBuilder<ureq::typestate::AgentScope>,
+            timeout: Duration,
+            cause: Cause,
+        ) -> UreqClient {
+            let agent = config
                 .timeout_global(Some(timeout))
                 .http_status_as_error(false)
                 .max_redirects(0)
                 .build()
                 .into();
-            UreqClient { agent }
+            UreqClient { agent, cause }
         }
+    }
+
+    /// The rustls configuration of `material`: its CA certificates as the
+    /// only roots (else the Mozilla roots), its identity as the client
+    /// certificate.
+    #[cfg(feature = "tls")]
+    fn tls_config(material: &crate::config::tls::Material) -> Result<ureq::tls::TlsConfig, Error> {
+        use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig, TlsProvider};
+        let owned =
+            |ders: &[rustls_pki_types::CertificateDer<'static>]| -> Vec<Certificate<'static>> {
+                ders.iter()
+                    .map(|d| Certificate::from_der(d.as_ref()).to_owned())
+                    .collect()
+            };
+        let mut tls = TlsConfig::builder().provider(TlsProvider::Rustls);
+        if let Some(roots) = &material.roots {
+            tls = tls.root_certs(RootCerts::new_with_certs(&owned(&roots.der)));
+        }
+        if let Some(id) = &material.identity {
+            let key = PrivateKey::from_pem(&id.key_pem)
+                .map_err(|e| Error::Telemetry(format!("the client key: {e}")))?;
+            tls = tls.client_cert(Some(ClientCert::new_with_certs(&owned(&id.chain.der), key)));
+        }
+        Ok(tls.build())
     }
 
     #[async_trait::async_trait]
@@ -174,7 +315,11 @@ mod http {
         async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
             let (parts, body) = request.into_parts();
             let request = Request::from_parts(parts, body.to_vec());
-            let response = self.agent.run(request)?;
+            // The exporter reports any error of ours as "network error":
+            // keep the words that say what went wrong.
+            let response = self.agent.run(request).inspect_err(|e| {
+                self.cause.set(e.to_string());
+            })?;
             let (parts, mut body) = response.into_parts();
             let mut bytes = Vec::new();
             body.as_reader()

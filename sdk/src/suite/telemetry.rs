@@ -27,7 +27,7 @@ use opentelemetry_sdk::metrics::{Instrument, ManualReader, SdkMeterProvider, Str
 use crate::config::{Config, ExporterKind, Loaded};
 use crate::error::Error;
 #[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
-use crate::exporters::health::Watched;
+use crate::exporters::health::{Cause, Watched};
 use crate::exporters::health::{Health, WarnFn};
 #[cfg(feature = "live")]
 use crate::exporters::live::{LiveExporter, LiveHub, server::LiveServer};
@@ -162,8 +162,13 @@ impl Telemetry {
                         "OTLP metrics export to {}",
                         config.otlp.endpoint_for(crate::config::Signal::Metrics)
                     );
-                    let exporter =
-                        Watched::new(otlp::metric_exporter(&config.otlp)?, name, &health);
+                    let cause = Cause::default();
+                    let exporter = Watched::new(
+                        otlp::metric_exporter(&config.otlp, &cause)?,
+                        name,
+                        &health,
+                        cause,
+                    );
                     builder = builder.with_reader(
                         PeriodicReader::builder(exporter)
                             .with_interval(config.collection_interval)
@@ -444,10 +449,12 @@ mod traces {
                         "OTLP traces export to {}",
                         config.otlp.endpoint_for(crate::config::Signal::Traces)
                     );
+                    let cause = crate::exporters::health::Cause::default();
                     builder = builder.with_batch_exporter(crate::exporters::health::Watched::new(
-                        crate::exporters::otlp::span_exporter(&config.otlp)?,
+                        crate::exporters::otlp::span_exporter(&config.otlp, &cause)?,
                         name,
                         health,
+                        cause,
                     ));
                 }
                 #[cfg(feature = "stdout")]
