@@ -578,6 +578,7 @@ mod tests {
     }
 
     /// A metrics exporter over OTLP to `endpoint` with `protocol`, and `more`.
+    #[cfg(all(feature = "otlp-http", feature = "otlp-grpc"))]
     fn otlp_env<'a>(
         endpoint: &'a str,
         protocol: &'a str,
@@ -592,7 +593,7 @@ mod tests {
         env(&pairs)
     }
 
-    #[cfg(not(feature = "tls"))]
+    #[cfg(all(feature = "otlp-http", feature = "otlp-grpc", not(feature = "tls")))]
     #[test]
     fn https_without_the_tls_feature_names_it() {
         for (endpoint, protocol) in [
@@ -623,6 +624,7 @@ mod tests {
         );
     }
 
+    #[cfg(all(feature = "otlp-http", feature = "otlp-grpc"))]
     #[test]
     fn a_schemeless_endpoint_is_for_grpc_only() {
         let e = Loaded::load(None, otlp_env("collector:4318", "http/protobuf", &[]))
@@ -667,7 +669,7 @@ mod tests {
         );
     }
 
-    #[cfg(feature = "tls")]
+    #[cfg(all(feature = "tls", feature = "otlp-http", feature = "otlp-grpc"))]
     #[test]
     fn tls_files_are_checked_and_named_by_the_variable_that_set_them() {
         let e = Loaded::load(
