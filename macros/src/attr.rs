@@ -7,7 +7,10 @@ use syn::meta::ParseNestedMeta;
 use syn::{Ident, LitInt, LitStr, Path};
 
 /// Option names, for the "unknown option" message.
-const KNOWN: &str = "name, group, samples, warmup, min_time, max_time, throughput = bytes(N) | elements(N), labels(key = \"value\", ...), crate = path";
+const KNOWN: &str = "name, group, samples, warmup, min_time, max_time, throughput = bytes(N) | elements(N), labels(key = \"value\", ...), runtime = \"tokio\" | \"tokio-multi-thread\", crate = path";
+
+/// The runtimes an `async fn` benchmark can run on.
+pub const RUNTIMES: &[&str] = &["tokio", "tokio-multi-thread"];
 
 /// The bounds benchscope's configuration check applies to the same
 /// settings (sdk/src/config/validate.rs), enforced here at compile time.
@@ -47,6 +50,8 @@ pub struct Options {
     pub max_time: Option<DurationOpt>,
     pub throughput: Option<(Ident, LitInt)>,
     pub labels: Vec<(Ident, LitStr)>,
+    /// The runtime of an `async fn` benchmark.
+    pub runtime: Option<LitStr>,
     /// Where benchscope is (`crate = path`), for a renamed dependency.
     pub krate: Option<Path>,
     /// Options that only benchmarks use, with where they were written, so
@@ -179,6 +184,22 @@ impl Options {
                     return Err(duplicate());
                 }
                 self.bench_only.push(("throughput", span));
+            }
+            "runtime" => {
+                let lit: LitStr = meta.value()?.parse()?;
+                if !RUNTIMES.contains(&lit.value().as_str()) {
+                    return Err(syn::Error::new(
+                        lit.span(),
+                        format!(
+                            "unknown runtime {:?}; expected \"tokio\" (one thread) or \"tokio-multi-thread\" (one worker per core)",
+                            lit.value()
+                        ),
+                    ));
+                }
+                if self.runtime.replace(lit).is_some() {
+                    return Err(duplicate());
+                }
+                self.bench_only.push(("runtime", span));
             }
             "crate" => {
                 let path: Path = meta.value()?.parse()?;

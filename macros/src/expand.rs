@@ -15,12 +15,15 @@ enum Mode {
     Bench,
     /// `fn f(b: &mut Bencher)`: registered as a benchmark.
     BenchWithBencher,
+    /// `async fn f()` with `runtime = "..."`: registered as a benchmark run
+    /// on that runtime, and instrumented when called.
+    AsyncBench,
     /// Anything else: each call is timed.
     App,
 }
 
 pub fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream> {
-    let mode = mode(&item)?;
+    let mode = mode(&item, &options)?;
     let krate = options
         .krate
         .as_ref()
@@ -31,9 +34,14 @@ pub fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream> {
         return Err(syn::Error::new(
             *span,
             format!(
-                "`{option}` applies to benchmarks only; `{}` is instrumented in application mode because it {}. Only `name` and `labels` apply here",
+                "`{option}` applies to benchmarks only; `{}` is instrumented in application mode because it {}. Only `name` and `labels` apply here{}",
                 item.sig.ident,
-                app_reason(&item)
+                app_reason(&item),
+                if item.sig.asyncness.is_some() && item.sig.inputs.is_empty() {
+                    "; to benchmark this async fn, add `runtime = \"tokio\"`"
+                } else {
+                    ""
+                }
             ),
         ));
     }
@@ -60,6 +68,53 @@ pub fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream> {
             let registration =
                 registration(&krate, &options, &name, quote!(#run), item.sig.ident.span());
             quote!(#item #registration)
+        }
+        Mode::AsyncBench => {
+            let ItemFn {
+                attrs,
+                vis,
+                modifiers: _,
+                sig,
+                block,
+            } = item;
+            let body_fn = format_ident!("__benchscope_body_{}", sig.ident);
+            let output = &sig.output;
+            let site = site(&krate, &name, &labels);
+            let runtime = options.runtime.as_ref().expect("mode checked it");
+            let multi = runtime.value() == "tokio-multi-thread";
+            // The runtime is built before measuring starts, outside every
+            // timed region; without benchscope's `tokio` feature the macro
+            // below is a compile error pointing at `runtime = "..."`.
+            let span = runtime.span();
+            let krate_here: TokenStream = krate
+                .clone()
+                .into_iter()
+                .map(|mut token| {
+                    token.set_span(span);
+                    token
+                })
+                .collect();
+            let build = quote_spanned!(span=> #krate_here::__tokio_runtime!(#multi));
+            let registration = registration(
+                &krate,
+                &options,
+                &name,
+                quote!(|b: &mut #krate::Bencher<'_>| {
+                    let runtime = #build;
+                    b.to_async(&runtime).iter(#body_fn)
+                }),
+                sig.ident.span(),
+            );
+            quote! {
+                #(#attrs)*
+                #vis #sig {
+                    #site
+                    #body_fn().await
+                }
+                #[doc(hidden)]
+                async fn #body_fn() #output #block
+                #registration
+            }
         }
         Mode::Bench => {
             let ItemFn {
@@ -216,8 +271,11 @@ fn duplicate_guard(full_name: &str, span: Span) -> TokenStream {
     }
 }
 
-fn mode(item: &ItemFn) -> syn::Result<Mode> {
+fn mode(item: &ItemFn, options: &Options) -> syn::Result<Mode> {
     let sig = &item.sig;
+    if let Some(runtime) = &options.runtime {
+        return async_mode(item, runtime);
+    }
     let bencher_arg = sig.inputs.iter().find(|arg| mentions_bencher(arg));
     if let Some(arg) = bencher_arg {
         let shape_ok = sig.inputs.len() == 1 && is_mut_ref_bencher(arg);
@@ -240,7 +298,7 @@ fn mode(item: &ItemFn) -> syn::Result<Mode> {
         if let Some(a) = &sig.asyncness {
             return Err(syn::Error::new(
                 a.span(),
-                "a benchmark taking `&mut Bencher` cannot be `async`; set up a runtime in the body and call `b.iter(|| rt.block_on(...))`",
+                "a benchmark taking `&mut Bencher` cannot be `async`; make it a plain `fn`, build a runtime in its body and call `b.to_async(&runtime).iter(|| async { ... })`",
             ));
         }
         if !sig.generics.params.is_empty() {
@@ -268,6 +326,42 @@ fn mode(item: &ItemFn) -> syn::Result<Mode> {
     } else {
         Ok(Mode::App)
     }
+}
+
+/// The checks of `runtime = "..."`: it makes an `async fn` without
+/// arguments a benchmark, and means nothing on anything else.
+fn async_mode(item: &ItemFn, runtime: &syn::LitStr) -> syn::Result<Mode> {
+    let sig = &item.sig;
+    if sig.asyncness.is_none() {
+        return Err(syn::Error::new(
+            runtime.span(),
+            format!(
+                "`runtime` is for `async fn` benchmarks, and `{}` is not async; drop `runtime`, or make it `async fn`",
+                sig.ident
+            ),
+        ));
+    }
+    if let Some(arg) = sig.inputs.first() {
+        let message = if mentions_bencher(arg) {
+            "an async benchmark takes no arguments; to set up outside the timed region, write a plain `fn f(b: &mut Bencher)` that builds its runtime and calls `b.to_async(&runtime).iter(...)`"
+        } else {
+            "an async benchmark takes no arguments: the runner has nothing to pass; drop `runtime` to instrument this function in application mode instead"
+        };
+        return Err(syn::Error::new_spanned(&sig.inputs, message));
+    }
+    if !sig.generics.params.is_empty() {
+        return Err(syn::Error::new_spanned(
+            &sig.generics,
+            "a benchmark cannot be generic: the runner cannot choose its type arguments; write one benchmark per type",
+        ));
+    }
+    if sig.constness.is_some() || !matches!(sig.safety, syn::Safety::Default) || sig.abi.is_some() {
+        return Err(syn::Error::new_spanned(
+            sig,
+            "an async benchmark is a plain `async fn`, not `const`, `unsafe` or `extern`",
+        ));
+    }
+    Ok(Mode::AsyncBench)
 }
 
 fn app_reason(item: &ItemFn) -> &'static str {

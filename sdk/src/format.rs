@@ -40,7 +40,11 @@ pub(crate) fn format_rate(per_second: f64, unit: &str) -> String {
         .find(|(f, _)| per_second >= *f)
         .map(|(f, p)| (per_second / f, p))
         .unwrap_or((per_second, ""));
-    let unit = if unit == "bytes" { "B" } else { "elem" };
+    let unit = match unit {
+        "bytes" => "B",
+        "bits" => "bit",
+        _ => "elem",
+    };
     format!("{scaled:.1} {prefix}{unit}/s")
 }
 
@@ -71,6 +75,7 @@ mod tests {
     fn rates_and_changes() {
         assert_eq!(format_rate(1.5e6, "bytes"), "1.5 MB/s");
         assert_eq!(format_rate(320.0, "elements"), "320.0 elem/s");
+        assert_eq!(format_rate(2e9, "bits"), "2.0 Gbit/s");
         assert_eq!(format_change(0.125), "+12.5%");
         assert_eq!(format_change(-0.02), "-2.0%");
     }

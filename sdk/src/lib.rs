@@ -38,6 +38,7 @@
 //! | `prometheus` | the `/metrics` pull endpoint | yes |
 //! | `live` | the live view: a page and a WebSocket stream | |
 //! | `otlp-http`, `otlp-grpc` | OTLP export over HTTP/protobuf or gRPC | |
+//! | `tokio` | async benchmarks on tokio (`runtime = "tokio"`, [`Bencher::to_async`]) | |
 //! | `traces` | a span per suite and per benchmark | |
 //! | `stdout` | the stdout exporter | |
 //! | `history` | every run kept in SQLite; `--baseline-branch` | |
@@ -71,7 +72,7 @@ pub use analysis::baseline::Baseline;
 pub use analysis::history::{History, ReadableRuns, RunInfo};
 pub use config::Config;
 pub use error::Error;
-pub use measure::bencher::{Bencher, Progress};
+pub use measure::bencher::{AsyncBencher, AsyncExecutor, Bencher, Progress};
 pub use measure::registry::{Benchmark, Throughput, benchmarks};
 pub use measure::stats::{Outliers, Stats};
 pub use results::report::{Endpoints, Reporter, Silent};
@@ -96,7 +97,22 @@ pub mod metrics {
 /// code, records each call like application mode does; the runner measures an
 /// uninstrumented copy of its body.
 ///
-/// Application mode applies to every other function and to `async fn`: each
+/// An `async fn` with `runtime = "tokio"` (one thread) or
+/// `"tokio-multi-thread"` (one worker per core) is a benchmark too: the
+/// runtime is built before measuring, and each sample awaits the function
+/// in a loop inside one `block_on` ([`Bencher::to_async`]).
+///
+#[cfg_attr(feature = "tokio", doc = "```no_run")]
+#[cfg_attr(not(feature = "tokio"), doc = "```ignore")]
+/// #[benchscope::monitored_bench(runtime = "tokio")]
+/// async fn yield_to_the_scheduler() {
+///     tokio::task::yield_now().await
+/// }
+/// # fn main() {}
+/// ```
+///
+/// Application mode applies to every other function and to an `async fn`
+/// without `runtime`: each
 /// call's wall-clock duration is recorded into `benchmark_execution_time_ms`
 /// with `benchmark_name` set to the function's name.
 ///
@@ -112,6 +128,7 @@ pub mod metrics {
 /// | `max_time` | `max_time = "10s"` | measurement time ceiling |
 /// | `throughput` | `throughput = bytes(1024)` or `elements(10)` | per-iteration work |
 /// | `labels` | `labels(algo = "quick")` | extra metric labels |
+/// | `runtime` | `runtime = "tokio"` or `"tokio-multi-thread"` | makes an `async fn` a benchmark, awaited on that runtime (`tokio` feature) |
 /// | `crate` | `crate = my_bench_lib` | where benchscope is, when the dependency is renamed |
 ///
 /// Only `name`, `labels` and `crate` apply in application mode.
@@ -149,18 +166,63 @@ macro_rules! main {
     };
 }
 
+/// Builds the tokio runtime of an `async fn` benchmark (`runtime = "tokio"`
+/// or `"tokio-multi-thread"`); what `#[monitored_bench]` expands to, not API.
+#[cfg(feature = "tokio")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __tokio_runtime {
+    ($multi_thread:expr) => {
+        $crate::__private::tokio_runtime($multi_thread)
+    };
+}
+
+/// Without the `tokio` feature, an `async fn` benchmark does not compile.
+#[cfg(not(feature = "tokio"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __tokio_runtime {
+    ($multi_thread:expr) => {
+        ::core::compile_error!(
+            "an async benchmark on tokio needs the `tokio` feature of benchscope: add `features = [\"tokio\"]` to its line in [dev-dependencies]"
+        )
+    };
+}
+
 /// What `#[monitored_bench]` and `main!` expand to; not API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::measure::bencher::{MeasureDyn, loops};
     pub use crate::measure::registry::{BENCHES, BenchOptions, Benchmark};
     pub use crate::otel::app::CallSite;
     pub use linkme;
     pub use std::time::Duration;
 
+    /// The runtime of an `async fn` benchmark, built before measuring: one
+    /// thread, or one worker per core. A runtime that cannot start (no
+    /// threads left) fails the benchmark with the reason.
+    #[cfg(feature = "tokio")]
+    pub fn tokio_runtime(multi_thread: bool) -> tokio::runtime::Runtime {
+        let mut builder = if multi_thread {
+            tokio::runtime::Builder::new_multi_thread()
+        } else {
+            tokio::runtime::Builder::new_current_thread()
+        };
+        builder
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("could not start the tokio runtime of this benchmark: {e}"))
+    }
+
+    /// A bench target's run, for benchmarks defined as the program goes
+    /// (benchscope-criterion).
+    #[cfg(feature = "harness")]
+    pub use crate::cli::harness::{Harness, Mode};
+
     /// What `main!` calls.
     #[cfg(feature = "harness")]
     pub fn harness_main() -> std::process::ExitCode {
-        crate::cli::main()
+        crate::cli::harness::main()
     }
 
     /// What the `benchscope` binary calls.

@@ -3,20 +3,16 @@
 //! [--quick] ...`, and (`cli` feature) the `benchscope` command in
 //! `tool.rs`. This is the one place that prints and exits.
 
+pub(crate) mod harness;
 mod terminal;
 #[cfg(feature = "cli")]
 pub(crate) mod tool;
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::analysis::baseline::Baseline;
-use crate::config::{Loaded, MeasurementConfig};
+use crate::config::Loaded;
 use crate::error::Error;
-use crate::measure::registry::{self, Benchmark};
-use crate::suite::runner::Suite;
-use terminal::{Terminal, table};
 
 /// Command-line options of a bench target.
 #[derive(Debug, Default)]
@@ -24,6 +20,9 @@ pub(crate) struct Args {
     pub filter: Option<String>,
     pub exact: bool,
     pub list: bool,
+    /// `--bench`, which `cargo bench` passes and `cargo test` does not.
+    pub bench: bool,
+    pub test: bool,
     pub quick: bool,
     pub output: Option<Vec<String>>,
     pub baseline: Option<String>,
@@ -42,7 +41,26 @@ pub(crate) struct Args {
     pub environment: Option<String>,
     pub collection_interval: Option<String>,
     pub print_config: bool,
+    /// A criterion flag given that benchscope cannot honour, and why.
+    pub unsupported: Option<(&'static str, String, &'static str)>,
 }
+
+/// criterion's flags that mean nothing here (plots, colours, verbosity):
+/// accepted, so a target's usual command line keeps working.
+const CRITERION_IGNORED_FLAGS: &[&str] = &["noplot", "verbose", "quiet", "discard-baseline"];
+
+/// criterion's flags that benchscope cannot honour: each stops the run with
+/// exit code 2 and says what to do instead, rather than being skipped.
+const CRITERION_UNSUPPORTED: &[(&str, &str)] = &[
+    (
+        "profile-time",
+        "benchscope does not drive a profiler; run the target under one (perf record, valgrind --tool=callgrind) with --bench",
+    ),
+    (
+        "load-baseline",
+        "benchscope compares a new measurement with a saved one: measure with --baseline NAME instead",
+    ),
+];
 
 /// Options that take a value: (name, value name, help).
 const VALUED: &[(&str, &str, &str)] = &[
@@ -123,6 +141,10 @@ const FLAGS: &[(&str, &str)] = &[
     ("exact", "Match FILTER against the whole name"),
     ("list", "List the benchmarks and exit"),
     (
+        "test",
+        "Run each benchmark's routine once to check that it works; measure nothing",
+    ),
+    (
         "quick",
         "Short warm-up and few samples: a smoke test, not a measurement to trust",
     ),
@@ -142,7 +164,8 @@ fn command_line() -> clap::Command {
         .about("Runs the benchmarks of this target, prints their statistics and exports them as OpenTelemetry metrics.")
         .after_help("Configuration comes from benchscope.toml (in the crate root, or --config/BENCHSCOPE_CONFIG), then the environment (OTEL_* and BENCHSCOPE_* variables), then these flags; each wins over the one before. --print-config shows the result and where each value came from.")
         .arg(Arg::new("filter").value_name("FILTER").help("Run only benchmarks whose name contains FILTER"))
-        // cargo bench passes --bench to every harness; it means nothing here.
+        // cargo bench passes --bench to every harness; a criterion-style
+        // target run without it (as cargo test runs it) tests instead.
         .arg(Arg::new("bench").long("bench").action(ArgAction::SetTrue).hide(true))
         .arg(
             Arg::new("output")
@@ -162,6 +185,48 @@ fn command_line() -> clap::Command {
                 .help(*help),
         );
     }
+    cmd = cmd
+        .arg(
+            Arg::new("noplot")
+                .short('n')
+                .long("noplot")
+                .action(ArgAction::SetTrue)
+                .hide(true),
+        )
+        .arg(
+            Arg::new("verbose")
+                .short('v')
+                .long("verbose")
+                .action(ArgAction::SetTrue)
+                .hide(true),
+        )
+        .arg(
+            Arg::new("quiet")
+                .long("quiet")
+                .action(ArgAction::SetTrue)
+                .hide(true),
+        )
+        .arg(
+            Arg::new("discard-baseline")
+                .long("discard-baseline")
+                .action(ArgAction::SetTrue)
+                .hide(true),
+        )
+        .arg(
+            Arg::new("color")
+                .long("color")
+                .alias("colour")
+                .value_name("WHEN")
+                .hide(true),
+        );
+    for (name, _) in CRITERION_UNSUPPORTED {
+        cmd = cmd.arg(Arg::new(*name).long(*name).value_name("VALUE").hide(true));
+    }
+    debug_assert!(
+        CRITERION_IGNORED_FLAGS
+            .iter()
+            .all(|f| cmd.get_arguments().any(|a| a.get_id() == *f))
+    );
     cmd.mut_arg("baseline", |a| a.conflicts_with("baseline-branch"))
         .mut_arg("history", |a| a.conflicts_with("no-history"))
 }
@@ -179,6 +244,8 @@ impl Args {
             filter: value("filter"),
             exact: m.get_flag("exact"),
             list: m.get_flag("list"),
+            bench: m.get_flag("bench"),
+            test: m.get_flag("test"),
             quick: m.get_flag("quick"),
             output: m.get_many::<String>("output").map(|v| v.cloned().collect()),
             baseline: value("baseline"),
@@ -197,6 +264,10 @@ impl Args {
             environment: value("environment"),
             collection_interval: value("collection-interval"),
             print_config: m.get_flag("print-config"),
+            unsupported: CRITERION_UNSUPPORTED.iter().find_map(|&(name, instead)| {
+                m.get_one::<String>(name)
+                    .map(|value| (name, value.clone(), instead))
+            }),
         })
     }
 }
@@ -250,6 +321,13 @@ impl Command {
             }
             Ok(())
         })?;
+        if let Some((flag, value, instead)) = &args.unsupported {
+            return Err(Error::Config {
+                key: format!("--{flag}"),
+                value: value.clone(),
+                reason: format!("not supported: {instead}"),
+            });
+        }
         let json_output = match args.output.as_deref() {
             None => None,
             Some([format, file]) if format == "json" => Some(PathBuf::from(file)),
@@ -268,30 +346,14 @@ impl Command {
         })
     }
 
-    /// The registered benchmarks that the filter selects.
-    pub(crate) fn select<'a>(&self, entries: &[&'a Benchmark]) -> Vec<&'a Benchmark> {
-        entries
-            .iter()
-            .copied()
-            .filter(|e| match &self.args.filter {
-                None => true,
-                Some(f) if self.args.exact => e.full_name() == *f,
-                Some(f) => e.full_name().contains(f.as_str()),
-            })
-            .collect()
+    /// Whether the filter selects the benchmark named `name`.
+    pub(crate) fn selects(&self, name: &str) -> bool {
+        match &self.args.filter {
+            None => true,
+            Some(f) if self.args.exact => name == f,
+            Some(f) => name.contains(f.as_str()),
+        }
     }
-}
-
-/// Runs the command line of a bench target; what `benchscope::main!()` calls.
-/// Exit codes: 0 success, 1 a benchmark failed, 2 bad usage or configuration.
-pub(crate) fn main() -> ExitCode {
-    // Ctrl-C: send what was recorded before leaving.
-    let _ = ctrlc::set_handler(|| {
-        eprintln!("\ninterrupted: flushing exporters");
-        crate::suite::telemetry::flush_running();
-        std::process::exit(130);
-    });
-    parse_and_run(|| Args::try_parse_from(std::env::args_os()), run)
 }
 
 /// Parses the command line with `parse` and runs it: usage errors and
@@ -314,109 +376,6 @@ pub(crate) fn parse_and_run<A>(
             ExitCode::from(2)
         }
     }
-}
-
-fn run(args: Args) -> Result<ExitCode, Error> {
-    let command = Command::from_args(args, std::env::vars())?;
-    if command.args.print_config {
-        print!("{}", command.loaded.render());
-        return Ok(ExitCode::SUCCESS);
-    }
-    for warning in &command.loaded.warnings {
-        eprintln!("warning: {warning}");
-    }
-    let all = registry::benchmarks()?;
-    let selected = command.select(&all);
-    if command.args.list {
-        for entry in &selected {
-            println!("{}: benchmark", entry.full_name());
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-    if selected.is_empty() {
-        return Err(Error::Config {
-            key: "FILTER".into(),
-            value: command.args.filter.clone().unwrap_or_default(),
-            reason: format!(
-                "no benchmark matches it, so nothing would be measured; {} benchmarks are registered (--list shows them)",
-                all.len()
-            ),
-        });
-    }
-    let config = &command.loaded.config;
-    // Opened before any benchmark runs: a corrupt or newer database stops
-    // the run here, not after minutes of measuring.
-    #[cfg(feature = "history")]
-    let mut history = config
-        .history
-        .enabled
-        .then(|| crate::analysis::history::History::open(&config.history.path))
-        .transpose()?;
-    let mut suite = Suite::new(config.clone());
-    if command.args.quick {
-        suite = suite.with_measurement(MeasurementConfig::quick());
-    }
-    if let Some(name) = &command.args.baseline {
-        suite = suite.with_baseline(Baseline::resolve(name, &config.baseline_dir)?);
-    }
-    if let Some(branch) = &command.args.baseline_branch {
-        #[cfg(feature = "history")]
-        {
-            let history = history.as_ref().ok_or_else(|| Error::Config {
-                key: "--baseline-branch".into(),
-                value: branch.clone(),
-                reason: "the history is off; drop --no-history".into(),
-            })?;
-            suite = suite.with_baseline(Baseline::latest_of_branch(branch, history, None)?);
-        }
-        #[cfg(not(feature = "history"))]
-        return Err(Error::FeatureMissing {
-            what: format!("the latest run of branch {branch} from the history"),
-            key: "--baseline-branch".into(),
-            feature: "history",
-        });
-    }
-    let mut terminal = Terminal::new(std::io::stderr().is_terminal());
-    let run = suite.run(&selected, &mut terminal)?;
-    println!("{}", table(&run));
-    // Every output is attempted even when one fails, so a full disk or a
-    // bad path loses one output, not all of them.
-    let mut failed: Option<Error> = None;
-    let mut attempt = |result: Result<String, Error>| match result {
-        Ok(done) => eprintln!("{done}"),
-        Err(e) => {
-            eprintln!("error: {e}");
-            failed.get_or_insert(e);
-        }
-    };
-    if let Some(path) = &command.json_output {
-        attempt(
-            run.write_json(path)
-                .map(|()| format!("results written to {}", path.display())),
-        );
-    }
-    #[cfg(feature = "history")]
-    if let Some(history) = history.as_mut() {
-        attempt(
-            history
-                .record(&run)
-                .map(|id| format!("run {id} kept in {}", history.path().display())),
-        );
-    }
-    if let Some(name) = &command.args.save_baseline {
-        attempt(
-            Baseline::save(&run, name, &config.baseline_dir)
-                .map(|path| format!("saved as baseline `{name}` ({})", path.display())),
-        );
-    }
-    if let Some(e) = failed {
-        return Err(e);
-    }
-    Ok(if run.failures.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
 }
 
 #[cfg(test)]

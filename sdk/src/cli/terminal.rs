@@ -27,7 +27,12 @@ impl Terminal {
 
 impl Reporter for Terminal {
     fn suite_started(&mut self, names: &[String], endpoints: &Endpoints) {
-        eprintln!("benchscope: running {} benchmarks", names.len());
+        if names.is_empty() {
+            // Benchmarks defined as the program goes: not known in advance.
+            eprintln!("benchscope: running benchmarks");
+        } else {
+            eprintln!("benchscope: running {} benchmarks", names.len());
+        }
         if let Some(addr) = endpoints.live {
             eprintln!("benchscope: live view at http://{addr}/");
         }

@@ -79,6 +79,8 @@ pub struct Bencher<'a> {
     settings: Settings,
     progress: &'a mut dyn FnMut(Progress),
     measurement: Option<Measurement>,
+    /// Test mode (`--test`): run the routine once, measure nothing.
+    once: bool,
 }
 
 impl std::fmt::Debug for Bencher<'_> {
@@ -97,24 +99,52 @@ impl<'a> Bencher<'a> {
             settings,
             progress,
             measurement: None,
+            once: false,
         }
+    }
+
+    /// A bencher that runs the routine once, to check that it works
+    /// (`--test`, and `cargo test` on a criterion-style target).
+    #[cfg(feature = "harness")]
+    pub(crate) fn once(progress: &'a mut dyn FnMut(Progress)) -> Self {
+        Bencher {
+            once: true,
+            ..Bencher::new(
+                Settings {
+                    samples: 1,
+                    warmup: Duration::ZERO,
+                    min_time: Duration::ZERO,
+                    max_time: Duration::ZERO,
+                },
+                progress,
+            )
+        }
+    }
+
+    /// Measures with `time_batch(n)`, which runs the routine `n` times and
+    /// returns the time it took; only the first measurement counts.
+    fn take(&mut self, mut time_batch: impl FnMut(u64) -> Duration) {
+        if self.measurement.is_some() {
+            return;
+        }
+        self.measurement = Some(if self.once {
+            let elapsed = time_batch(1);
+            Measurement {
+                samples_ns: vec![elapsed.as_nanos() as f64],
+                batch: 1,
+                warmup_iterations: 0,
+                clock_cost_ns: 0.0,
+            }
+        } else {
+            measure(self.settings, self.progress, time_batch)
+        });
     }
 
     /// Measures `routine`: warms it up, sizes batches, then times
     /// `samples` batches. Its return value goes through `black_box` so the
     /// compiler cannot drop the work. Only the first call on a bencher measures.
-    pub fn iter<O>(&mut self, mut routine: impl FnMut() -> O) {
-        if self.measurement.is_some() {
-            return;
-        }
-        let measurement = measure(self.settings, self.progress, |n| {
-            let start = Instant::now();
-            for _ in 0..n {
-                black_box(routine());
-            }
-            start.elapsed()
-        });
-        self.measurement = Some(measurement);
+    pub fn iter<O>(&mut self, routine: impl FnMut() -> O) {
+        self.take(loops::iter(routine));
     }
 
     /// Measures `routine` on fresh inputs made by `setup`; making the inputs
@@ -135,45 +165,303 @@ impl<'a> Bencher<'a> {
     /// }
     /// # fn main() {}
     /// ```
-    pub fn iter_batched<I, O>(
+    pub fn iter_batched<I, O>(&mut self, setup: impl FnMut() -> I, routine: impl FnMut(I) -> O) {
+        self.take(loops::batched(setup, routine, usize::MAX));
+    }
+
+    /// Like [`Bencher::iter_batched`], with the routine given a mutable
+    /// reference to each input: the inputs, like the outputs, are dropped
+    /// outside the timed region.
+    ///
+    /// ```no_run
+    /// # use benchscope::{monitored_bench, Bencher};
+    /// #[monitored_bench]
+    /// fn clear(b: &mut Bencher) {
+    ///     b.iter_batched_ref(|| vec![1u8; 4096], |v| v.clear());
+    /// }
+    /// # fn main() {}
+    /// ```
+    pub fn iter_batched_ref<I, O>(
         &mut self,
-        mut setup: impl FnMut() -> I,
-        mut routine: impl FnMut(I) -> O,
+        setup: impl FnMut() -> I,
+        routine: impl FnMut(&mut I) -> O,
     ) {
-        if self.measurement.is_some() {
-            return;
+        self.take(loops::batched_ref(setup, routine, usize::MAX));
+    }
+
+    /// Measures a routine that times itself: `routine(n)` runs the code `n`
+    /// times and returns how long that took. For code whose cost is not all
+    /// on this thread (work handed to other threads, a device, a server).
+    ///
+    /// ```no_run
+    /// # use benchscope::{monitored_bench, Bencher};
+    /// #[monitored_bench]
+    /// fn spawn_join(b: &mut Bencher) {
+    ///     b.iter_custom(|n| {
+    ///         let start = std::time::Instant::now();
+    ///         for _ in 0..n {
+    ///             std::thread::spawn(|| ()).join().unwrap();
+    ///         }
+    ///         start.elapsed()
+    ///     });
+    /// }
+    /// # fn main() {}
+    /// ```
+    pub fn iter_custom(&mut self, routine: impl FnMut(u64) -> Duration) {
+        self.take(routine);
+    }
+
+    /// Benchmarks futures on `executor`, which is built (and its threads
+    /// started) before this call, outside every timed region. Each sample's
+    /// iterations run inside one `block_on`, the clock read inside it, so
+    /// the executor's entry cost is not timed either.
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "tokio")] {
+    /// use benchscope::{monitored_bench, Bencher};
+    ///
+    /// #[monitored_bench]
+    /// fn spawn_and_join(b: &mut Bencher) {
+    ///     let runtime = tokio::runtime::Builder::new_multi_thread().build().unwrap();
+    ///     b.to_async(&runtime).iter(|| async { tokio::spawn(async { 7 }).await.unwrap() });
+    /// }
+    /// # }
+    /// # fn main() {}
+    /// ```
+    pub fn to_async<'b, E: AsyncExecutor>(&'b mut self, executor: E) -> AsyncBencher<'a, 'b, E> {
+        AsyncBencher {
+            bencher: self,
+            executor,
         }
+    }
+
+    /// The measurement taken, if the body called [`Bencher::iter`] or another form.
+    pub(crate) fn into_measurement(self) -> Option<Measurement> {
+        self.measurement
+    }
+}
+
+/// What criterion's `Bencher` is built on: any timing loop, through a
+/// trait object (so it needs no lifetime of benchscope's). Not API.
+#[doc(hidden)]
+pub trait MeasureDyn {
+    /// Measures with `time_batch(n)`, as [`Bencher::iter_custom`] does.
+    fn measure_dyn(&mut self, time_batch: &mut dyn FnMut(u64) -> Duration);
+}
+
+impl MeasureDyn for Bencher<'_> {
+    fn measure_dyn(&mut self, time_batch: &mut dyn FnMut(u64) -> Duration) {
+        self.take(time_batch);
+    }
+}
+
+/// Runs futures to completion for [`Bencher::to_async`]: a runtime built
+/// by the caller. With the `tokio` feature, tokio's `Runtime` and `Handle`
+/// (and references to them) are executors; implement it for any other.
+pub trait AsyncExecutor {
+    /// Runs `future` on this executor and waits for its output.
+    fn block_on<T>(&self, future: impl Future<Output = T>) -> T;
+}
+
+impl<E: AsyncExecutor + ?Sized> AsyncExecutor for &E {
+    fn block_on<T>(&self, future: impl Future<Output = T>) -> T {
+        (**self).block_on(future)
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl AsyncExecutor for tokio::runtime::Runtime {
+    fn block_on<T>(&self, future: impl Future<Output = T>) -> T {
+        tokio::runtime::Runtime::block_on(self, future)
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl AsyncExecutor for tokio::runtime::Handle {
+    fn block_on<T>(&self, future: impl Future<Output = T>) -> T {
+        tokio::runtime::Handle::block_on(self, future)
+    }
+}
+
+/// A [`Bencher`] driving futures on an executor: [`Bencher::to_async`].
+#[derive(Debug)]
+pub struct AsyncBencher<'a, 'b, E> {
+    bencher: &'b mut Bencher<'a>,
+    executor: E,
+}
+
+impl<E: AsyncExecutor> AsyncBencher<'_, '_, E> {
+    /// Measures the future `routine` makes: each sample awaits `batch` of
+    /// them in turn inside one `block_on`, the clock read inside it.
+    pub fn iter<O, F: Future<Output = O>>(&mut self, routine: impl FnMut() -> F) {
+        self.bencher
+            .take(loops::async_iter(&self.executor, routine));
+    }
+
+    /// Measures the future `routine` makes from each fresh input of
+    /// `setup`; making inputs and dropping outputs happen outside the timed
+    /// region, as in [`Bencher::iter_batched`].
+    pub fn iter_batched<I, O, F: Future<Output = O>>(
+        &mut self,
+        setup: impl FnMut() -> I,
+        routine: impl FnMut(I) -> F,
+    ) {
+        self.bencher.take(loops::async_batched(
+            &self.executor,
+            setup,
+            routine,
+            usize::MAX,
+        ));
+    }
+
+    /// Measures the future `routine` makes: `routine(n)` awaits the work
+    /// `n` times and returns how long that took.
+    pub fn iter_custom<F: Future<Output = Duration>>(&mut self, mut routine: impl FnMut(u64) -> F) {
+        let executor = &self.executor;
+        self.bencher.take(|n| executor.block_on(routine(n)));
+    }
+}
+
+/// The timing loops behind every form of [`Bencher`] (and of
+/// benchscope-criterion's): each returns the `time_batch(n)` that
+/// [`measure`] calls, which runs the routine `n` times and returns the time
+/// the routine took. Not API.
+#[doc(hidden)]
+pub mod loops {
+    use super::{AsyncExecutor, black_box, clock_cost_ns};
+    use std::time::{Duration, Instant};
+
+    /// `routine` `n` times between two clock reads.
+    pub fn iter<O>(mut routine: impl FnMut() -> O) -> impl FnMut(u64) -> Duration {
+        move |n| {
+            let start = Instant::now();
+            for _ in 0..n {
+                black_box(routine());
+            }
+            start.elapsed()
+        }
+    }
+
+    /// `routine` on inputs of `setup` made beforehand, in chunks of at
+    /// most `max_chunk` (see [`chunked`]).
+    pub fn batched<I, O>(
+        setup: impl FnMut() -> I,
+        mut routine: impl FnMut(I) -> O,
+        max_chunk: usize,
+    ) -> impl FnMut(u64) -> Duration {
+        chunked(setup, max_chunk, move |inputs: &mut Vec<I>, outputs| {
+            let start = Instant::now();
+            for input in inputs.drain(..) {
+                outputs.push(black_box(routine(black_box(input))));
+            }
+            start.elapsed()
+        })
+    }
+
+    /// Like [`batched`], the routine taking `&mut I`.
+    pub fn batched_ref<I, O>(
+        setup: impl FnMut() -> I,
+        mut routine: impl FnMut(&mut I) -> O,
+        max_chunk: usize,
+    ) -> impl FnMut(u64) -> Duration {
+        chunked(setup, max_chunk, move |inputs: &mut Vec<I>, outputs| {
+            let start = Instant::now();
+            for input in inputs.iter_mut() {
+                outputs.push(black_box(routine(black_box(input))));
+            }
+            start.elapsed()
+        })
+    }
+
+    /// The futures of `routine` awaited `n` times inside one `block_on`.
+    pub fn async_iter<E: AsyncExecutor, O, F: Future<Output = O>>(
+        executor: &E,
+        mut routine: impl FnMut() -> F,
+    ) -> impl FnMut(u64) -> Duration {
+        move |n| {
+            executor.block_on(async {
+                let start = Instant::now();
+                for _ in 0..n {
+                    black_box(routine().await);
+                }
+                start.elapsed()
+            })
+        }
+    }
+
+    /// Like [`batched`], each chunk awaited inside one `block_on`.
+    pub fn async_batched<E: AsyncExecutor, I, O, F: Future<Output = O>>(
+        executor: &E,
+        setup: impl FnMut() -> I,
+        mut routine: impl FnMut(I) -> F,
+        max_chunk: usize,
+    ) -> impl FnMut(u64) -> Duration {
+        chunked(setup, max_chunk, move |inputs: &mut Vec<I>, outputs| {
+            executor.block_on(async {
+                let start = Instant::now();
+                for input in inputs.drain(..) {
+                    outputs.push(black_box(routine(black_box(input)).await));
+                }
+                start.elapsed()
+            })
+        })
+    }
+
+    /// Like [`batched_ref`], each chunk awaited inside one `block_on`.
+    pub fn async_batched_ref<E: AsyncExecutor, I, O, F: Future<Output = O>>(
+        executor: &E,
+        setup: impl FnMut() -> I,
+        mut routine: impl FnMut(&mut I) -> F,
+        max_chunk: usize,
+    ) -> impl FnMut(u64) -> Duration {
+        chunked(setup, max_chunk, move |inputs: &mut Vec<I>, outputs| {
+            executor.block_on(async {
+                let start = Instant::now();
+                for input in inputs.iter_mut() {
+                    outputs.push(black_box(routine(black_box(input)).await));
+                }
+                start.elapsed()
+            })
+        })
+    }
+
+    /// The shared loop of the batched forms: inputs are made in chunks
+    /// outside the timed region, `timed` runs one chunk (its inputs into
+    /// its outputs) between two clock reads and returns the time between
+    /// them, and the chunk's inputs and outputs are dropped after it.
+    ///
+    /// A chunk grows (doubling, up to `max_chunk`) only while it takes less
+    /// than 200 clock reads, the point past which the chunk's two reads stay
+    /// under 1 % of it. A routine that takes 100 µs on a 40 KB input then
+    /// holds one input at a time, not a whole batch of thousands.
+    pub fn chunked<I, O>(
+        mut setup: impl FnMut() -> I,
+        max_chunk: usize,
+        mut timed: impl FnMut(&mut Vec<I>, &mut Vec<O>) -> Duration,
+    ) -> impl FnMut(u64) -> Duration {
         let mut inputs: Vec<I> = Vec::new();
         let mut outputs: Vec<O> = Vec::new();
-        let long_enough = Duration::from_nanos((200.0 * clock_cost_ns()).ceil() as u64);
+        let max_chunk = max_chunk.max(1);
         let mut chunk = 1usize;
-        let measurement = measure(self.settings, self.progress, |n| {
+        move |n| {
+            let long_enough = Duration::from_nanos((200.0 * clock_cost_ns()).ceil() as u64);
             let mut left = n as usize;
             let mut total = Duration::ZERO;
             while left > 0 {
                 let k = chunk.min(left);
                 inputs.extend((0..k).map(|_| setup()));
                 outputs.reserve(k);
-                let start = Instant::now();
-                for input in inputs.drain(..) {
-                    outputs.push(black_box(routine(black_box(input))));
-                }
-                let elapsed = start.elapsed();
+                let elapsed = timed(&mut inputs, &mut outputs);
                 outputs.clear();
+                inputs.clear();
                 total += elapsed;
                 left -= k;
                 if elapsed < long_enough && k == chunk {
-                    chunk = chunk.saturating_mul(2);
+                    chunk = chunk.saturating_mul(2).min(max_chunk);
                 }
             }
             total
-        });
-        self.measurement = Some(measurement);
-    }
-
-    /// The measurement taken, if the body called [`Bencher::iter`].
-    pub(crate) fn into_measurement(self) -> Option<Measurement> {
-        self.measurement
+        }
     }
 }
 

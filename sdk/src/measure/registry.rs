@@ -123,6 +123,12 @@ pub struct BenchOptions {
     pub throughput: Option<Throughput>,
     /// Extra labels put on this benchmark's metrics.
     pub labels: &'static [(&'static str, &'static str)],
+    /// Significance level of the comparison with the baseline (the
+    /// configuration's `regression.alpha` otherwise).
+    pub significance: Option<f64>,
+    /// Smallest relative change that counts (the configuration's
+    /// `regression.noise_floor` otherwise).
+    pub noise_threshold: Option<f64>,
 }
 
 /// Work done by one iteration, for a throughput figure.
@@ -139,21 +145,24 @@ pub enum Throughput {
     Bytes(u64),
     /// Elements (items, records, messages) processed per iteration.
     Elements(u64),
+    /// Bits processed per iteration (criterion's `Throughput::Bits`).
+    Bits(u64),
 }
 
 impl Throughput {
-    /// The unit name used in labels and reports: `bytes` or `elements`.
+    /// The unit name used in labels and reports: `bytes`, `elements` or `bits`.
     pub fn unit(&self) -> &'static str {
         match self {
             Throughput::Bytes(_) => "bytes",
             Throughput::Elements(_) => "elements",
+            Throughput::Bits(_) => "bits",
         }
     }
 
     /// Units of work per iteration.
     pub fn per_iteration(&self) -> u64 {
         match *self {
-            Throughput::Bytes(n) | Throughput::Elements(n) => n,
+            Throughput::Bytes(n) | Throughput::Elements(n) | Throughput::Bits(n) => n,
         }
     }
 }

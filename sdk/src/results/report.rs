@@ -4,7 +4,6 @@
 //! (which calls it) and the exporters (which implement it).
 
 use std::net::SocketAddr;
-use std::sync::mpsc;
 
 use super::{BenchResult, SuiteRun};
 use crate::error::Error;
@@ -128,52 +127,6 @@ impl Reporter for Fanout<'_> {
     }
 }
 
-/// Passes reporter calls through, and delivers warnings raised on other
-/// threads (the exporters') between benchmarks, on the caller's thread.
-pub(crate) struct Relay<'a> {
-    pub(crate) inner: &'a mut dyn Reporter,
-    warnings: mpsc::Receiver<String>,
-}
-
-impl<'a> Relay<'a> {
-    pub(crate) fn new(inner: &'a mut dyn Reporter, warnings: mpsc::Receiver<String>) -> Self {
-        Relay { inner, warnings }
-    }
-
-    /// Delivers the warnings raised so far.
-    pub(crate) fn drain(&mut self) {
-        while let Ok(w) = self.warnings.try_recv() {
-            self.inner.warning(&w);
-        }
-    }
-}
-
-impl Reporter for Relay<'_> {
-    fn suite_started(&mut self, names: &[String], endpoints: &Endpoints) {
-        self.inner.suite_started(names, endpoints);
-    }
-    fn bench_started(&mut self, name: &str) {
-        self.drain();
-        self.inner.bench_started(name);
-    }
-    fn progress(&mut self, name: &str, progress: Progress) {
-        self.inner.progress(name, progress);
-    }
-    fn bench_finished(&mut self, result: &BenchResult) {
-        self.inner.bench_finished(result);
-        self.drain();
-    }
-    fn bench_failed(&mut self, name: &str, error: &Error) {
-        self.inner.bench_failed(name, error);
-    }
-    fn warning(&mut self, message: &str) {
-        self.inner.warning(message);
-    }
-    fn suite_finished(&mut self, run: &SuiteRun) {
-        self.inner.suite_finished(run);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,26 +149,5 @@ mod tests {
         drop(fanout);
         assert_eq!(a.0, ["x", "y"]);
         assert_eq!(b.0, ["x", "y"]);
-    }
-
-    #[test]
-    fn a_relay_delivers_warnings_between_benchmarks() {
-        #[derive(Default)]
-        struct Log(Vec<String>);
-        impl Reporter for Log {
-            fn bench_started(&mut self, name: &str) {
-                self.0.push(format!("start {name}"));
-            }
-            fn warning(&mut self, message: &str) {
-                self.0.push(format!("warn {message}"));
-            }
-        }
-        let (tx, rx) = mpsc::channel();
-        let mut log = Log::default();
-        let mut relay = Relay::new(&mut log, rx);
-        tx.send("endpoint down".to_owned()).unwrap();
-        relay.bench_started("a");
-        drop(relay);
-        assert_eq!(log.0, ["warn endpoint down", "start a"]);
     }
 }

@@ -19,7 +19,7 @@ use crate::measure::registry::{BenchOptions, Benchmark};
 use crate::measure::stats::Stats;
 use crate::otel::instruments::Pipeline;
 use crate::otel::resources::Phase;
-use crate::results::report::{Endpoints, Fanout, Relay};
+use crate::results::report::{Endpoints, Fanout};
 use crate::results::{
     BenchResult, Failure, Reporter, SCHEMA_VERSION, Severity, SuiteRun, ThroughputResult, unix_now,
 };
@@ -76,28 +76,16 @@ impl Suite {
         benchmarks: &[&Benchmark],
         reporter: &mut dyn Reporter,
     ) -> Result<SuiteRun, Error> {
-        let (warn, warnings) = mpsc::channel::<String>();
-        let warn = Mutex::new(warn);
-        let telemetry = Telemetry::start_with_warnings(
-            &self.config,
-            Arc::new(move |w: &str| {
-                if let Ok(tx) = warn.lock() {
-                    let _ = tx.send(w.to_owned());
-                }
-            }),
-        )?;
-        let mut relay = Relay::new(reporter, warnings);
-        let mut run = self.run_in(&telemetry, benchmarks, &mut relay);
-        let shutdown = telemetry.shutdown();
-        relay.drain();
-        match shutdown {
-            Ok(statuses) => run.exports = statuses,
-            Err(e) => relay.inner.warning(&e.to_string()),
+        let names: Vec<String> = benchmarks.iter().map(|b| b.full_name()).collect();
+        let mut session = Session::open(self.clone(), Box::new(reporter), &names)?;
+        for (bench, name) in benchmarks.iter().zip(names) {
+            session.bench(name, Vec::new(), bench.options(), &mut |b| bench.run(b));
         }
-        Ok(run)
+        Ok(session.close())
     }
 
-    /// Runs `benchmarks`, recording into an already started `telemetry`.
+    /// Runs `benchmarks`, recording into an already started `telemetry`
+    /// (which stays up afterwards).
     pub fn run_in(
         &self,
         telemetry: &Telemetry,
@@ -105,11 +93,18 @@ impl Suite {
         reporter: &mut dyn Reporter,
     ) -> SuiteRun {
         let names: Vec<String> = benchmarks.iter().map(|b| b.full_name()).collect();
-        let mut session = Session::start(self, telemetry, reporter, &names);
+        let (_, no_warnings) = mpsc::channel();
+        let mut session = Session::start(
+            self.clone(),
+            Held::Borrowed(telemetry),
+            Box::new(reporter),
+            no_warnings,
+            &names,
+        );
         for (bench, name) in benchmarks.iter().zip(names) {
-            session.bench(name, bench.options(), &mut |b| bench.run(b));
+            session.bench(name, Vec::new(), bench.options(), &mut |b| bench.run(b));
         }
-        session.finish()
+        session.close()
     }
 
     /// A run passes when nothing failed and no regression reached major
@@ -125,12 +120,34 @@ impl Suite {
     }
 }
 
-/// One suite run in progress: started, then fed one benchmark at a time,
-/// then finished into a [`SuiteRun`].
+/// The telemetry pipeline of a session: its own, shut down when the
+/// session closes, or the caller's.
+enum Held<'a> {
+    Owned(Box<Telemetry>),
+    Borrowed(&'a Telemetry),
+}
+
+impl std::ops::Deref for Held<'_> {
+    type Target = Telemetry;
+    fn deref(&self) -> &Telemetry {
+        match self {
+            Held::Owned(t) => t,
+            Held::Borrowed(t) => t,
+        }
+    }
+}
+
+/// One suite run in progress: opened, then fed one benchmark at a time
+/// (from the registry, or as the program defines them), then closed into a
+/// [`SuiteRun`]. It owns what it needs, so a harness can keep one for the
+/// whole process.
 pub(crate) struct Session<'a> {
-    suite: &'a Suite,
-    telemetry: &'a Telemetry,
-    reporter: Box<dyn Reporter + 'a>,
+    suite: Suite,
+    telemetry: Held<'a>,
+    reporter: Fanout<'a>,
+    /// Warnings raised on the exporters' threads, delivered between
+    /// benchmarks on this one.
+    warnings: mpsc::Receiver<String>,
     started: Instant,
     started_at: f64,
     benchmarks: Vec<BenchResult>,
@@ -143,25 +160,55 @@ pub(crate) struct Session<'a> {
 }
 
 impl<'a> Session<'a> {
-    /// Starts a run of `names` (as far as they are known in advance).
-    pub(crate) fn start(
-        suite: &'a Suite,
-        telemetry: &'a Telemetry,
-        reporter: &'a mut dyn Reporter,
+    /// Starts `suite`'s telemetry pipeline and a run of `names` (as far as
+    /// they are known in advance).
+    pub(crate) fn open(
+        suite: Suite,
+        reporter: Box<dyn Reporter + 'a>,
+        names: &[String],
+    ) -> Result<Session<'a>, Error> {
+        let (warn, warnings) = mpsc::channel::<String>();
+        let warn = Mutex::new(warn);
+        let telemetry = Telemetry::start_with_warnings(
+            &suite.config,
+            Arc::new(move |w: &str| {
+                if let Ok(tx) = warn.lock() {
+                    let _ = tx.send(w.to_owned());
+                }
+            }),
+        )?;
+        Ok(Session::start(
+            suite,
+            Held::Owned(Box::new(telemetry)),
+            reporter,
+            warnings,
+            names,
+        ))
+    }
+
+    fn start(
+        suite: Suite,
+        telemetry: Held<'a>,
+        reporter: Box<dyn Reporter + 'a>,
+        warnings: mpsc::Receiver<String>,
         names: &[String],
     ) -> Session<'a> {
         // The live view hears everything the caller's reporter hears.
         #[allow(unused_mut)]
-        let mut reporters: Vec<Box<dyn Reporter + 'a>> = vec![Box::new(reporter)];
+        let mut reporters: Vec<Box<dyn Reporter + 'a>> = vec![reporter];
         #[cfg(feature = "live")]
         if let Some(hub) = telemetry.live() {
             reporters.push(Box::new(hub.clone()));
         }
-        let reporter: Box<dyn Reporter + 'a> = Box::new(Fanout::new(reporters));
+        let endpoints = Endpoints {
+            metrics: telemetry.prometheus_addr(),
+            live: telemetry.live_addr(),
+        };
         let mut session = Session {
             suite,
             telemetry,
-            reporter,
+            reporter: Fanout::new(reporters),
+            warnings,
             started: Instant::now(),
             started_at: unix_now(),
             benchmarks: Vec::new(),
@@ -169,14 +216,10 @@ impl<'a> Session<'a> {
             #[cfg(feature = "traces")]
             spans: None,
         };
-        let endpoints = Endpoints {
-            metrics: telemetry.prometheus_addr(),
-            live: telemetry.live_addr(),
-        };
         session.reporter.suite_started(names, &endpoints);
         // Spans go to this pipeline's tracer on this thread only.
         #[cfg(feature = "traces")]
-        if let Some(dispatch) = telemetry.dispatch() {
+        if let Some(dispatch) = session.telemetry.dispatch() {
             let guard = tracing::dispatcher::set_default(dispatch);
             let span = tracing::info_span!(
                 "suite",
@@ -188,19 +231,29 @@ impl<'a> Session<'a> {
         session
     }
 
+    /// Delivers the warnings raised so far.
+    fn drain_warnings(&mut self) {
+        while let Ok(w) = self.warnings.try_recv() {
+            self.reporter.warning(&w);
+        }
+    }
+
     /// Measures one benchmark named `name`: `body` is given the bencher.
+    /// `labels` go on its metrics beside the options' own.
     pub(crate) fn bench(
         &mut self,
         name: String,
+        labels: Vec<(String, String)>,
         options: BenchOptions,
         body: &mut dyn FnMut(&mut Bencher<'_>),
     ) {
+        self.drain_warnings();
         self.reporter.bench_started(&name);
         #[cfg(feature = "traces")]
         let span = tracing::info_span!("benchmark", otel.name = %name, benchmark.name = %name);
         #[cfg(feature = "traces")]
         let entered = span.enter();
-        let outcome = self.measure(&name, &options, body);
+        let outcome = self.measure(&name, labels, &options, body);
         #[cfg(feature = "traces")]
         drop(entered);
         let config = &self.suite.config;
@@ -215,6 +268,7 @@ impl<'a> Session<'a> {
                 );
                 self.reporter.bench_finished(&result);
                 self.benchmarks.push(result);
+                self.drain_warnings();
             }
             Err(error) => {
                 #[cfg(feature = "traces")]
@@ -234,10 +288,12 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// Ends the run: records the suite's figures and tells the reporter.
-    pub(crate) fn finish(mut self) -> SuiteRun {
+    /// Ends the run: records the suite's figures, tells the reporter, and
+    /// shuts down the session's own pipeline (after the configured linger);
+    /// how each push exporter fared is in the run's `exports`.
+    pub(crate) fn close(mut self) -> SuiteRun {
         let config = &self.suite.config;
-        let run = SuiteRun {
+        let mut run = SuiteRun {
             schema_version: SCHEMA_VERSION,
             benchscope_version: env!("CARGO_PKG_VERSION").into(),
             started_at: self.started_at,
@@ -259,12 +315,32 @@ impl<'a> Session<'a> {
             },
         );
         self.reporter.suite_finished(&run);
+        // The suite's span ends before its pipeline is flushed.
+        #[cfg(feature = "traces")]
+        drop(self.spans.take());
+        let Session {
+            telemetry,
+            mut reporter,
+            warnings,
+            ..
+        } = self;
+        if let Held::Owned(telemetry) = telemetry {
+            let shutdown = telemetry.shutdown();
+            while let Ok(w) = warnings.try_recv() {
+                reporter.warning(&w);
+            }
+            match shutdown {
+                Ok(statuses) => run.exports = statuses,
+                Err(e) => reporter.warning(&e.to_string()),
+            }
+        }
         run
     }
 
     fn measure(
         &mut self,
         name: &str,
+        labels: Vec<(String, String)>,
         options: &BenchOptions,
         body: &mut dyn FnMut(&mut Bencher<'_>),
     ) -> Result<BenchResult, Error> {
@@ -290,14 +366,9 @@ impl<'a> Session<'a> {
             r.set_phase(Phase::Idle);
         }
         if let Err(panic) = outcome {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a non-string panic payload".into());
             return Err(Error::Panicked {
                 name: name.into(),
-                message,
+                message: panic_message(panic.as_ref()),
             });
         }
         let measurement = measurement.ok_or_else(|| Error::NeverIterated(name.into()))?;
@@ -314,6 +385,7 @@ impl<'a> Session<'a> {
                 .labels
                 .iter()
                 .map(|&(k, v)| (k.into(), v.into()))
+                .chain(labels)
                 .collect(),
             iterations: measurement.batch * measurement.samples_ns.len() as u64,
             batch: measurement.batch,
@@ -327,13 +399,25 @@ impl<'a> Session<'a> {
             incomparable: None,
         };
         if let Some(baseline) = &self.suite.baseline {
-            match baseline.compare(&result, &self.suite.config.regression) {
+            let mut policy = self.suite.config.regression;
+            policy.alpha = options.significance.unwrap_or(policy.alpha);
+            policy.noise_floor = options.noise_threshold.unwrap_or(policy.noise_floor);
+            match baseline.compare(&result, &policy) {
                 Ok(comparison) => result.baseline = comparison,
                 Err(reason) => result.incomparable = Some(reason),
             }
         }
         Ok(result)
     }
+}
+
+/// The message of a caught panic.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-string panic payload".into())
 }
 
 /// Puts a benchmark's statistics on its span.

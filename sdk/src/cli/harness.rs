@@ -1,0 +1,377 @@
+//! One run of a bench target, whoever defines its benchmarks: the
+//! registry's (`benchscope::main!()`), or benchmarks defined as the program
+//! goes (the criterion-compatible API of `benchscope-criterion`). The
+//! command line is read first; then each benchmark is listed, tested once,
+//! or measured as it comes; then the outputs are written.
+
+use std::collections::BTreeSet;
+use std::io::IsTerminal;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::process::ExitCode;
+
+use super::terminal::{Terminal, table};
+use super::{Args, Command};
+use crate::analysis::baseline::Baseline;
+use crate::config::MeasurementConfig;
+use crate::error::Error;
+use crate::measure::bencher::Bencher;
+use crate::measure::registry::BenchOptions;
+use crate::results::Failure;
+use crate::suite::runner::{Session, Suite, panic_message};
+
+/// What a run does with each benchmark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `--list`: print its name.
+    List,
+    /// `--test`: run its routine once and report whether it worked.
+    Test,
+    /// Measure it.
+    Measure,
+}
+
+/// A bench target's run in progress; not API (benchscope-criterion's).
+pub struct Harness {
+    command: Command,
+    mode: Mode,
+    suite: Suite,
+    session: Option<Session<'static>>,
+    #[cfg(feature = "history")]
+    history: Option<crate::analysis::history::History>,
+    /// Names announced in advance (the registry's), for the progress view.
+    announced: Vec<String>,
+    seen: BTreeSet<String>,
+    defined: usize,
+    selected: usize,
+    /// Failures outside a measurement: a name given twice, a test that failed.
+    failures: Vec<Failure>,
+    /// criterion's rules: a target run without `--bench` tests, and a
+    /// filter that selects none of this target's benchmarks is not an error
+    /// (`cargo bench -- FILTER` runs every target with it).
+    criterion_rules: bool,
+}
+
+impl std::fmt::Debug for Harness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Harness")
+            .field("mode", &self.mode)
+            .field("defined", &self.defined)
+            .field("selected", &self.selected)
+            .finish()
+    }
+}
+
+impl Harness {
+    /// Reads this process's command line and environment. `Err` holds the
+    /// exit code of a run that is already over: `--help`, `--print-config`,
+    /// or a usage or configuration error (printed, exit code 2).
+    ///
+    /// `criterion_rules`: a target run without `--bench` (as `cargo test`
+    /// runs it) tests each benchmark once instead of measuring it, and a
+    /// filter that selects nothing here ends the run with a note, not an
+    /// error, since `cargo bench -- FILTER` hands it to every target.
+    pub fn from_env(criterion_rules: bool) -> Result<Harness, u8> {
+        install_interrupt_handler();
+        let args = Args::try_parse_from(std::env::args_os()).map_err(|e| {
+            let _ = e.print();
+            if e.use_stderr() { 2 } else { 0 }
+        })?;
+        match Harness::start(args, std::env::vars(), criterion_rules) {
+            Ok(Some(harness)) => Ok(harness),
+            Ok(None) => Err(0),
+            Err(e) => {
+                eprintln!("error: {e}");
+                Err(2)
+            }
+        }
+    }
+
+    /// Builds the run from parsed arguments; `None` when the command is
+    /// already done (`--print-config`).
+    pub(crate) fn start(
+        args: Args,
+        env: impl IntoIterator<Item = (String, String)>,
+        criterion_rules: bool,
+    ) -> Result<Option<Harness>, Error> {
+        let command = Command::from_args(args, env)?;
+        if command.args.print_config {
+            print!("{}", command.loaded.render());
+            return Ok(None);
+        }
+        for warning in &command.loaded.warnings {
+            eprintln!("warning: {warning}");
+        }
+        let args = &command.args;
+        let mode = if args.list {
+            Mode::List
+        } else if args.test || (criterion_rules && !args.bench) {
+            Mode::Test
+        } else {
+            Mode::Measure
+        };
+        let config = &command.loaded.config;
+        // Opened before any benchmark runs: a corrupt or newer database stops
+        // the run here, not after minutes of measuring.
+        #[cfg(feature = "history")]
+        let history = (mode == Mode::Measure && config.history.enabled)
+            .then(|| crate::analysis::history::History::open(&config.history.path))
+            .transpose()?;
+        let mut suite = Suite::new(config.clone());
+        if args.quick {
+            suite = suite.with_measurement(MeasurementConfig::quick());
+        }
+        if mode == Mode::Measure {
+            if let Some(name) = &args.baseline {
+                suite = suite.with_baseline(Baseline::resolve(name, &config.baseline_dir)?);
+            }
+            if let Some(branch) = &args.baseline_branch {
+                #[cfg(feature = "history")]
+                {
+                    let history = history.as_ref().ok_or_else(|| Error::Config {
+                        key: "--baseline-branch".into(),
+                        value: branch.clone(),
+                        reason: "the history is off; drop --no-history".into(),
+                    })?;
+                    suite = suite.with_baseline(Baseline::latest_of_branch(branch, history, None)?);
+                }
+                #[cfg(not(feature = "history"))]
+                return Err(Error::FeatureMissing {
+                    what: format!("the latest run of branch {branch} from the history"),
+                    key: "--baseline-branch".into(),
+                    feature: "history",
+                });
+            }
+        }
+        Ok(Some(Harness {
+            command,
+            mode,
+            suite,
+            session: None,
+            #[cfg(feature = "history")]
+            history,
+            announced: Vec::new(),
+            seen: BTreeSet::new(),
+            defined: 0,
+            selected: 0,
+            failures: Vec::new(),
+            criterion_rules,
+        }))
+    }
+
+    /// What this run does with each benchmark.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Whether the command line's filter selects `name`.
+    pub fn selects(&self, name: &str) -> bool {
+        self.command.selects(name)
+    }
+
+    /// Names the benchmarks to come, when they are known in advance.
+    pub(crate) fn announce(&mut self, names: Vec<String>) {
+        self.announced = names;
+    }
+
+    /// Lists, tests or measures one benchmark: `body` is given the
+    /// bencher. `labels` go on its metrics. An error here (the telemetry
+    /// pipeline could not start) ends the run.
+    pub fn bench(
+        &mut self,
+        name: String,
+        labels: Vec<(String, String)>,
+        options: BenchOptions,
+        body: &mut dyn FnMut(&mut Bencher<'_>),
+    ) -> Result<(), Error> {
+        self.defined += 1;
+        if !self.selects(&name) {
+            return Ok(());
+        }
+        self.selected += 1;
+        if !self.seen.insert(name.clone()) {
+            let error = format!(
+                "a second benchmark is named `{name}`; it was not run: give each benchmark of a target its own id"
+            );
+            eprintln!("error: {error}");
+            self.failures.push(Failure { name, error });
+            return Ok(());
+        }
+        match self.mode {
+            Mode::List => println!("{name}: benchmark"),
+            Mode::Test => self.test(name, body),
+            Mode::Measure => {
+                let session = match &mut self.session {
+                    Some(session) => session,
+                    none => {
+                        let tty = std::io::stderr().is_terminal();
+                        none.insert(Session::open(
+                            self.suite.clone(),
+                            Box::new(Terminal::new(tty)),
+                            &self.announced,
+                        )?)
+                    }
+                };
+                session.bench(name, labels, options, body);
+            }
+        }
+        Ok(())
+    }
+
+    /// Records that the benchmark `name` could not run, and why (a setting
+    /// out of range, say), when the filter selects it.
+    pub fn fail(&mut self, name: String, error: String) {
+        self.defined += 1;
+        if self.selects(&name) {
+            self.selected += 1;
+            eprintln!("error: benchmark `{name}`: {error}");
+            self.failures.push(Failure { name, error });
+        }
+    }
+
+    /// Runs a benchmark's routine once, as criterion's test mode does.
+    fn test(&mut self, name: String, body: &mut dyn FnMut(&mut Bencher<'_>)) {
+        println!("Testing {name}");
+        let mut progress = |_| {};
+        let mut bencher = Bencher::once(&mut progress);
+        let outcome = catch_unwind(AssertUnwindSafe(|| body(&mut bencher)));
+        let ran = bencher.into_measurement().is_some();
+        let error = match outcome {
+            Err(panic) => Some(Error::Panicked {
+                name: name.clone(),
+                message: panic_message(panic.as_ref()),
+            }),
+            Ok(()) if !ran => Some(Error::NeverIterated(name.clone())),
+            Ok(()) => None,
+        };
+        match error {
+            None => println!("Success"),
+            Some(e) => {
+                println!("FAILED: {e}");
+                self.failures.push(Failure {
+                    name,
+                    error: e.to_string(),
+                });
+            }
+        }
+    }
+
+    /// Ends the run: the table, the JSON results, the history and the
+    /// saved baseline. Errors are printed; the exit code is 0 when every
+    /// benchmark ran, 1 when one failed, 2 when nothing was selected or an
+    /// output could not be written.
+    pub fn finish(self) -> u8 {
+        match self.finish_with_errors() {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("error: {e}");
+                2
+            }
+        }
+    }
+
+    pub(crate) fn finish_with_errors(mut self) -> Result<u8, Error> {
+        if self.selected == 0 && self.mode != Mode::List {
+            if self.criterion_rules && self.command.args.filter.is_some() {
+                eprintln!(
+                    "benchscope: no benchmark of this target matches {:?} ({} defined)",
+                    self.command.args.filter.as_deref().unwrap_or_default(),
+                    self.defined
+                );
+                return Ok(0);
+            }
+            return Err(Error::Config {
+                key: "FILTER".into(),
+                value: self.command.args.filter.clone().unwrap_or_default(),
+                reason: format!(
+                    "no benchmark matches it, so nothing would be measured; {} benchmarks are defined (--list shows them)",
+                    self.defined
+                ),
+            });
+        }
+        let failed = u8::from(!self.failures.is_empty());
+        let Some(session) = self.session.take() else {
+            if self.mode == Mode::Test {
+                println!(
+                    "\n{} benchmarks tested, {} failed",
+                    self.selected,
+                    self.failures.len()
+                );
+            }
+            return Ok(failed);
+        };
+        let mut run = session.close();
+        run.failures.append(&mut self.failures);
+        println!("{}", table(&run));
+        let config = &self.command.loaded.config;
+        // Every output is attempted even when one fails, so a full disk or a
+        // bad path loses one output, not all of them.
+        let mut failed: Option<Error> = None;
+        let mut attempt = |result: Result<String, Error>| match result {
+            Ok(done) => eprintln!("{done}"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                failed.get_or_insert(e);
+            }
+        };
+        if let Some(path) = &self.command.json_output {
+            attempt(
+                run.write_json(path)
+                    .map(|()| format!("results written to {}", path.display())),
+            );
+        }
+        #[cfg(feature = "history")]
+        if let Some(history) = self.history.as_mut() {
+            attempt(
+                history
+                    .record(&run)
+                    .map(|id| format!("run {id} kept in {}", history.path().display())),
+            );
+        }
+        if let Some(name) = &self.command.args.save_baseline {
+            attempt(
+                Baseline::save(&run, name, &config.baseline_dir)
+                    .map(|path| format!("saved as baseline `{name}` ({})", path.display())),
+            );
+        }
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        Ok(u8::from(!run.failures.is_empty()))
+    }
+}
+
+/// Ctrl-C: send what was recorded before leaving.
+fn install_interrupt_handler() {
+    let _ = ctrlc::set_handler(|| {
+        eprintln!("\ninterrupted: flushing exporters");
+        crate::suite::telemetry::flush_running();
+        std::process::exit(130);
+    });
+}
+
+/// The command line of a `benchscope::main!()` target: the registry's
+/// benchmarks, run through a [`Harness`].
+pub(crate) fn run_registry(args: Args) -> Result<ExitCode, Error> {
+    let Some(mut harness) = Harness::start(args, std::env::vars(), false)? else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let all = crate::measure::registry::benchmarks()?;
+    let names = all
+        .iter()
+        .map(|b| b.full_name())
+        .filter(|n| harness.selects(n))
+        .collect();
+    harness.announce(names);
+    for bench in all {
+        harness.bench(bench.full_name(), Vec::new(), bench.options(), &mut |b| {
+            bench.run(b)
+        })?;
+    }
+    harness.finish_with_errors().map(ExitCode::from)
+}
+
+/// What `benchscope::main!()` calls.
+pub(crate) fn main() -> ExitCode {
+    install_interrupt_handler();
+    super::parse_and_run(|| Args::try_parse_from(std::env::args_os()), run_registry)
+}
