@@ -207,7 +207,19 @@ pub fn quickstart_binary() -> std::path::PathBuf {
 /// A command running the quickstart with none of the caller's OTEL_* or
 /// BENCHSCOPE_* variables and no stdin, so only its arguments configure it.
 pub fn quickstart_command() -> std::process::Command {
-    let mut cmd = std::process::Command::new(quickstart_binary());
+    isolated_command(quickstart_binary())
+}
+
+/// The criterion-style bench target `tests/criterion_api.rs` (on
+/// benchscope-criterion), built beside the test binaries.
+pub fn criterion_api_binary() -> std::path::PathBuf {
+    built_binary("examples/criterion_api")
+}
+
+/// A command running `binary` with none of the caller's OTEL_* or
+/// BENCHSCOPE_* variables and no stdin, so only its arguments configure it.
+pub fn isolated_command(binary: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+    let mut cmd = std::process::Command::new(binary);
     for (key, _) in std::env::vars() {
         if key.starts_with("OTEL_") || key.starts_with("BENCHSCOPE_") {
             cmd.env_remove(key);
@@ -258,4 +270,67 @@ fn built_binary(relative: &str) -> std::path::PathBuf {
     let path = profile_dir.join(relative);
     assert!(path.is_file(), "{} is missing", path.display());
     path
+}
+
+/// What a bench target run by [`run_and_scrape`] left.
+#[derive(Debug)]
+pub struct Scraped {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    /// The last `/metrics` body that answered while the target ran.
+    pub metrics: String,
+}
+
+/// Runs `cmd`, a bench target serving `/metrics` on `addr` and lingering
+/// after its suite (`--serve-after`), scraping every 100 ms while it runs;
+/// kills it and fails the test past `limit`.
+pub fn run_and_scrape(
+    mut cmd: std::process::Command,
+    addr: SocketAddr,
+    limit: std::time::Duration,
+) -> Scraped {
+    use std::io::Read as _;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the bench target");
+    let drain = |mut pipe: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("stdout")));
+    let stderr = drain(Box::new(child.stderr.take().expect("stderr")));
+    let start = std::time::Instant::now();
+    let mut metrics = String::new();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the bench target") {
+            break status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "the bench target ran past {limit:?}; stderr:\n{}",
+                stderr.join().unwrap_or_default()
+            );
+        }
+        if let Ok(mut answer) = ureq::get(format!("http://{addr}/metrics")).call()
+            && let Ok(body) = answer.body_mut().read_to_string()
+        {
+            metrics = body;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    Scraped {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+        metrics,
+    }
 }

@@ -1,0 +1,215 @@
+//! criterion's `Bencher` on benchscope's timing loops: every form is one of
+//! `benchscope::__private::loops`, measured by benchscope's runner.
+
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use benchscope::__private::{MeasureDyn, loops};
+use benchscope::AsyncExecutor;
+
+use crate::measurement::{Measurement, WallTime};
+
+/// How many inputs of `iter_batched` may be alive at once.
+///
+/// benchscope makes inputs in chunks that grow only while a chunk takes
+/// less than 200 clock reads, so `SmallInput`, `LargeInput` and
+/// `NumBatches` all hold few inputs at a time; `PerIteration` holds one
+/// (and times each iteration alone, as criterion does); `NumIterations(n)`
+/// holds at most `n`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BatchSize {
+    /// Inputs are small.
+    SmallInput,
+    /// Inputs are large.
+    LargeInput,
+    /// One input at a time, each iteration timed alone.
+    PerIteration,
+    /// criterion: this many batches per sample.
+    NumBatches(u64),
+    /// At most this many inputs at a time.
+    NumIterations(u64),
+}
+
+impl BatchSize {
+    fn max_chunk(self) -> usize {
+        match self {
+            BatchSize::SmallInput | BatchSize::LargeInput | BatchSize::NumBatches(_) => usize::MAX,
+            BatchSize::PerIteration => 1,
+            BatchSize::NumIterations(n) => usize::try_from(n).unwrap_or(usize::MAX).max(1),
+        }
+    }
+}
+
+/// Handed to a benchmark's closure: code before the `iter` call is setup
+/// and is not timed. Only the first `iter`-like call measures.
+pub struct Bencher<'a, M: Measurement = WallTime> {
+    inner: &'a mut (dyn MeasureDyn + 'a),
+    _measurement: PhantomData<M>,
+}
+
+impl<M: Measurement> std::fmt::Debug for Bencher<'_, M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bencher").finish_non_exhaustive()
+    }
+}
+
+impl<'a, M: Measurement> Bencher<'a, M> {
+    pub(crate) fn new(inner: &'a mut (dyn MeasureDyn + 'a)) -> Bencher<'a, M> {
+        Bencher {
+            inner,
+            _measurement: PhantomData,
+        }
+    }
+
+    fn measure(&mut self, mut time_batch: impl FnMut(u64) -> Duration) {
+        self.inner.measure_dyn(&mut time_batch);
+    }
+
+    /// Times `routine` called in a loop; its output is black-boxed and
+    /// dropped inside the timed region.
+    pub fn iter<O, R>(&mut self, routine: R)
+    where
+        R: FnMut() -> O,
+    {
+        self.measure(loops::iter(routine));
+    }
+
+    /// `routine(n)` runs the code `n` times and returns how long it took.
+    pub fn iter_custom<R>(&mut self, routine: R)
+    where
+        R: FnMut(u64) -> Duration,
+    {
+        self.measure(routine);
+    }
+
+    /// Each iteration on a fresh input of `setup`, made outside the timed
+    /// region ([`BatchSize::PerIteration`]).
+    pub fn iter_with_setup<I, O, S, R>(&mut self, setup: S, routine: R)
+    where
+        S: FnMut() -> I,
+        R: FnMut(I) -> O,
+    {
+        self.iter_batched(setup, routine, BatchSize::PerIteration);
+    }
+
+    /// Like [`Bencher::iter`], with the outputs dropped outside the timed
+    /// region.
+    pub fn iter_with_large_drop<O, R>(&mut self, mut routine: R)
+    where
+        R: FnMut() -> O,
+    {
+        self.iter_batched(|| (), |()| routine(), BatchSize::SmallInput);
+    }
+
+    /// Each iteration on a fresh input of `setup`; making inputs and
+    /// dropping outputs happen outside the timed region.
+    pub fn iter_batched<I, O, S, R>(&mut self, setup: S, routine: R, size: BatchSize)
+    where
+        S: FnMut() -> I,
+        R: FnMut(I) -> O,
+    {
+        self.measure(loops::batched(setup, routine, size.max_chunk()));
+    }
+
+    /// Like [`Bencher::iter_batched`], the routine taking `&mut I`; inputs
+    /// are dropped outside the timed region too.
+    pub fn iter_batched_ref<I, O, S, R>(&mut self, setup: S, routine: R, size: BatchSize)
+    where
+        S: FnMut() -> I,
+        R: FnMut(&mut I) -> O,
+    {
+        self.measure(loops::batched_ref(setup, routine, size.max_chunk()));
+    }
+
+    /// Benchmarks futures on `runner` (a tokio `Runtime` or `Handle` with
+    /// the `async_tokio` feature, `FuturesExecutor` with `async_futures`),
+    /// built outside the timed region.
+    pub fn to_async<'b, A: AsyncExecutor>(&'b mut self, runner: A) -> AsyncBencher<'a, 'b, A, M> {
+        AsyncBencher { b: self, runner }
+    }
+}
+
+/// A [`Bencher`] driving futures: [`Bencher::to_async`]. Each sample's
+/// iterations run inside one `block_on`, with the clock read inside it.
+pub struct AsyncBencher<'a, 'b, A: AsyncExecutor, M: Measurement = WallTime> {
+    b: &'b mut Bencher<'a, M>,
+    runner: A,
+}
+
+impl<A: AsyncExecutor, M: Measurement> std::fmt::Debug for AsyncBencher<'_, '_, A, M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncBencher").finish_non_exhaustive()
+    }
+}
+
+impl<A: AsyncExecutor, M: Measurement> AsyncBencher<'_, '_, A, M> {
+    /// Times the futures of `routine`, awaited in a loop.
+    pub fn iter<O, R, F>(&mut self, routine: R)
+    where
+        R: FnMut() -> F,
+        F: Future<Output = O>,
+    {
+        self.b.measure(loops::async_iter(&self.runner, routine));
+    }
+
+    /// `routine(n)` awaits the work `n` times and returns how long it took.
+    pub fn iter_custom<R, F>(&mut self, mut routine: R)
+    where
+        R: FnMut(u64) -> F,
+        F: Future<Output = Duration>,
+    {
+        let runner = &self.runner;
+        self.b.measure(|n| runner.block_on(routine(n)));
+    }
+
+    /// Each future on a fresh input of `setup` ([`BatchSize::PerIteration`]).
+    pub fn iter_with_setup<I, O, S, R, F>(&mut self, setup: S, routine: R)
+    where
+        S: FnMut() -> I,
+        R: FnMut(I) -> F,
+        F: Future<Output = O>,
+    {
+        self.iter_batched(setup, routine, BatchSize::PerIteration);
+    }
+
+    /// Like [`AsyncBencher::iter`], with the outputs dropped outside the
+    /// timed region.
+    pub fn iter_with_large_drop<O, R, F>(&mut self, mut routine: R)
+    where
+        R: FnMut() -> F,
+        F: Future<Output = O>,
+    {
+        self.iter_batched(|| (), |()| routine(), BatchSize::SmallInput);
+    }
+
+    /// Each future on a fresh input of `setup`; making inputs and dropping
+    /// outputs happen outside the timed region.
+    pub fn iter_batched<I, O, S, R, F>(&mut self, setup: S, routine: R, size: BatchSize)
+    where
+        S: FnMut() -> I,
+        R: FnMut(I) -> F,
+        F: Future<Output = O>,
+    {
+        self.b.measure(loops::async_batched(
+            &self.runner,
+            setup,
+            routine,
+            size.max_chunk(),
+        ));
+    }
+
+    /// Like [`AsyncBencher::iter_batched`], the routine taking `&mut I`.
+    pub fn iter_batched_ref<I, O, S, R, F>(&mut self, setup: S, routine: R, size: BatchSize)
+    where
+        S: FnMut() -> I,
+        R: FnMut(&mut I) -> F,
+        F: Future<Output = O>,
+    {
+        self.b.measure(loops::async_batched_ref(
+            &self.runner,
+            setup,
+            routine,
+            size.max_chunk(),
+        ));
+    }
+}

@@ -1,0 +1,296 @@
+//! criterion's API on benchscope (benchscope-criterion), run as a real
+//! process: `tests/criterion_api.rs` uses every form of the API as
+//! criterion's users write it. Each benchmark is measured, labelled with
+//! its id's parts, exported on /metrics, written to the JSON results and
+//! kept in the history; criterion's command line works; misuses fail their
+//! benchmark with a message.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::process::Command;
+use std::time::Duration;
+
+use common::{criterion_api_binary, free_addr, isolated_command, run_and_scrape};
+
+/// Every benchmark `tests/criterion_api.rs` defines, by criterion's id.
+const IDS: &[&str] = &[
+    "fib 20",
+    "fib_input/30",
+    "sum/64",
+    "sum/fold/64",
+    "sum/1024",
+    "sum/fold/1024",
+    "bytes/reverse",
+    "forms/iter_batched",
+    "forms/iter_with_setup",
+    "forms/iter_with_large_drop",
+    "forms/iter_custom",
+    "forms/iter_batched_per_iteration",
+    "async/tokio_yield",
+    "async/tokio_batched",
+    "async/futures_ready",
+];
+
+fn target() -> Command {
+    isolated_command(criterion_api_binary())
+}
+
+fn output(cmd: &mut Command) -> (Option<i32>, String, String) {
+    let out = cmd.output().expect("run the criterion target");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn every_benchmark_is_measured_labelled_exported_and_kept() {
+    let dir = tempdir("measured");
+    let addr = free_addr();
+    let json = dir.join("results.json");
+    let history = dir.join("history.db");
+    let mut cmd = target();
+    cmd.current_dir(&dir).args([
+        "--bench",
+        "--quick",
+        "--exporters",
+        "prometheus",
+        "--prometheus-addr",
+        &addr.to_string(),
+        "--serve-after",
+        "3s",
+        "--output",
+        "json",
+        json.to_str().unwrap(),
+        "--history",
+        history.to_str().unwrap(),
+    ]);
+    let run = run_and_scrape(cmd, addr, Duration::from_secs(180));
+    assert!(run.status.success(), "{}\n{}", run.stdout, run.stderr);
+
+    // The JSON results: every id, measured.
+    let results: benchscope::SuiteRun =
+        serde_json::from_slice(&std::fs::read(&json).expect("results written")).unwrap();
+    let names: BTreeSet<&str> = results.benchmarks.iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(names, IDS.iter().copied().collect(), "{}", run.stderr);
+    assert!(results.failures.is_empty(), "{:?}", results.failures);
+    for b in &results.benchmarks {
+        assert!(
+            b.samples_ns.len() >= 2 && b.stats.mean > 0.0,
+            "{}: {:?}",
+            b.name,
+            b.stats
+        );
+    }
+    // The id's parts as labels, and the settings of the group.
+    let get = |name: &str| results.benchmarks.iter().find(|b| b.name == name).unwrap();
+    let fold = get("sum/fold/64");
+    let label = |key: &str| {
+        fold.labels
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(label("benchmark_group"), Some("sum"));
+    assert_eq!(label("benchmark_function"), Some("fold"));
+    assert_eq!(label("benchmark_parameter"), Some("64"));
+    assert_eq!(fold.samples_ns.len(), 20, "the group's sample_size(20)");
+    let throughput = fold.throughput.as_ref().expect("Throughput::Elements");
+    assert_eq!(
+        (throughput.unit.as_str(), throughput.per_iteration),
+        ("elements", 64)
+    );
+    let reverse = get("bytes/reverse")
+        .throughput
+        .as_ref()
+        .expect("BytesDecimal");
+    assert_eq!(
+        (reverse.unit.as_str(), reverse.per_iteration),
+        ("bytes", 4096)
+    );
+
+    // /metrics: every id with its labels.
+    let series = common::parse(&run.metrics);
+    for id in IDS {
+        assert!(
+            !common::find(&series, "benchmark_mean_ms", &[("benchmark_name", id)]).is_empty(),
+            "{id} is not on /metrics"
+        );
+    }
+    let labelled = common::find(
+        &series,
+        "benchmark_mean_ms",
+        &[
+            ("benchmark_group", "sum"),
+            ("benchmark_function", "fold"),
+            ("benchmark_parameter", "1024"),
+        ],
+    );
+    assert_eq!(labelled.len(), 1, "{}", run.metrics);
+
+    // The history: the same run.
+    let history = benchscope::History::open_existing(&history).expect("history kept");
+    let id = history.latest(None).unwrap().expect("a run in the history");
+    let kept = history.run(id).unwrap();
+    let kept: BTreeSet<&str> = kept.benchmarks.iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(kept, IDS.iter().copied().collect());
+}
+
+#[test]
+fn list_and_filters_follow_criterion() {
+    let (code, stdout, stderr) = output(target().arg("--list"));
+    assert_eq!(code, Some(0), "{stderr}");
+    let listed: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.strip_suffix(": benchmark"))
+        .collect();
+    assert_eq!(listed, IDS);
+
+    let (code, stdout, _) = output(target().args(["--list", "sum/fold"]));
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        ["sum/fold/64: benchmark", "sum/fold/1024: benchmark"]
+    );
+    let (code, stdout, _) = output(target().args(["--list", "--exact", "sum/64"]));
+    assert_eq!((code, stdout.trim()), (Some(0), "sum/64: benchmark"));
+
+    // `cargo bench -- FILTER` hands the filter to every target: one where
+    // nothing matches says so and succeeds, as criterion's does.
+    let (code, _, stderr) = output(target().args(["--bench", "no-such-benchmark"]));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("no benchmark of this target matches \"no-such-benchmark\" (15 defined)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn without_bench_each_routine_runs_once_as_cargo_test_does() {
+    let dir = tempdir("test-mode");
+    let (code, stdout, stderr) = output(target().current_dir(&dir));
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    for id in IDS {
+        assert!(
+            stdout.contains(&format!("Testing {id}\nSuccess\n")),
+            "{id}:\n{stdout}"
+        );
+    }
+    assert!(
+        stdout.contains("15 benchmarks tested, 0 failed"),
+        "{stdout}"
+    );
+    // Nothing measured, nothing served, nothing kept.
+    assert!(!stderr.contains("Prometheus metrics at"), "{stderr}");
+    assert!(!dir.join("target").exists());
+}
+
+#[test]
+fn misuses_fail_their_benchmark_with_a_message_and_the_rest_runs() {
+    let dir = tempdir("misuse");
+    for mode in [&["--test"][..], &["--bench", "--quick", "--no-history"][..]] {
+        let (code, stdout, stderr) = output(
+            target()
+                .current_dir(&dir)
+                .env("CRITERION_API_MISUSE", "1")
+                .args(mode)
+                .arg("misuse"),
+        );
+        let all = format!("{stdout}\n{stderr}");
+        assert_eq!(code, Some(1), "{mode:?}: {all}");
+        for expected in [
+            "sample_size(1) is out of range: give between 2 and 1000000 samples",
+            "`misuse/never_iterates` took a `&mut Bencher` but never called",
+            "`misuse/nested` panicked: a benchmark was defined inside another benchmark's closure",
+            "a second benchmark is named `misuse/twice`; it was not run",
+        ] {
+            assert!(
+                all.contains(expected),
+                "{mode:?}: missing {expected:?} in\n{all}"
+            );
+        }
+        // The first `twice` ran.
+        if mode[0] == "--bench" {
+            assert!(
+                stdout.lines().any(|l| l.starts_with("misuse/twice ")),
+                "{stdout}"
+            );
+        } else {
+            assert!(stdout.contains("Testing misuse/twice\nSuccess"), "{stdout}");
+        }
+    }
+}
+
+#[test]
+fn criterion_flags_work_and_unsupported_ones_say_what_to_do() {
+    let (code, _, stderr) = output(target().args([
+        "--list",
+        "--noplot",
+        "--verbose",
+        "--quiet",
+        "--color",
+        "never",
+        "--discard-baseline",
+    ]));
+    assert_eq!(code, Some(0), "{stderr}");
+    for (flag, instead) in [
+        ("--profile-time", "run the target under one"),
+        ("--load-baseline", "--baseline NAME"),
+    ] {
+        let (code, _, stderr) = output(target().args(["--bench", flag, "5"]));
+        assert_eq!(code, Some(2), "{flag}: {stderr}");
+        assert!(
+            stderr.contains(flag) && stderr.contains("not supported") && stderr.contains(instead),
+            "{flag}: {stderr}"
+        );
+    }
+    let (code, _, stderr) = output(target().args(["--bench", "--no-such-flag"]));
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("--no-such-flag"), "{stderr}");
+}
+
+#[test]
+fn a_saved_baseline_is_compared_by_name() {
+    let dir = tempdir("baseline");
+    let args = [
+        "--bench",
+        "--quick",
+        "--no-history",
+        "--exporters",
+        "none",
+        "sum/fold/64",
+    ];
+    let (code, _, stderr) = output(
+        target()
+            .current_dir(&dir)
+            .args(args)
+            .args(["--save-baseline", "before"]),
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("saved as baseline `before`"), "{stderr}");
+    let (code, stdout, stderr) = output(
+        target()
+            .current_dir(&dir)
+            .args(args)
+            .args(["--baseline", "before"]),
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    // The table's last column compares with the baseline.
+    let row = stdout
+        .lines()
+        .find(|l| l.starts_with("sum/fold/64 "))
+        .expect("a row for the benchmark");
+    assert!(row.contains('%'), "no comparison in {row:?}");
+}
+
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "benchscope-criterion-{name}-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
