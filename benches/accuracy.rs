@@ -11,9 +11,11 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::Duration;
 
-use benchscope::config::{Config, MeasurementConfig};
 use benchscope::monitored_bench;
+#[path = "support/side_by_side.rs"]
+mod side_by_side;
 use benchscope::{Silent, Suite};
+use side_by_side::criterion_mean_ns;
 
 const ROUNDS: usize = 3;
 const WARMUP: Duration = Duration::from_secs(1);
@@ -59,27 +61,10 @@ fn bench_ms() -> u64 {
     ms_scale()
 }
 
-fn criterion_mean_ns(dir: &Path, id: &str) -> f64 {
-    let path = dir.join(id).join("new").join("estimates.json");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("criterion wrote no estimates at {}: {e}", path.display()));
-    let json: serde_json::Value = serde_json::from_str(&text).expect("estimates.json parses");
-    json["mean"]["point_estimate"]
-        .as_f64()
-        .expect("mean.point_estimate")
-}
-
 fn main() {
     let names = ["ns_scale", "us_scale", "ms_scale"];
     let entries = benchscope::benchmarks().expect("no duplicate names");
-    let mut config = Config::default();
-    config.exporters.clear();
-    config.history.enabled = false;
-    let mut measurement = MeasurementConfig::default();
-    measurement.samples = 100;
-    measurement.warmup = WARMUP;
-    measurement.min_time = MEASURE;
-    measurement.max_time = MEASURE * 4;
+    let (config, measurement) = side_by_side::quiet_suite(WARMUP, MEASURE);
     let criterion_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("accuracy-criterion");
 
     let mut ratios: Vec<Vec<f64>> = vec![Vec::new(); names.len()];

@@ -20,6 +20,7 @@ trap 'rm -rf "$work"' EXIT
 contenders=(
   "benchscope (no default features)|benchscope = { path = \"$root/sdk\", default-features = false }|suite"
   "benchscope (default)|benchscope = { path = \"$root/sdk\" }|attribute"
+  "benchscope (otlp-http, tls)|benchscope = { path = \"$root/sdk\", features = [\"otlp-http\", \"tls\"] }|attribute"
   "benchscope (all features)|benchscope = { path = \"$root/sdk\", features = [\"full\"] }|attribute"
   "criterion 0.8 (default)|criterion = \"0.8\"|criterion"
   "criterion 0.8 (no default features)|criterion = { version = \"0.8\", default-features = false }|criterion"

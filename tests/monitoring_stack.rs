@@ -312,7 +312,7 @@ fn a_tsdb_snapshot_restores_into_a_fresh_prometheus() {
         let snapshot = stack.run_dir.join("data/prometheus/snapshots").join(name);
         assert!(snapshot.is_dir(), "{body}");
         let restored = dir.join("restored/data/prometheus");
-        copy_dir(&snapshot, &restored);
+        common::copy_dir(&snapshot, &restored);
         before
     };
     assert_eq!(before.len(), 1);
@@ -337,17 +337,4 @@ fn a_tsdb_snapshot_restores_into_a_fresh_prometheus() {
     assert_eq!(after.len(), 1);
     assert_eq!(after[0].1, before[0].1);
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }

@@ -4,18 +4,17 @@
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use benchscope::__private::{MeasureDyn, loops};
+use benchscope::__private::MeasureDyn;
+use benchscope::__private::loops::{self, Chunks};
 use benchscope::AsyncExecutor;
 
 use crate::measurement::{Measurement, WallTime};
 
-/// How many inputs of `iter_batched` may be alive at once.
-///
-/// benchscope makes inputs in chunks that grow only while a chunk takes
-/// less than 200 clock reads, so `SmallInput`, `LargeInput` and
-/// `NumBatches` all hold few inputs at a time; `PerIteration` holds one
-/// (and times each iteration alone, as criterion does); `NumIterations(n)`
-/// holds at most `n`.
+/// How many inputs of `iter_batched` are made, and alive, at a time, as in
+/// criterion: a tenth of a sample's iterations for `SmallInput`, a
+/// thousandth for `LargeInput`, `n` batches or `n` inputs, or one input per
+/// timed iteration. (benchscope's own `iter_batched` sizes chunks from the
+/// clock instead.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BatchSize {
     /// Inputs are small.
@@ -31,11 +30,13 @@ pub enum BatchSize {
 }
 
 impl BatchSize {
-    fn max_chunk(self) -> usize {
+    fn chunks(self) -> Chunks {
         match self {
-            BatchSize::SmallInput | BatchSize::LargeInput | BatchSize::NumBatches(_) => usize::MAX,
-            BatchSize::PerIteration => 1,
-            BatchSize::NumIterations(n) => usize::try_from(n).unwrap_or(usize::MAX).max(1),
+            BatchSize::SmallInput => Chunks::Parts(10),
+            BatchSize::LargeInput => Chunks::Parts(1000),
+            BatchSize::NumBatches(n) => Chunks::Parts(n),
+            BatchSize::PerIteration => Chunks::Fixed(1),
+            BatchSize::NumIterations(n) => Chunks::Fixed(n),
         }
     }
 }
@@ -108,7 +109,7 @@ impl<'a, M: Measurement> Bencher<'a, M> {
         S: FnMut() -> I,
         R: FnMut(I) -> O,
     {
-        self.measure(loops::batched(setup, routine, size.max_chunk()));
+        self.measure(loops::batched(setup, routine, size.chunks()));
     }
 
     /// Like [`Bencher::iter_batched`], the routine taking `&mut I`; inputs
@@ -118,7 +119,7 @@ impl<'a, M: Measurement> Bencher<'a, M> {
         S: FnMut() -> I,
         R: FnMut(&mut I) -> O,
     {
-        self.measure(loops::batched_ref(setup, routine, size.max_chunk()));
+        self.measure(loops::batched_ref(setup, routine, size.chunks()));
     }
 
     /// Benchmarks futures on `runner` (a tokio `Runtime` or `Handle` with
@@ -194,7 +195,7 @@ impl<A: AsyncExecutor, M: Measurement> AsyncBencher<'_, '_, A, M> {
             &self.runner,
             setup,
             routine,
-            size.max_chunk(),
+            size.chunks(),
         ));
     }
 
@@ -209,7 +210,7 @@ impl<A: AsyncExecutor, M: Measurement> AsyncBencher<'_, '_, A, M> {
             &self.runner,
             setup,
             routine,
-            size.max_chunk(),
+            size.chunks(),
         ));
     }
 }

@@ -21,6 +21,9 @@ const HOUR_NANOS: u128 = 3_600 * 1_000_000_000;
 /// clash with them.
 const RESERVED_LABELS: &[&str] = &[
     "benchmark_name",
+    "benchmark_group",
+    "benchmark_function",
+    "benchmark_parameter",
     "environment",
     "percentile",
     "baseline_version",

@@ -5,6 +5,7 @@
 pub mod collector;
 pub mod monitoring;
 pub mod otlp;
+pub mod real_crates;
 pub mod victoria;
 
 use std::collections::BTreeMap;
@@ -333,4 +334,56 @@ pub fn run_and_scrape(
         stderr: stderr.join().unwrap_or_default(),
         metrics,
     }
+}
+
+/// Copies the folder `from` to `to`, recursively.
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Arguments that make a bench target leave everything a test reads: every
+/// metric on `/metrics` at `addr` (served 3 s past the suite, for
+/// [`run_and_scrape`]), the JSON results and the history, in `dir`.
+pub fn exporting_args(addr: SocketAddr, dir: &std::path::Path) -> Vec<String> {
+    let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    [
+        "--exporters",
+        "prometheus",
+        "--prometheus-addr",
+        &addr.to_string(),
+        "--serve-after",
+        "3s",
+        "--output",
+        "json",
+        &path("results.json"),
+        "--history",
+        &path("history.db"),
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+/// What a run with [`exporting_args`] left in `dir`: its JSON results, and
+/// the benchmark names of the history's latest run.
+pub fn exported(
+    dir: &std::path::Path,
+) -> (benchscope::SuiteRun, std::collections::BTreeSet<String>) {
+    let results: benchscope::SuiteRun =
+        serde_json::from_slice(&std::fs::read(dir.join("results.json")).expect("results written"))
+            .expect("results parse");
+    let history =
+        benchscope::History::open_existing(&dir.join("history.db")).expect("history kept");
+    let latest = history.latest(None).unwrap().expect("a run in the history");
+    let kept = history.run(latest).unwrap();
+    let names = kept.benchmarks.into_iter().map(|b| b.name).collect();
+    (results, names)
 }

@@ -166,7 +166,7 @@ impl<'a> Bencher<'a> {
     /// # fn main() {}
     /// ```
     pub fn iter_batched<I, O>(&mut self, setup: impl FnMut() -> I, routine: impl FnMut(I) -> O) {
-        self.take(loops::batched(setup, routine, usize::MAX));
+        self.take(loops::batched(setup, routine, loops::Chunks::Auto));
     }
 
     /// Like [`Bencher::iter_batched`], with the routine given a mutable
@@ -186,7 +186,7 @@ impl<'a> Bencher<'a> {
         setup: impl FnMut() -> I,
         routine: impl FnMut(&mut I) -> O,
     ) {
-        self.take(loops::batched_ref(setup, routine, usize::MAX));
+        self.take(loops::batched_ref(setup, routine, loops::Chunks::Auto));
     }
 
     /// Measures a routine that times itself: `routine(n)` runs the code `n`
@@ -310,7 +310,7 @@ impl<E: AsyncExecutor> AsyncBencher<'_, '_, E> {
             &self.executor,
             setup,
             routine,
-            usize::MAX,
+            loops::Chunks::Auto,
         ));
     }
 
@@ -342,14 +342,14 @@ pub mod loops {
         }
     }
 
-    /// `routine` on inputs of `setup` made beforehand, in chunks of at
-    /// most `max_chunk` (see [`chunked`]).
+    /// `routine` on inputs of `setup` made beforehand, in chunks sized by
+    /// `chunks` (see [`chunked`]).
     pub fn batched<I, O>(
         setup: impl FnMut() -> I,
         mut routine: impl FnMut(I) -> O,
-        max_chunk: usize,
+        chunks: Chunks,
     ) -> impl FnMut(u64) -> Duration {
-        chunked(setup, max_chunk, move |inputs: &mut Vec<I>, outputs| {
+        chunked(setup, chunks, move |inputs: &mut Vec<I>, outputs| {
             let start = Instant::now();
             for input in inputs.drain(..) {
                 outputs.push(black_box(routine(black_box(input))));
@@ -362,9 +362,9 @@ pub mod loops {
     pub fn batched_ref<I, O>(
         setup: impl FnMut() -> I,
         mut routine: impl FnMut(&mut I) -> O,
-        max_chunk: usize,
+        chunks: Chunks,
     ) -> impl FnMut(u64) -> Duration {
-        chunked(setup, max_chunk, move |inputs: &mut Vec<I>, outputs| {
+        chunked(setup, chunks, move |inputs: &mut Vec<I>, outputs| {
             let start = Instant::now();
             for input in inputs.iter_mut() {
                 outputs.push(black_box(routine(black_box(input))));
@@ -394,9 +394,9 @@ pub mod loops {
         executor: &E,
         setup: impl FnMut() -> I,
         mut routine: impl FnMut(I) -> F,
-        max_chunk: usize,
+        chunks: Chunks,
     ) -> impl FnMut(u64) -> Duration {
-        chunked(setup, max_chunk, move |inputs: &mut Vec<I>, outputs| {
+        chunked(setup, chunks, move |inputs: &mut Vec<I>, outputs| {
             executor.block_on(async {
                 let start = Instant::now();
                 for input in inputs.drain(..) {
@@ -412,9 +412,9 @@ pub mod loops {
         executor: &E,
         setup: impl FnMut() -> I,
         mut routine: impl FnMut(&mut I) -> F,
-        max_chunk: usize,
+        chunks: Chunks,
     ) -> impl FnMut(u64) -> Duration {
-        chunked(setup, max_chunk, move |inputs: &mut Vec<I>, outputs| {
+        chunked(setup, chunks, move |inputs: &mut Vec<I>, outputs| {
             executor.block_on(async {
                 let start = Instant::now();
                 for input in inputs.iter_mut() {
@@ -425,30 +425,47 @@ pub mod loops {
         })
     }
 
+    /// How many inputs of a batched form are made (and alive) at a time.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Chunks {
+        /// As few as keep the chunk's two clock reads under 1 % of it: a
+        /// chunk grows (doubling) only while it takes less than 200 clock
+        /// reads. A routine that takes 100 µs on a 40 KB input then holds
+        /// one input at a time, not a whole batch of thousands.
+        Auto,
+        /// A batch of `n` iterations in chunks of `n / parts` (rounded up):
+        /// criterion's `SmallInput` (10), `LargeInput` (1000) and
+        /// `NumBatches`.
+        Parts(u64),
+        /// Chunks of this many: criterion's `NumIterations` and
+        /// `PerIteration` (1).
+        Fixed(u64),
+    }
+
     /// The shared loop of the batched forms: inputs are made in chunks
     /// outside the timed region, `timed` runs one chunk (its inputs into
     /// its outputs) between two clock reads and returns the time between
     /// them, and the chunk's inputs and outputs are dropped after it.
-    ///
-    /// A chunk grows (doubling, up to `max_chunk`) only while it takes less
-    /// than 200 clock reads, the point past which the chunk's two reads stay
-    /// under 1 % of it. A routine that takes 100 µs on a 40 KB input then
-    /// holds one input at a time, not a whole batch of thousands.
     pub fn chunked<I, O>(
         mut setup: impl FnMut() -> I,
-        max_chunk: usize,
+        chunks: Chunks,
         mut timed: impl FnMut(&mut Vec<I>, &mut Vec<O>) -> Duration,
     ) -> impl FnMut(u64) -> Duration {
         let mut inputs: Vec<I> = Vec::new();
         let mut outputs: Vec<O> = Vec::new();
-        let max_chunk = max_chunk.max(1);
         let mut chunk = 1usize;
         move |n| {
             let long_enough = Duration::from_nanos((200.0 * clock_cost_ns()).ceil() as u64);
+            match chunks {
+                Chunks::Auto => {}
+                Chunks::Parts(parts) => chunk = n.div_ceil(parts.max(1)) as usize,
+                Chunks::Fixed(size) => chunk = size as usize,
+            }
+            let chunk_now = chunk.max(1);
             let mut left = n as usize;
             let mut total = Duration::ZERO;
             while left > 0 {
-                let k = chunk.min(left);
+                let k = chunk_now.min(left);
                 inputs.extend((0..k).map(|_| setup()));
                 outputs.reserve(k);
                 let elapsed = timed(&mut inputs, &mut outputs);
@@ -456,8 +473,8 @@ pub mod loops {
                 inputs.clear();
                 total += elapsed;
                 left -= k;
-                if elapsed < long_enough && k == chunk {
-                    chunk = chunk.saturating_mul(2).min(max_chunk);
+                if chunks == Chunks::Auto && elapsed < long_enough && k == chunk {
+                    chunk = chunk.saturating_mul(2);
                 }
             }
             total

@@ -69,7 +69,7 @@ catalogue! {
     ITERATIONS = "benchmark_iterations_total", "counter", "1", ["benchmark_name", "environment"],
         "Iterations measured (warm-up excluded), summed over runs.";
     THROUGHPUT = "benchmark_throughput_per_second", "gauge", "1/s", ["benchmark_name", "environment", "unit"],
-        "Units of work (bytes or elements) per second at the mean time, for benchmarks that declare a throughput.";
+        "Units of work (bytes, elements or bits) per second at the mean time, for benchmarks that declare a throughput.";
     BASELINE = "benchmark_baseline_ms", "gauge", "ms", ["benchmark_name", "percentile", "baseline_version"],
         "The baseline's time per iteration at p50, p95 and p99, in milliseconds.";
     CHANGE = "benchmark_change_percent", "gauge", "%", ["benchmark_name", "baseline_version"],
