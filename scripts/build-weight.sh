@@ -118,7 +118,8 @@ EOF
     end=$(date +%s.%N)
     crates=$(grep -c '^ *Compiling ' "$log" | tr -d ' ')
     crates=$((crates - 1)) # the user's own crate
-    if grep -qE 'Compiling (libsqlite3-sys|cc) ' "$log" && [ -d "$dir/target" ] && find "$dir/target" -name '*.o' -path '*build*' | grep -q .; then
+    # The cc crate is only ever built to compile C for a build script.
+    if grep -qE '^ *Compiling cc v' "$log"; then
       c_compiled=yes
     fi
     results+=("$crates" "$(printf '%.1f' "$(echo "$end - $start" | bc)")")
