@@ -69,7 +69,7 @@ pub fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream> {
                 registration(&krate, &options, &name, quote!(#run), item.sig.ident.span());
             quote!(#item #registration)
         }
-        Mode::AsyncBench => {
+        Mode::Bench | Mode::AsyncBench => {
             let ItemFn {
                 attrs,
                 vis,
@@ -77,74 +77,58 @@ pub fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream> {
                 sig,
                 block,
             } = item;
+            // The body moves into a hidden function that the runner
+            // measures; the function itself stays callable and is timed
+            // like application code.
             let body_fn = format_ident!("__benchscope_body_{}", sig.ident);
             let output = &sig.output;
             let site = site(&krate, &name, &labels);
-            let runtime = options.runtime.as_ref().expect("mode checked it");
-            let multi = runtime.value() == "tokio-multi-thread";
-            // The runtime is built before measuring starts, outside every
-            // timed region; without benchscope's `tokio` feature the macro
-            // below is a compile error pointing at `runtime = "..."`.
-            let span = runtime.span();
-            let krate_here: TokenStream = krate
-                .clone()
-                .into_iter()
-                .map(|mut token| {
-                    token.set_span(span);
-                    token
-                })
-                .collect();
-            let build = quote_spanned!(span=> #krate_here::__tokio_runtime!(#multi));
-            let registration = registration(
-                &krate,
-                &options,
-                &name,
-                quote!(|b: &mut #krate::Bencher<'_>| {
-                    let runtime = #build;
-                    b.to_async(&runtime).iter(#body_fn)
-                }),
-                sig.ident.span(),
-            );
+            let (run, asyncness, call) = match &options.runtime {
+                Some(runtime) => (
+                    run_on_runtime(&krate, runtime, &body_fn),
+                    quote!(async),
+                    quote!(#body_fn().await),
+                ),
+                None => (
+                    quote!(|b: &mut #krate::Bencher<'_>| b.iter(#body_fn)),
+                    TokenStream::new(),
+                    quote!(#body_fn()),
+                ),
+            };
+            let registration = registration(&krate, &options, &name, run, sig.ident.span());
             quote! {
                 #(#attrs)*
                 #vis #sig {
                     #site
-                    #body_fn().await
+                    #call
                 }
                 #[doc(hidden)]
-                async fn #body_fn() #output #block
+                #asyncness fn #body_fn() #output #block
                 #registration
             }
         }
-        Mode::Bench => {
-            let ItemFn {
-                attrs,
-                vis,
-                modifiers: _,
-                sig,
-                block,
-            } = item;
-            let body_fn = format_ident!("__benchscope_body_{}", sig.ident);
-            let output = &sig.output;
-            let site = site(&krate, &name, &labels);
-            let registration = registration(
-                &krate,
-                &options,
-                &name,
-                quote!(|b: &mut #krate::Bencher<'_>| b.iter(#body_fn)),
-                sig.ident.span(),
-            );
-            quote! {
-                #(#attrs)*
-                #vis #sig {
-                    #site
-                    #body_fn()
-                }
-                #[doc(hidden)]
-                fn #body_fn() #output #block
-                #registration
-            }
-        }
+    })
+}
+
+/// What the runner calls for an `async fn` benchmark: the runtime is built
+/// before measuring starts, outside every timed region, and the body is
+/// awaited through `to_async`. Without benchscope's `tokio` feature the
+/// runtime's macro is a compile error pointing at `runtime = "..."`.
+fn run_on_runtime(krate: &TokenStream, runtime: &syn::LitStr, body_fn: &syn::Ident) -> TokenStream {
+    let multi = runtime.value() == "tokio-multi-thread";
+    let span = runtime.span();
+    let krate_here: TokenStream = krate
+        .clone()
+        .into_iter()
+        .map(|mut token| {
+            token.set_span(span);
+            token
+        })
+        .collect();
+    let build = quote_spanned!(span=> #krate_here::__tokio_runtime!(#multi));
+    quote!(|b: &mut #krate::Bencher<'_>| {
+        let runtime = #build;
+        b.to_async(&runtime).iter(#body_fn)
     })
 }
 
