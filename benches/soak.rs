@@ -3,11 +3,15 @@
 //! watched by 10 live WebSocket clients (which reconnect when dropped),
 //! while its resident memory, open descriptors and threads are read from
 //! `/proc` every 10 s. Printed: the first minute's highest figures, later
-//! readings, and the end's growth beyond the first minute's. Target: none.
+//! readings, and the end's growth beyond the first minute's, split into
+//! growth while benchmarks measure (target: none) and growth when a
+//! benchmark finishes and its series first appear in the instruments
+//! (bounded by the number of series; about 0.3-0.5 MiB a benchmark).
 //!
 //! ```text
 //! cargo bench -p benchscope-benches --bench soak                  # 30 minutes
 //! SOAK_MINUTES=5 cargo bench -p benchscope-benches --bench soak   # a shorter look
+//! SOAK_FILTER=strings/parse_u64 SOAK_MINUTES=6 cargo bench -p benchscope-benches --bench soak
 //! ```
 
 #[path = "../tests/common/mod.rs"]
@@ -44,8 +48,15 @@ fn main() {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("soak");
     std::fs::create_dir_all(&dir).expect("a folder");
     // Six benchmarks, each measured for a sixth of the time, with few but
-    // long samples: what grows is then what should not.
-    let each = minutes * 60 / 6;
+    // long samples: what grows is then what should not. SOAK_FILTER picks
+    // one benchmark for the whole time instead: no series appear after its
+    // first minute, so the process should not grow at all.
+    let filter = std::env::var("SOAK_FILTER").ok();
+    let each = if filter.is_some() {
+        minutes * 60
+    } else {
+        minutes * 60 / 6
+    };
     let config = dir.join("soak.toml");
     std::fs::write(
         &config,
@@ -57,6 +68,7 @@ fn main() {
     let (metrics, live) = (common::free_addr(), common::free_addr());
     let mut child = std::process::Command::new(&binary)
         .args(["--config", config.to_str().unwrap(), "--no-history"])
+        .args(filter.iter().flat_map(|f| ["--exact", f.as_str()]))
         .args(["--prometheus-addr", &metrics.to_string()])
         .args(["--live-addr", &live.to_string()])
         .stdout(std::process::Stdio::null())
@@ -91,8 +103,31 @@ fn main() {
     let mut first_minute = (0.0f64, 0usize, 0usize);
     let mut last = None;
     let mut next_print = Duration::from_secs(60);
+    // Benchmarks finished so far, from the suite's stderr: each finished
+    // benchmark adds its series to every instrument, whose tables the
+    // OpenTelemetry SDK reserves for 2000 series up front and touches as
+    // series arrive. Growth between two readings with no benchmark
+    // finished in between is growth while measuring, which must be none.
+    let finished = || {
+        std::fs::read_to_string(dir.join("soak.stderr"))
+            .map(|t| t.lines().filter(|l| l.contains(": p50 ")).count())
+            .unwrap_or(0)
+    };
+    let mut previous: Option<(f64, usize)> = None;
+    let (mut while_measuring, mut at_boundaries) = (0.0f64, 0.0f64);
     while let Some(r) = reading(pid) {
         let t = start.elapsed();
+        let done = finished();
+        if let Some((rss, before)) = previous
+            && t > Duration::from_secs(60)
+        {
+            if done == before {
+                while_measuring += r.0 - rss;
+            } else {
+                at_boundaries += r.0 - rss;
+            }
+        }
+        previous = Some((r.0, done));
         if t <= Duration::from_secs(60) {
             first_minute = (
                 first_minute.0.max(r.0),
@@ -142,5 +177,9 @@ fn main() {
         end.1 as i64 - first_minute.1 as i64,
         end.2 as i64 - first_minute.2 as i64,
         connected.load(Ordering::Relaxed)
+    );
+    println!(
+        "of that growth: {while_measuring:+.2} MiB while benchmarks measured (target: none), {at_boundaries:+.2} MiB when a benchmark finished and its series first appeared ({} benchmarks)",
+        finished()
     );
 }

@@ -216,8 +216,8 @@ impl<'a> Bencher<'a> {
     /// iterations run inside one `block_on`, the clock read inside it, so
     /// the executor's entry cost is not timed either.
     ///
-    /// ```no_run
-    /// # #[cfg(feature = "tokio")] {
+    #[cfg_attr(feature = "tokio", doc = "```no_run")]
+    #[cfg_attr(not(feature = "tokio"), doc = "```ignore")]
     /// use benchscope::{monitored_bench, Bencher};
     ///
     /// #[monitored_bench]
@@ -225,7 +225,6 @@ impl<'a> Bencher<'a> {
     ///     let runtime = tokio::runtime::Builder::new_multi_thread().build().unwrap();
     ///     b.to_async(&runtime).iter(|| async { tokio::spawn(async { 7 }).await.unwrap() });
     /// }
-    /// # }
     /// # fn main() {}
     /// ```
     pub fn to_async<'b, E: AsyncExecutor>(&'b mut self, executor: E) -> AsyncBencher<'a, 'b, E> {
@@ -324,7 +323,7 @@ impl<E: AsyncExecutor> AsyncBencher<'_, '_, E> {
 
 /// The timing loops behind every form of [`Bencher`] (and of
 /// benchscope-criterion's): each returns the `time_batch(n)` that
-/// [`measure`] calls, which runs the routine `n` times and returns the time
+/// the measuring loop calls, which runs the routine `n` times and returns the time
 /// the routine took. Not API.
 #[doc(hidden)]
 pub mod loops {
