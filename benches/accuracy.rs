@@ -73,12 +73,7 @@ fn main() {
         let suite = Suite::new(config.clone()).with_measurement(measurement);
         let run = suite.run(&entries, &mut Silent).expect("suite runs");
         eprintln!("round {round}/{ROUNDS}: criterion");
-        let mut c = criterion::Criterion::default()
-            .sample_size(100)
-            .warm_up_time(WARMUP)
-            .measurement_time(MEASURE)
-            .without_plots()
-            .output_directory(&criterion_dir);
+        let mut c = side_by_side::matched_criterion(WARMUP, MEASURE, &criterion_dir);
         // Direct calls, as the benchscope side makes: a function pointer
         // here would add an indirect call to every iteration.
         c.bench_function("ns_scale", |b| b.iter(ns_scale));

@@ -157,12 +157,7 @@ fn main() {
                 run.get(name).expect("benchscope measured it").stats.mean
             };
             let theirs = || {
-                let mut c = criterion::Criterion::default()
-                    .sample_size(100)
-                    .warm_up_time(WARMUP)
-                    .measurement_time(MEASURE)
-                    .without_plots()
-                    .output_directory(&criterion_dir);
+                let mut c = side_by_side::matched_criterion(WARMUP, MEASURE, &criterion_dir);
                 criterion_side(&mut c, name, &current, &multi);
                 criterion_mean_ns(&criterion_dir, name)
             };

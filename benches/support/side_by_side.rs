@@ -21,6 +21,17 @@ pub fn quiet_suite(warmup: Duration, measure: Duration) -> (Config, MeasurementC
     (config, measurement)
 }
 
+/// A criterion with settings matched to [`quiet_suite`]'s, writing into
+/// `dir`.
+pub fn matched_criterion(warmup: Duration, measure: Duration, dir: &Path) -> criterion::Criterion {
+    criterion::Criterion::default()
+        .sample_size(100)
+        .warm_up_time(warmup)
+        .measurement_time(measure)
+        .without_plots()
+        .output_directory(dir)
+}
+
 /// criterion's mean estimate of benchmark `id`, in nanoseconds, from the
 /// output directory `dir`.
 pub fn criterion_mean_ns(dir: &Path, id: &str) -> f64 {
