@@ -270,11 +270,5 @@ fn a_saved_baseline_is_compared_by_name() {
 }
 
 fn tempdir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "benchscope-criterion-{name}-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::monitoring::scratch_dir(&format!("criterion-{name}"))
 }

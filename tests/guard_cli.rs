@@ -5,15 +5,12 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use benchscope::{BenchResult, SuiteRun};
 
 fn dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("benchscope-guard-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::monitoring::scratch_dir(&format!("guard-{name}"))
 }
 
 /// A results file whose benchmarks have the given means (±1 % spread).
@@ -32,15 +29,7 @@ fn results(path: &Path, commit: &str, means: &[(&str, f64)]) {
 }
 
 fn guard(dir: &Path, args: &[&str]) -> Output {
-    let mut cmd = Command::new(common::benchscope_binary());
-    for (key, _) in std::env::vars() {
-        if key.starts_with("OTEL_") || key.starts_with("BENCHSCOPE_") || key.starts_with("GITHUB_")
-        {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.current_dir(dir)
-        .env("BENCHSCOPE_EXPORTERS", "none")
+    common::benchscope_tool(dir)
         .env("GITHUB_STEP_SUMMARY", dir.join("summary.md"))
         .args(args)
         .output()
@@ -48,11 +37,7 @@ fn guard(dir: &Path, args: &[&str]) -> Output {
 }
 
 fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    common::output_text(out)
 }
 
 #[test]

@@ -21,34 +21,16 @@ use tungstenite::Message;
 use tungstenite::protocol::frame::coding::CloseCode;
 
 fn dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("benchscope-hard-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::monitoring::scratch_dir(&format!("hard-{name}"))
 }
 
 fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    common::output_text(out)
 }
 
 /// The `benchscope` command, with none of the caller's configuration.
 fn tool(dir: &Path, args: &[&str]) -> Output {
-    let mut cmd = Command::new(common::benchscope_binary());
-    for (key, _) in std::env::vars() {
-        if key.starts_with("OTEL_") || key.starts_with("BENCHSCOPE_") || key.starts_with("GITHUB_")
-        {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.current_dir(dir)
-        .env("BENCHSCOPE_EXPORTERS", "none")
-        .args(args)
-        .output()
-        .unwrap()
+    common::benchscope_tool(dir).args(args).output().unwrap()
 }
 
 fn run_with(commit: &str, means: &[(&str, f64)]) -> SuiteRun {

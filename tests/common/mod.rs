@@ -387,3 +387,26 @@ pub fn exported(
     let names = kept.benchmarks.into_iter().map(|b| b.name).collect();
     (results, names)
 }
+
+/// A process's standard output followed by its standard error.
+pub fn output_text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The `benchscope` command run in `dir`, with none of the caller's
+/// configuration (OTEL_*, BENCHSCOPE_*, GITHUB_*) and no exporter.
+pub fn benchscope_tool(dir: &std::path::Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(benchscope_binary());
+    for (key, _) in std::env::vars() {
+        if key.starts_with("OTEL_") || key.starts_with("BENCHSCOPE_") || key.starts_with("GITHUB_")
+        {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.current_dir(dir).env("BENCHSCOPE_EXPORTERS", "none");
+    cmd
+}
