@@ -72,16 +72,23 @@ pub use analysis::baseline::Baseline;
 pub use analysis::history::{History, ReadableRuns, RunInfo};
 pub use config::Config;
 pub use error::Error;
+pub use measure::alloc::CountingAlloc;
 pub use measure::bencher::{AsyncBencher, AsyncExecutor, Bencher, Progress};
-pub use measure::registry::{Benchmark, Throughput, benchmarks};
+pub use measure::registry::{Benchmark, Case, Throughput, benchmarks};
 pub use measure::stats::{Outliers, Stats};
 pub use results::report::{Endpoints, Reporter, Silent};
 pub use results::{
-    BaselineComparison, BenchResult, Comparison, ExportStatus, Failure, SCHEMA_VERSION, Severity,
-    SuiteRun, ThroughputResult, Verdict,
+    AllocChange, Allocations, BaselineComparison, BenchResult, Comparison, ComplexityResult,
+    ExportStatus, Failure, SCHEMA_VERSION, Severity, SuiteRun, ThroughputResult, Verdict,
 };
 pub use suite::runner::Suite;
 pub use suite::telemetry::{Telemetry, init};
+
+/// Complexity classes fitted to a benchmark's cases (`args` that are
+/// sizes): the classes, the fit and the criterion that chooses one.
+pub mod complexity {
+    pub use crate::measure::complexity::*;
+}
 
 /// The metrics benchscope exports: their names, kinds, units, labels and
 /// meanings, as the README's metric table lists them.
@@ -193,7 +200,9 @@ macro_rules! __tokio_runtime {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::measure::bencher::{MeasureDyn, loops};
-    pub use crate::measure::registry::{BENCHES, BenchOptions, Benchmark};
+    pub use crate::measure::registry::{
+        BENCHES, BenchOptions, Benchmark, CaseSpec, ParamText, ViaDebug, ViaDisplay,
+    };
     pub use crate::otel::app::CallSite;
     pub use linkme;
     pub use std::time::Duration;

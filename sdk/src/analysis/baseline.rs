@@ -14,7 +14,7 @@ use super::history::History;
 use super::regression::{Policy, compare};
 use crate::error::Error;
 use crate::format::short_commit;
-use crate::results::{BaselineComparison, BenchResult, SuiteRun};
+use crate::results::{AllocChange, BaselineComparison, BenchResult, SuiteRun};
 
 /// An earlier run to compare with.
 ///
@@ -154,6 +154,10 @@ impl Baseline {
             baseline_ns: b,
             speedup: [0, 1, 2].map(|i| b[i] / c[i]),
             comparison,
+            allocations: base
+                .allocations
+                .zip(current.allocations)
+                .map(|(b, c)| AllocChange::new((b.allocs, b.bytes), (c.allocs, c.bytes))),
         }))
     }
 }

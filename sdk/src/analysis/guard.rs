@@ -14,7 +14,8 @@ use std::fmt::Write as _;
 use super::baseline::Baseline;
 use super::regression::Policy;
 use crate::format::{format_change, format_ns};
-use crate::results::{BaselineComparison, Severity, SuiteRun, Verdict};
+use crate::measure::complexity::Class;
+use crate::results::{BaselineComparison, Severity, SuiteRun};
 
 /// One benchmark's comparison.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,10 +45,41 @@ pub struct GuardReport {
     pub missing: Vec<String>,
     /// Benchmarks on both sides that could not be compared, with the reason.
     pub incomparable: Vec<(String, String)>,
+    /// Benchmarks whose complexity class grew against the baseline's
+    /// (fitted on each side from the cases' sizes): each fails the gate.
+    pub class_changes: Vec<ClassChange>,
     /// The severity from which a regression fails the gate.
     pub fail_on: Severity,
     /// What the gate lets through besides regressions below `fail_on`.
     pub allow: Allow,
+}
+
+/// A benchmark whose complexity class changed against the baseline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassChange {
+    /// The benchmark (its cases' name without the size).
+    pub benchmark: String,
+    /// `time` or `allocated_bytes`.
+    pub measure: String,
+    /// The baseline's class.
+    pub baseline: Class,
+    /// This run's class.
+    pub current: Class,
+}
+
+impl ClassChange {
+    /// Whether the class grew: a regression of its own.
+    pub fn regressed(&self) -> bool {
+        self.current > self.baseline
+    }
+
+    /// The change in words: `scaling/sort time: O(n log n) → O(n^2)`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} {}: {} → {}",
+            self.benchmark, self.measure, self.baseline, self.current
+        )
+    }
 }
 
 /// What the gate lets through that it fails on by default.
@@ -90,6 +122,21 @@ impl GuardReport {
             .filter(|b| current.get(&b.name).is_none())
             .map(|b| b.name.clone())
             .collect();
+        let before = SuiteRun::fit_complexity(&baseline.run.benchmarks);
+        let class_changes = SuiteRun::fit_complexity(&current.benchmarks)
+            .into_iter()
+            .filter_map(|now| {
+                let then = before
+                    .iter()
+                    .find(|b| b.benchmark == now.benchmark && b.measure == now.measure)?;
+                (then.fit.class != now.fit.class).then(|| ClassChange {
+                    benchmark: now.benchmark,
+                    measure: now.measure,
+                    baseline: then.fit.class,
+                    current: now.fit.class,
+                })
+            })
+            .collect();
         GuardReport {
             baseline_version: baseline.version.clone(),
             commit: current.commit.clone(),
@@ -97,6 +144,7 @@ impl GuardReport {
             new,
             missing,
             incomparable,
+            class_changes,
             fail_on,
             allow,
         }
@@ -106,7 +154,7 @@ impl GuardReport {
     pub fn blocking(&self) -> Vec<&GuardRow> {
         self.rows
             .iter()
-            .filter(|r| matches!(r.comparison.comparison.verdict, Verdict::Regressed(s) if s >= self.fail_on))
+            .filter(|r| r.comparison.severity().is_some_and(|s| s >= self.fail_on))
             .collect()
     }
 
@@ -118,6 +166,19 @@ impl GuardReport {
             why.push(format!(
                 "{blocking} regression(s) at or above {}",
                 self.fail_on.as_str()
+            ));
+        }
+        let grew: Vec<String> = self
+            .class_changes
+            .iter()
+            .filter(|c| c.regressed())
+            .map(ClassChange::describe)
+            .collect();
+        if !grew.is_empty() {
+            why.push(format!(
+                "{} complexity class(es) grew ({})",
+                grew.len(),
+                grew.join("; ")
             ));
         }
         if !self.incomparable.is_empty() && !self.allow.incomparable {
@@ -145,13 +206,17 @@ impl GuardReport {
     /// A row's figures as text: baseline, current, change, speedup, p-value, verdict.
     fn cells(r: &GuardRow) -> [String; 6] {
         let c = &r.comparison;
+        let mut verdict = c.comparison.verdict.describe();
+        if let Some(a) = c.allocations.filter(|a| a.regressed) {
+            let _ = write!(verdict, "; allocations REGRESSED ({})", a.describe());
+        }
         [
             format_ns(r.baseline_mean),
             format_ns(r.current_mean),
             format_change(c.comparison.change),
             format!("{:.3}x", c.speedup[0]),
             format!("{:.4}", c.comparison.p_value),
-            c.comparison.verdict.describe(),
+            verdict,
         ]
     }
 
@@ -178,6 +243,14 @@ impl GuardReport {
         }
         for (name, reason) in &self.incomparable {
             let _ = writeln!(out, "{name:<width$}  COULD NOT COMPARE: {reason}");
+        }
+        for change in &self.class_changes {
+            let _ = writeln!(
+                out,
+                "complexity {}{}",
+                change.describe(),
+                if change.regressed() { "  REGRESSED" } else { "" }
+            );
         }
         for name in &self.new {
             let _ = writeln!(out, "{name:<width$}  (not in the baseline)");
@@ -223,6 +296,20 @@ impl GuardReport {
         }
         for (name, reason) in &self.incomparable {
             let _ = writeln!(out, "| `{name}` | | | | | | could not compare: {reason} |");
+        }
+        if !self.class_changes.is_empty() {
+            out.push_str("\n| complexity | baseline | current | |\n| --- | --- | --- | --- |\n");
+            for c in &self.class_changes {
+                let _ = writeln!(
+                    out,
+                    "| `{}` {} | {} | {} | {} |",
+                    c.benchmark,
+                    c.measure,
+                    c.baseline,
+                    c.current,
+                    if c.regressed() { "regressed" } else { "improved" }
+                );
+            }
         }
         let failures = self.failures();
         if !failures.is_empty() {

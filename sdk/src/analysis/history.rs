@@ -341,6 +341,12 @@ impl History {
                 .map_err(|e| unreadable("failures", e))?,
             exports: serde_json::from_str::<Vec<ExportStatus>>(&head.7)
                 .map_err(|e| unreadable("export statuses", e))?,
+            complexity: Vec::new(),
+        };
+        // Fitted again from the stored results: nothing of it to store.
+        let run = SuiteRun {
+            complexity: SuiteRun::fit_complexity(&run.benchmarks),
+            ..run
         };
         run.check().map_err(|problem| Error::History {
             path: self.path.clone(),

@@ -356,15 +356,16 @@ pub(crate) fn run_registry(args: Args) -> Result<ExitCode, Error> {
         return Ok(ExitCode::SUCCESS);
     };
     let all = crate::measure::registry::benchmarks()?;
-    let names = all
+    let cases = crate::suite::runner::cases_of(&all);
+    let names = cases
         .iter()
-        .map(|b| b.full_name())
+        .map(|(_, c)| c.name.clone())
         .filter(|n| harness.selects(n))
         .collect();
     harness.announce(names);
-    for bench in all {
-        harness.bench(bench.full_name(), Vec::new(), bench.options(), &mut |b| {
-            bench.run(b)
+    for (bench, case) in cases {
+        harness.bench(case.name.clone(), case.labels.clone(), case.options.clone(), &mut |b| {
+            bench.run_case(b, &case)
         })?;
     }
     harness.finish_with_errors().map(ExitCode::from)

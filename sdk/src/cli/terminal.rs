@@ -104,9 +104,12 @@ impl Reporter for Terminal {
     }
 }
 
-/// The final statistics table of a run.
+/// The final statistics table of a run; the allocation columns appear
+/// when a [`CountingAlloc`](crate::CountingAlloc) counted, and a
+/// complexity section under it when benchmarks have sizes.
 pub(crate) fn table(run: &SuiteRun) -> String {
-    let header = [
+    let counted = run.benchmarks.iter().any(|b| b.allocations.is_some());
+    let mut header: Vec<&str> = vec![
         "benchmark",
         "samples",
         "mean",
@@ -117,21 +120,30 @@ pub(crate) fn table(run: &SuiteRun) -> String {
         "std dev",
         "outliers",
         "throughput",
-        "vs baseline",
     ];
-    let mut rows: Vec<[String; 11]> = Vec::new();
+    if counted {
+        header.extend(["allocs/iter", "bytes/iter", "peak bytes"]);
+    }
+    header.push("vs baseline");
+    let mut rows: Vec<Vec<String>> = Vec::new();
     for b in &run.benchmarks {
         let s = &b.stats;
         let vs = match (&b.baseline, &b.incomparable) {
-            (Some(c), _) => format!(
-                "{} {}",
-                format_change(c.comparison.change),
-                c.comparison.verdict.describe()
-            ),
+            (Some(c), _) => {
+                let mut text = format!(
+                    "{} {}",
+                    format_change(c.comparison.change),
+                    c.comparison.verdict.describe()
+                );
+                if let Some(a) = c.allocations.filter(|a| a.regressed) {
+                    let _ = write!(text, "; allocations REGRESSED ({})", a.describe());
+                }
+                text
+            }
             (None, Some(_)) => "could not compare".to_owned(),
             (None, None) => String::new(),
         };
-        rows.push([
+        let mut row = vec![
             b.name.clone(),
             s.samples.to_string(),
             format_ns(s.mean),
@@ -144,10 +156,21 @@ pub(crate) fn table(run: &SuiteRun) -> String {
             b.throughput
                 .as_ref()
                 .map_or(String::new(), |t| format_rate(t.per_second, &t.unit)),
-            vs,
-        ]);
+        ];
+        if counted {
+            match &b.allocations {
+                Some(a) => row.extend([
+                    format_count(a.allocs),
+                    format_bytes(a.bytes),
+                    format_bytes(a.peak_bytes as f64),
+                ]),
+                None => row.extend([String::new(), String::new(), String::new()]),
+            }
+        }
+        row.push(vs);
+        rows.push(row);
     }
-    let mut widths = header.map(|h| h.chars().count());
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
@@ -155,7 +178,7 @@ pub(crate) fn table(run: &SuiteRun) -> String {
     }
     let mut out = String::new();
     let mut line = |cells: &[String]| {
-        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+        for (i, (cell, &w)) in cells.iter().zip(&widths).enumerate() {
             let pad = w - cell.chars().count();
             if i == 0 {
                 let _ = write!(out, "{cell}{}", " ".repeat(pad));
@@ -166,10 +189,13 @@ pub(crate) fn table(run: &SuiteRun) -> String {
         out.truncate(out.trim_end_matches(' ').len());
         out.push('\n');
     };
-    line(&header.map(String::from));
-    line(&widths.map(|w| "-".repeat(w)));
+    line(&header.iter().map(|h| h.to_string()).collect::<Vec<_>>());
+    line(&widths.iter().map(|&w| "-".repeat(w)).collect::<Vec<_>>());
     for row in &rows {
         line(row);
+    }
+    if !run.complexity.is_empty() {
+        out.push_str(&complexity_table(run));
     }
     for f in &run.failures {
         let _ = writeln!(out, "{}: FAILED: {}", f.name, f.error);
@@ -190,4 +216,50 @@ pub(crate) fn table(run: &SuiteRun) -> String {
         run.duration_s
     );
     out
+}
+
+/// The complexity section: each benchmark's class, per measure, with its fit.
+fn complexity_table(run: &SuiteRun) -> String {
+    let width = run
+        .complexity
+        .iter()
+        .map(|c| c.benchmark.chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut out = String::from("\ncomplexity (sizes from each case's parameter):\n");
+    for c in &run.complexity {
+        let _ = writeln!(
+            out,
+            "  {:width$}  {:15}  {:10}  fit error {:4.1} %  R² {:.3}  ({} sizes, {:.3} + {:.3e}·g(n))",
+            c.benchmark,
+            c.measure,
+            c.fit.class.as_str(),
+            c.fit.error * 100.0,
+            c.fit.r_squared,
+            c.points.len(),
+            c.fit.intercept,
+            c.fit.coefficient,
+        );
+    }
+    out
+}
+
+/// A count per iteration: whole when it is, two decimals otherwise.
+fn format_count(v: f64) -> String {
+    if (v - v.round()).abs() < 0.005 {
+        format!("{}", v.round())
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// Bytes, in B, KiB or MiB.
+fn format_bytes(v: f64) -> String {
+    if v < 1024.0 {
+        format!("{} B", format_count(v))
+    } else if v < 1024.0 * 1024.0 {
+        format!("{:.1} KiB", v / 1024.0)
+    } else {
+        format!("{:.1} MiB", v / (1024.0 * 1024.0))
+    }
 }

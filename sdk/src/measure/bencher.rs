@@ -7,6 +7,8 @@ use std::hint::black_box;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use super::alloc::{AllocCounts, CountingAlloc, Window};
+
 /// Resolved measurement settings for one benchmark.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Settings {
@@ -60,6 +62,9 @@ pub struct Measurement {
     pub warmup_iterations: u64,
     /// Estimated cost of one clock read, in nanoseconds.
     pub clock_cost_ns: f64,
+    /// What the routine allocated over the measured samples, when a
+    /// [`CountingAlloc`](crate::CountingAlloc) is the global allocator.
+    pub allocations: Option<AllocCounts>,
 }
 
 /// Handed to a `fn f(b: &mut Bencher)` benchmark: code before the call to
@@ -134,6 +139,7 @@ impl<'a> Bencher<'a> {
                 batch: 1,
                 warmup_iterations: 0,
                 clock_cost_ns: 0.0,
+                allocations: None,
             }
         } else {
             measure(self.settings, self.progress, time_batch)
@@ -145,6 +151,33 @@ impl<'a> Bencher<'a> {
     /// compiler cannot drop the work. Only the first call on a bencher measures.
     pub fn iter<O>(&mut self, routine: impl FnMut() -> O) {
         self.take(loops::iter(routine));
+    }
+
+    /// Measures `routine` running on `threads` threads at once (this one
+    /// among them), released together for each sample: how it behaves
+    /// under contention. A sample's time per iteration is the wall time
+    /// from the release to the last thread's end over the iterations each
+    /// thread ran. `threads = 1` is [`Bencher::iter`].
+    ///
+    /// ```no_run
+    /// # use benchscope::{monitored_bench, Bencher};
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// static HITS: AtomicU64 = AtomicU64::new(0);
+    ///
+    /// #[monitored_bench]
+    /// fn shared_counter(b: &mut Bencher) {
+    ///     b.iter_threads(4, || HITS.fetch_add(1, Ordering::Relaxed));
+    /// }
+    /// # fn main() {}
+    /// ```
+    pub fn iter_threads<O>(&mut self, threads: usize, routine: impl Fn() -> O + Sync) {
+        if threads <= 1 {
+            return self.iter(routine);
+        }
+        if self.measurement.is_some() {
+            return;
+        }
+        loops::threaded(threads, routine, |time_batch| self.take(time_batch));
     }
 
     /// Measures `routine` on fresh inputs made by `setup`; making the inputs
@@ -328,6 +361,10 @@ impl<E: AsyncExecutor> AsyncBencher<'_, '_, E> {
 #[doc(hidden)]
 pub mod loops {
     use super::{AsyncExecutor, black_box, clock_cost_ns};
+    use crate::measure::alloc::{self, Window, excluded};
+    use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::{Barrier, Mutex};
     use std::time::{Duration, Instant};
 
     /// `routine` `n` times between two clock reads.
@@ -340,6 +377,86 @@ pub mod loops {
             start.elapsed()
         }
     }
+
+    /// `routine` on `threads` threads at once (this one and `threads - 1`
+    /// started here), each running it `n` times per sample; the sample is
+    /// the time from the moment all are released to the moment the last
+    /// finishes. `with_time_batch` gets the sample function while the
+    /// threads exist. A panic on any thread ends the benchmark with it.
+    pub fn threaded<O>(
+        threads: usize,
+        routine: impl Fn() -> O + Sync,
+        with_time_batch: impl FnOnce(&mut dyn FnMut(u64) -> Duration),
+    ) {
+        let threads = threads.max(1);
+        let start = Barrier::new(threads);
+        let end = Barrier::new(threads);
+        let iterations = AtomicU64::new(0);
+        let stop = AtomicBool::new(false);
+        let counting = crate::CountingAlloc::installed();
+        let panicked: Mutex<Option<Box<dyn std::any::Any + Send>>> = Mutex::new(None);
+        let run = |n: u64| {
+            for _ in 0..n {
+                black_box(routine());
+            }
+        };
+        let guarded = |n: u64| {
+            if let Err(panic) = catch_unwind(AssertUnwindSafe(|| run(n))) {
+                panicked.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(panic);
+            }
+        };
+        std::thread::scope(|scope| {
+            for _ in 1..threads {
+                scope.spawn(|| {
+                    loop {
+                        start.wait();
+                        if stop.load(Ordering::Acquire) {
+                            return;
+                        }
+                        let window = counting.then(Window::open);
+                        guarded(iterations.load(Ordering::Acquire));
+                        let counted = window.map(Window::close);
+                        end.wait();
+                        // Reported after the sample's end: the main thread
+                        // reads its totals after a second rendezvous.
+                        if let Some((delta, peak)) = counted {
+                            ABSORB.lock().unwrap_or_else(|e| e.into_inner()).push((delta, peak));
+                        }
+                        end.wait();
+                    }
+                });
+            }
+            let mut time_batch = |n: u64| {
+                iterations.store(n, Ordering::Release);
+                start.wait();
+                let began = Instant::now();
+                guarded(n);
+                end.wait();
+                let elapsed = began.elapsed();
+                end.wait();
+                for (delta, peak) in ABSORB.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+                    alloc::absorb(delta, peak);
+                }
+                if let Some(panic) = panicked.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                    stop.store(true, Ordering::Release);
+                    start.wait();
+                    resume_unwind(panic);
+                }
+                elapsed
+            };
+            let outcome = catch_unwind(AssertUnwindSafe(|| with_time_batch(&mut time_batch)));
+            if !stop.swap(true, Ordering::AcqRel) {
+                start.wait();
+            }
+            if let Err(panic) = outcome {
+                resume_unwind(panic);
+            }
+        });
+    }
+
+    /// Counts of the worker threads of a threaded benchmark, handed to the
+    /// measuring thread after each sample.
+    static ABSORB: Mutex<Vec<(alloc::Totals, u64)>> = Mutex::new(Vec::new());
 
     /// `routine` on inputs of `setup` made beforehand, in chunks sized by
     /// `chunks` (see [`chunked`]).
@@ -465,11 +582,17 @@ pub mod loops {
             let mut total = Duration::ZERO;
             while left > 0 {
                 let k = chunk_now.min(left);
-                inputs.extend((0..k).map(|_| setup()));
-                outputs.reserve(k);
+                // Making inputs and dropping them and the outputs are not
+                // the routine's allocations.
+                excluded(|| {
+                    inputs.extend((0..k).map(|_| setup()));
+                    outputs.reserve(k);
+                });
                 let elapsed = timed(&mut inputs, &mut outputs);
-                outputs.clear();
-                inputs.clear();
+                excluded(|| {
+                    outputs.clear();
+                    inputs.clear();
+                });
                 total += elapsed;
                 left -= k;
                 if chunks == Chunks::Auto && elapsed < long_enough && k == chunk {
@@ -545,9 +668,16 @@ pub fn measure(
     });
 
     let mut samples_ns = Vec::with_capacity(planned as usize);
+    let counting = CountingAlloc::installed();
+    let mut allocations = counting.then(AllocCounts::default);
     let measure_start = Instant::now();
     for done in 1..=planned {
+        let window = counting.then(Window::open);
         let elapsed = time_batch(batch);
+        if let (Some(window), Some(counts)) = (window, allocations.as_mut()) {
+            let (delta, peak) = window.close();
+            counts.add(delta, peak);
+        }
         let ns = elapsed.as_nanos() as f64 / batch as f64;
         samples_ns.push(ns);
         progress(Progress::Sample {
@@ -564,6 +694,7 @@ pub fn measure(
         batch,
         warmup_iterations,
         clock_cost_ns,
+        allocations,
     }
 }
 

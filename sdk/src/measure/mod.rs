@@ -2,7 +2,9 @@
 //! warm-up, batch sizing and sampling loop, and the statistics of the
 //! samples. Nothing here knows about OpenTelemetry, baselines or exporters.
 
+pub(crate) mod alloc;
 pub(crate) mod bencher;
+pub(crate) mod complexity;
 pub(crate) mod registry;
 pub(crate) mod stats;
 mod student_t;

@@ -35,7 +35,8 @@ pub struct Benchmark {
     file: &'static str,
     line: u32,
     options: fn() -> BenchOptions,
-    run: fn(&mut Bencher<'_>),
+    cases: Option<fn() -> Vec<CaseSpec>>,
+    run: fn(&mut Bencher<'_>, usize, usize),
 }
 
 impl Benchmark {
@@ -48,7 +49,8 @@ impl Benchmark {
         file: &'static str,
         line: u32,
         options: fn() -> BenchOptions,
-        run: fn(&mut Bencher<'_>),
+        cases: Option<fn() -> Vec<CaseSpec>>,
+        run: fn(&mut Bencher<'_>, usize, usize),
     ) -> Benchmark {
         Benchmark {
             name,
@@ -57,6 +59,7 @@ impl Benchmark {
             file,
             line,
             options,
+            cases,
             run,
         }
     }
@@ -100,8 +103,185 @@ impl Benchmark {
         self.options()
     }
 
-    pub(crate) fn run(&self, bencher: &mut Bencher<'_>) {
-        (self.run)(bencher)
+    /// The benchmark's cases: one per combination of its `types`,
+    /// `consts`, `args` and `threads`, or the benchmark alone when it has
+    /// none.
+    ///
+    /// ```no_run
+    /// #[benchscope::monitored_bench(args = [10, 1000])]
+    /// fn sum(n: u64) -> u64 {
+    ///     (0..n).sum()
+    /// }
+    ///
+    /// # fn main() -> Result<(), benchscope::Error> {
+    /// let names: Vec<String> = benchscope::benchmarks()?
+    ///     .iter()
+    ///     .flat_map(|b| b.cases())
+    ///     .map(|c| c.name)
+    ///     .collect();
+    /// assert_eq!(names, ["sum/10", "sum/1000"]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn cases(&self) -> Vec<Case> {
+        let options = self.options();
+        let specs = match self.cases {
+            Some(cases) => cases(),
+            None => vec![CaseSpec::default()],
+        };
+        let mut threads: Vec<usize> = Vec::new();
+        for &n in options.threads {
+            let n = if n == 0 {
+                std::thread::available_parallelism().map_or(1, |n| n.get())
+            } else {
+                n
+            };
+            if !threads.contains(&n) {
+                threads.push(n);
+            }
+        }
+        let base = self.full_name();
+        let mut out = Vec::with_capacity(specs.len() * threads.len().max(1));
+        for (index, spec) in specs.into_iter().enumerate() {
+            let counts: Vec<Option<usize>> = if threads.is_empty() {
+                vec![None]
+            } else {
+                threads.iter().copied().map(Some).collect()
+            };
+            for count in counts {
+                out.push(Case::new(&base, self, &options, &spec, index, count));
+            }
+        }
+        out
+    }
+
+    /// Runs one of [`Benchmark::cases`] on `bencher`.
+    pub(crate) fn run_case(&self, bencher: &mut Bencher<'_>, case: &Case) {
+        (self.run)(bencher, case.index, case.threads.unwrap_or(1))
+    }
+}
+
+/// One case of a benchmark: a benchmark of its own, with its own name,
+/// labels and options. See [`Benchmark::cases`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Case {
+    /// The name shown and used as `benchmark_name`: the benchmark's name,
+    /// then the case's type, const, thread count and argument, `/`-separated
+    /// (`sort/u64/threads=2/1024`).
+    pub name: String,
+    /// Labels that tell the cases apart: `benchmark_group`,
+    /// `benchmark_function`, `type`, `const`, `threads`, `param` (each
+    /// where it applies), as criterion's `BenchmarkId`s also give.
+    pub labels: Vec<(String, String)>,
+    /// The options it is measured with (throughput may depend on the argument).
+    #[doc(hidden)]
+    pub options: BenchOptions,
+    /// Threads running the routine at once, when `threads` is given.
+    pub threads: Option<usize>,
+    index: usize,
+}
+
+impl Case {
+    fn new(
+        base: &str,
+        bench: &Benchmark,
+        options: &BenchOptions,
+        spec: &CaseSpec,
+        index: usize,
+        threads: Option<usize>,
+    ) -> Case {
+        let mut name = base.to_owned();
+        let mut labels = Vec::new();
+        let plain = spec.type_name.is_none()
+            && spec.konst.is_none()
+            && spec.param.is_none()
+            && threads.is_none();
+        if !plain {
+            if let Some(group) = bench.group {
+                labels.push(("benchmark_group".into(), group.into()));
+            }
+            labels.push(("benchmark_function".into(), bench.name.into()));
+        }
+        if let Some(ty) = spec.type_name {
+            name = format!("{name}/{ty}");
+            labels.push(("type".into(), ty.into()));
+        }
+        // A const alone is the case's parameter; beside an argument it is
+        // a dimension of its own.
+        let (konst, param) = match (spec.konst, &spec.param) {
+            (Some(c), None) => (None, Some(c.to_owned())),
+            (c, p) => (c, p.clone()),
+        };
+        if let Some(c) = konst {
+            name = format!("{name}/{c}");
+            labels.push(("const".into(), c.into()));
+        }
+        if let Some(n) = threads {
+            name = format!("{name}/threads={n}");
+            labels.push(("threads".into(), n.to_string()));
+        }
+        if let Some(p) = param {
+            name = format!("{name}/{p}");
+            labels.push(("param".into(), p));
+        }
+        let mut options = options.clone();
+        if spec.throughput.is_some() {
+            options.throughput = spec.throughput;
+        }
+        Case {
+            name,
+            labels,
+            options,
+            threads,
+            index,
+        }
+    }
+}
+
+/// What `#[monitored_bench]` writes for each case of a benchmark with
+/// `types`, `consts` or `args`; not API.
+#[doc(hidden)]
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CaseSpec {
+    /// The type argument, as written.
+    pub type_name: Option<&'static str>,
+    /// The const argument, as written.
+    pub konst: Option<&'static str>,
+    /// The argument, as its `Display` (or `Debug`) shows it.
+    pub param: Option<String>,
+    /// Throughput computed from the argument.
+    pub throughput: Option<Throughput>,
+}
+
+/// How `#[monitored_bench]` shows an argument: by `Display` when it has
+/// one, by `Debug` otherwise (autoref specialisation); not API.
+#[doc(hidden)]
+pub struct ParamText<'a, T: ?Sized>(pub &'a T);
+
+/// See [`ParamText`]; not API.
+#[doc(hidden)]
+pub trait ViaDisplay {
+    /// The argument's text.
+    fn param_text(&self) -> String;
+}
+
+impl<T: std::fmt::Display + ?Sized> ViaDisplay for &ParamText<'_, T> {
+    fn param_text(&self) -> String {
+        self.0.to_string()
+    }
+}
+
+/// See [`ParamText`]; not API.
+#[doc(hidden)]
+pub trait ViaDebug {
+    /// The argument's text.
+    fn param_text(&self) -> String;
+}
+
+impl<T: std::fmt::Debug + ?Sized> ViaDebug for ParamText<'_, T> {
+    fn param_text(&self) -> String {
+        format!("{:?}", self.0)
     }
 }
 
@@ -129,6 +309,9 @@ pub struct BenchOptions {
     /// Smallest relative change that counts (the configuration's
     /// `regression.noise_floor` otherwise).
     pub noise_threshold: Option<f64>,
+    /// Thread counts to run the routine on at once, one case each (`0`:
+    /// the available parallelism); empty: this thread alone.
+    pub threads: &'static [usize],
 }
 
 /// Work done by one iteration, for a throughput figure.
@@ -205,10 +388,68 @@ fn collect<'a>(entries: impl Iterator<Item = &'a Benchmark>) -> Result<Vec<&'a B
 mod tests {
     use super::*;
 
-    fn run(_: &mut Bencher<'_>) {}
+    fn run(_: &mut Bencher<'_>, _: usize, _: usize) {}
 
     fn entry(name: &'static str, group: Option<&'static str>, line: u32) -> Benchmark {
-        Benchmark::__new(name, group, "m", "f.rs", line, Default::default, run)
+        Benchmark::__new(name, group, "m", "f.rs", line, Default::default, None, run)
+    }
+
+    fn specs() -> Vec<CaseSpec> {
+        ["u32", "u64"]
+            .into_iter()
+            .flat_map(|ty| {
+                ["10", "1000"].into_iter().map(move |p| CaseSpec {
+                    type_name: Some(ty),
+                    param: Some(p.into()),
+                    ..CaseSpec::default()
+                })
+            })
+            .collect()
+    }
+
+    fn threaded() -> BenchOptions {
+        BenchOptions {
+            threads: &[1, 0, 2, 1],
+            ..BenchOptions::default()
+        }
+    }
+
+    #[test]
+    fn cases_multiply_types_args_and_distinct_thread_counts() {
+        let bench = Benchmark::__new("f", Some("g"), "m", "f.rs", 1, threaded, Some(specs), run);
+        let cases = bench.cases();
+        let names: Vec<_> = cases.iter().map(|c| c.name.as_str()).collect();
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let counts: usize = if cores == 1 || cores == 2 { 2 } else { 3 };
+        assert_eq!(cases.len(), 4 * counts, "{names:?}");
+        assert_eq!(names[0], "g/f/u32/threads=1/10");
+        assert!(names.contains(&"g/f/u64/threads=2/1000"), "{names:?}");
+        let labels = &cases[0].labels;
+        for (k, v) in [
+            ("benchmark_group", "g"),
+            ("benchmark_function", "f"),
+            ("type", "u32"),
+            ("threads", "1"),
+            ("param", "10"),
+        ] {
+            assert!(labels.contains(&(k.into(), v.into())), "{labels:?}");
+        }
+    }
+
+    #[test]
+    fn a_plain_benchmark_is_one_case_without_labels() {
+        let cases = entry("a", None, 1).cases();
+        assert_eq!(cases.len(), 1);
+        assert_eq!(cases[0].name, "a");
+        assert!(cases[0].labels.is_empty());
+    }
+
+    #[test]
+    fn arguments_show_by_display_and_otherwise_by_debug() {
+        #[derive(Debug)]
+        struct NoDisplay;
+        assert_eq!((&ParamText(&"a b")).param_text(), "a b");
+        assert_eq!((&ParamText(&NoDisplay)).param_text(), "NoDisplay");
     }
 
     #[test]

@@ -78,6 +78,14 @@ catalogue! {
         "Benchmark runs by outcome (ok, failed).";
     LAST_RUN = "benchmark_last_run_timestamp_seconds", "gauge", "s", ["benchmark_name", "environment"],
         "Unix time at which the benchmark last finished.";
+    ALLOCATIONS = "benchmark_allocations_per_iteration", "gauge", "1", ["benchmark_name", "environment", "op"],
+        "Allocations (op=\"alloc\") and deallocations (op=\"dealloc\") per iteration in the latest run, with benchscope::CountingAlloc installed.";
+    ALLOCATED_BYTES = "benchmark_allocated_bytes_per_iteration", "gauge", "By", ["benchmark_name", "environment"],
+        "Bytes allocated per iteration in the latest run, with benchscope::CountingAlloc installed.";
+    PEAK_LIVE_BYTES = "benchmark_peak_live_bytes", "gauge", "By", ["benchmark_name", "environment"],
+        "Most bytes live at once during a sample above its start, in the latest run, with benchscope::CountingAlloc installed.";
+    COMPLEXITY = "benchmark_complexity_class", "gauge", "1", ["benchmark_name", "environment", "measure", "class"],
+        "Complexity class fitted to a benchmark's sizes (measure time or allocated_bytes): 0 O(1), 1 O(log n), 2 O(n), 3 O(n log n), 4 O(n^2), 5 O(n^3); the class label names it.";
     BUILD_INFO = "benchscope_build_info", "gauge", "1", ["version"],
         "Always 1; the benchscope version that produced the series.";
 }

@@ -9,7 +9,7 @@ use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Counter, Gauge, Histogram, Meter};
 
 use super::catalogue::*;
-use crate::results::{BaselineComparison, BenchResult, Verdict};
+use crate::results::{BaselineComparison, BenchResult, ComplexityResult};
 
 /// Instrumentation scope name of every benchscope instrument.
 pub(crate) const SCOPE: &str = "benchscope";
@@ -48,6 +48,10 @@ pub struct Instruments {
     change: Gauge<f64>,
     runs: Counter<u64>,
     last_run: Gauge<f64>,
+    allocations: Gauge<f64>,
+    allocated_bytes: Gauge<f64>,
+    peak_live_bytes: Gauge<u64>,
+    complexity: Gauge<u64>,
 }
 
 fn gauge(meter: &Meter, spec: MetricSpec) -> Gauge<f64> {
@@ -118,6 +122,10 @@ impl Instruments {
             change: gauge(meter, CHANGE),
             runs: counter(meter, RUNS),
             last_run: gauge(meter, LAST_RUN),
+            allocations: gauge(meter, ALLOCATIONS),
+            allocated_bytes: gauge(meter, ALLOCATED_BYTES),
+            peak_live_bytes: u_gauge(meter, PEAK_LIVE_BYTES),
+            complexity: u_gauge(meter, COMPLEXITY),
         }
     }
 
@@ -174,6 +182,12 @@ impl Instruments {
             attrs.push(KeyValue::new("unit", t.unit.clone()));
             self.throughput.record(t.per_second, &attrs);
         }
+        if let Some(a) = &result.allocations {
+            self.allocations.record(a.allocs, &with("op", "alloc"));
+            self.allocations.record(a.deallocs, &with("op", "dealloc"));
+            self.allocated_bytes.record(a.bytes, &base);
+            self.peak_live_bytes.record(a.peak_bytes, &base);
+        }
         self.runs.add(1, &with("status", "ok"));
         self.last_run.record(result.finished_at, &base);
 
@@ -201,13 +215,28 @@ impl Instruments {
             cmp.comparison.change * 100.0,
             &[name.clone(), version.clone()],
         );
-        if let Verdict::Regressed(severity) = cmp.comparison.verdict {
+        if let Some(severity) = cmp.severity() {
             self.regressions.add(
                 1,
                 &[
                     name,
                     KeyValue::new("severity", severity.as_str()),
                     KeyValue::new("commit_hash", commit.to_owned()),
+                ],
+            );
+        }
+    }
+
+    /// Records the complexity classes fitted at the end of a run.
+    pub fn record_complexity(&self, fits: &[ComplexityResult], environment: &str) {
+        for fit in fits {
+            self.complexity.record(
+                fit.fit.class.rank(),
+                &[
+                    KeyValue::new("benchmark_name", fit.benchmark.clone()),
+                    KeyValue::new("environment", environment.to_owned()),
+                    KeyValue::new("measure", fit.measure.clone()),
+                    KeyValue::new("class", fit.fit.class.as_str()),
                 ],
             );
         }

@@ -11,14 +11,17 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::measure::complexity::{Fit, classify};
 use crate::measure::stats::Stats;
 pub use report::Reporter;
-pub use verdict::{BaselineComparison, Comparison, Severity, Verdict};
+pub use verdict::{AllocChange, BaselineComparison, Comparison, Severity, Verdict};
 
-/// Version of the JSON results format; bumped on incompatible changes.
-/// Version 1 also had `stats.median` (always equal to `stats.p50`); it is
-/// read as version 2.
-pub const SCHEMA_VERSION: u32 = 2;
+/// Version of the JSON results format, described by
+/// `docs/results.schema.json`. Version 1 also had `stats.median` (always
+/// equal to `stats.p50`); version 3 added cases' labels, `allocations`,
+/// `baseline.allocations` and `complexity`. Older files read as the
+/// current version.
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// One run of a suite.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,6 +48,40 @@ pub struct SuiteRun {
     /// How each push exporter fared (empty without push exporters).
     #[serde(default)]
     pub exports: Vec<ExportStatus>,
+    /// The complexity class of each benchmark whose cases are sizes
+    /// ([`SuiteRun::fit_complexity`]).
+    #[serde(default)]
+    pub complexity: Vec<ComplexityResult>,
+}
+
+/// How a benchmark's figure grows with the size of its cases: the class
+/// chosen and its fit (see `measure::complexity` for the criterion).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComplexityResult {
+    /// The benchmark: its cases' name without the size.
+    pub benchmark: String,
+    /// What was fitted: `time` (mean ns per iteration) or
+    /// `allocated_bytes` (bytes allocated per iteration).
+    pub measure: String,
+    /// The class chosen, with its fit.
+    pub fit: Fit,
+    /// The points fitted: (size, figure).
+    pub points: Vec<(f64, f64)>,
+}
+
+/// What a benchmark allocated per iteration, with a
+/// [`CountingAlloc`](crate::CountingAlloc) as the global allocator.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Allocations {
+    /// Allocations per iteration.
+    pub allocs: f64,
+    /// Deallocations per iteration.
+    pub deallocs: f64,
+    /// Bytes allocated per iteration.
+    pub bytes: f64,
+    /// The most bytes live at once during a sample above its start: the
+    /// peak of one iteration for a routine that frees what it allocates.
+    pub peak_bytes: u64,
 }
 
 /// A benchmark that did not produce a measurement.
@@ -100,6 +137,9 @@ pub struct BenchResult {
     /// samples on a side, figures out of range), when it could not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incomparable: Option<String>,
+    /// Allocations per iteration, when counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocations: Option<Allocations>,
 }
 
 /// Work per second.
@@ -136,7 +176,16 @@ impl BenchResult {
             finished_at: unix_now(),
             baseline: None,
             incomparable: None,
+            allocations: None,
         })
+    }
+
+    /// The value of label `key`, if the benchmark has it.
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.labels
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The first figure that is out of range (not finite, negative, or
@@ -216,6 +265,17 @@ impl BenchResult {
                 return bad("the p-value", c.comparison.p_value);
             }
         }
+        if let Some(a) = &self.allocations {
+            for (what, v) in [
+                ("allocations per iteration", a.allocs),
+                ("deallocations per iteration", a.deallocs),
+                ("bytes allocated per iteration", a.bytes),
+            ] {
+                if !fine(v) {
+                    return bad(what, v);
+                }
+            }
+        }
         Ok(())
     }
 }
@@ -240,7 +300,66 @@ impl SuiteRun {
             benchmarks,
             failures: Vec::new(),
             exports: Vec::new(),
+            complexity: Vec::new(),
         }
+    }
+
+    /// Fits the complexity class of every benchmark whose cases are
+    /// sizes: results with a numeric `param` label (from `args`, or a
+    /// criterion `BenchmarkId`'s parameter), grouped by their other labels,
+    /// at [`MIN_SIZES`](crate::complexity::MIN_SIZES) sizes or
+    /// more. Time is fitted always, allocated bytes when counted.
+    pub fn fit_complexity(benchmarks: &[BenchResult]) -> Vec<ComplexityResult> {
+        let mut groups: Vec<(String, Vec<&BenchResult>)> = Vec::new();
+        for b in benchmarks {
+            let Some(param) = b.label("param") else {
+                continue;
+            };
+            if param.parse::<f64>().is_err() {
+                continue;
+            }
+            let name = b
+                .name
+                .strip_suffix(param)
+                .and_then(|n| n.strip_suffix('/'))
+                .unwrap_or(&b.name)
+                .to_owned();
+            match groups.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, members)) => members.push(b),
+                None => groups.push((name, vec![b])),
+            }
+        }
+        let mut out = Vec::new();
+        for (name, members) in groups {
+            let size = |b: &BenchResult| b.label("param").and_then(|p| p.parse::<f64>().ok());
+            let time: Vec<(f64, f64)> = members
+                .iter()
+                .filter_map(|b| Some((size(b)?, b.stats.mean)))
+                .collect();
+            if let Ok(fit) = classify(&time) {
+                out.push(ComplexityResult {
+                    benchmark: name.clone(),
+                    measure: "time".into(),
+                    fit,
+                    points: time,
+                });
+            }
+            let bytes: Option<Vec<(f64, f64)>> = members
+                .iter()
+                .map(|b| Some((size(b)?, b.allocations?.bytes)))
+                .collect();
+            if let Some(bytes) = bytes
+                && let Ok(fit) = classify(&bytes)
+            {
+                out.push(ComplexityResult {
+                    benchmark: name,
+                    measure: "allocated_bytes".into(),
+                    fit,
+                    points: bytes,
+                });
+            }
+        }
+        out
     }
 
     /// Writes the run as pretty JSON to `path`, creating parent directories.

@@ -102,4 +102,76 @@ pub struct BaselineComparison {
     pub speedup: [f64; 3],
     /// Change of the mean, test result and verdict.
     pub comparison: Comparison,
+    /// Change of the allocations per iteration, when both sides counted them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocations: Option<AllocChange>,
+}
+
+impl BaselineComparison {
+    /// The worst regression of the comparison: the time's verdict, or
+    /// [`Severity::Major`] when the allocations per iteration grew (counts
+    /// do not jitter as time does, so any growth past
+    /// [`AllocChange::TOLERANCE`] is a regression of its own).
+    pub fn severity(&self) -> Option<Severity> {
+        let allocations = self
+            .allocations
+            .filter(|a| a.regressed)
+            .map(|_| Severity::Major);
+        self.comparison.verdict.severity().max(allocations)
+    }
+}
+
+/// How the allocations per iteration changed against the baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct AllocChange {
+    /// The baseline's allocations per iteration.
+    pub baseline_allocs: f64,
+    /// This run's allocations per iteration.
+    pub allocs: f64,
+    /// The baseline's bytes allocated per iteration.
+    pub baseline_bytes: f64,
+    /// This run's bytes allocated per iteration.
+    pub bytes: f64,
+    /// Whether allocations or bytes per iteration grew past the tolerance.
+    pub regressed: bool,
+}
+
+impl AllocChange {
+    /// Growth that counts: 1 % of the baseline's figure, and at least
+    /// 0.05 allocations or 8 bytes per iteration (a reallocation once in
+    /// twenty iterations, amortised growth of a buffer, is not a change).
+    pub const TOLERANCE: (f64, f64, f64) = (0.01, 0.05, 8.0);
+
+    /// Compares the per-iteration figures of two runs.
+    pub fn new(baseline: (f64, f64), current: (f64, f64)) -> AllocChange {
+        let (relative, allocs_floor, bytes_floor) = Self::TOLERANCE;
+        let grew = |b: f64, c: f64, floor: f64| c - b > (b * relative).max(floor);
+        AllocChange {
+            baseline_allocs: baseline.0,
+            allocs: current.0,
+            baseline_bytes: baseline.1,
+            bytes: current.1,
+            regressed: grew(baseline.0, current.0, allocs_floor)
+                || grew(baseline.1, current.1, bytes_floor),
+        }
+    }
+
+    /// The change in words: `allocs/iter 2 → 3, bytes/iter 64 → 96`.
+    pub fn describe(&self) -> String {
+        format!(
+            "allocs/iter {} → {}, bytes/iter {} → {}",
+            short(self.baseline_allocs),
+            short(self.allocs),
+            short(self.baseline_bytes),
+            short(self.bytes)
+        )
+    }
+}
+
+fn short(v: f64) -> String {
+    if (v - v.round()).abs() < 0.005 {
+        format!("{}", v.round())
+    } else {
+        format!("{v:.2}")
+    }
 }

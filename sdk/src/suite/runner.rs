@@ -15,13 +15,14 @@ use crate::analysis::baseline::Baseline;
 use crate::config::{Config, MeasurementConfig};
 use crate::error::Error;
 use crate::measure::bencher::{Bencher, Progress};
-use crate::measure::registry::{BenchOptions, Benchmark};
+use crate::measure::registry::{BenchOptions, Benchmark, Case};
 use crate::measure::stats::Stats;
 use crate::otel::instruments::Pipeline;
 use crate::otel::resources::Phase;
 use crate::results::report::{Endpoints, Fanout};
 use crate::results::{
-    BenchResult, Failure, Reporter, SCHEMA_VERSION, Severity, SuiteRun, ThroughputResult, unix_now,
+    Allocations, BenchResult, Failure, Reporter, SCHEMA_VERSION, Severity, SuiteRun,
+    ThroughputResult, unix_now,
 };
 
 /// A configured suite, ready to run benchmarks.
@@ -76,10 +77,13 @@ impl Suite {
         benchmarks: &[&Benchmark],
         reporter: &mut dyn Reporter,
     ) -> Result<SuiteRun, Error> {
-        let names: Vec<String> = benchmarks.iter().map(|b| b.full_name()).collect();
+        let cases = cases_of(benchmarks);
+        let names: Vec<String> = cases.iter().map(|(_, c)| c.name.clone()).collect();
         let mut session = Session::open(self.clone(), Box::new(reporter), &names)?;
-        for (bench, name) in benchmarks.iter().zip(names) {
-            session.bench(name, Vec::new(), bench.options(), &mut |b| bench.run(b));
+        for (bench, case) in cases {
+            session.bench(case.name.clone(), case.labels.clone(), case.options.clone(), &mut |b| {
+                bench.run_case(b, &case)
+            });
         }
         Ok(session.close())
     }
@@ -92,7 +96,8 @@ impl Suite {
         benchmarks: &[&Benchmark],
         reporter: &mut dyn Reporter,
     ) -> SuiteRun {
-        let names: Vec<String> = benchmarks.iter().map(|b| b.full_name()).collect();
+        let cases = cases_of(benchmarks);
+        let names: Vec<String> = cases.iter().map(|(_, c)| c.name.clone()).collect();
         let (_, no_warnings) = mpsc::channel();
         let mut session = Session::start(
             self.clone(),
@@ -101,8 +106,10 @@ impl Suite {
             no_warnings,
             &names,
         );
-        for (bench, name) in benchmarks.iter().zip(names) {
-            session.bench(name, Vec::new(), bench.options(), &mut |b| bench.run(b));
+        for (bench, case) in cases {
+            session.bench(case.name.clone(), case.labels.clone(), case.options.clone(), &mut |b| {
+                bench.run_case(b, &case)
+            });
         }
         session.close()
     }
@@ -114,7 +121,7 @@ impl Suite {
             && run.benchmarks.iter().all(|b| {
                 b.baseline
                     .as_ref()
-                    .and_then(|c| c.comparison.verdict.severity())
+                    .and_then(|c| c.severity())
                     .is_none_or(|s| s < Severity::Major)
             })
     }
@@ -304,7 +311,12 @@ impl<'a> Session<'a> {
             benchmarks: std::mem::take(&mut self.benchmarks),
             failures: std::mem::take(&mut self.failures),
             exports: Vec::new(),
+            complexity: Vec::new(),
         };
+        run.complexity = SuiteRun::fit_complexity(&run.benchmarks);
+        self.telemetry
+            .instruments()
+            .record_complexity(&run.complexity, &config.environment);
         self.telemetry.instruments().record_suite(
             run.duration_s,
             self.suite.passed(&run),
@@ -372,6 +384,16 @@ impl<'a> Session<'a> {
             });
         }
         let measurement = measurement.ok_or_else(|| Error::NeverIterated(name.into()))?;
+        let iterations = measurement.batch * measurement.samples_ns.len() as u64;
+        let allocations = measurement.allocations.map(|a| {
+            let per = |v: u64| v as f64 / iterations.max(1) as f64;
+            Allocations {
+                allocs: per(a.allocs),
+                deallocs: per(a.deallocs),
+                bytes: per(a.bytes),
+                peak_bytes: a.peak_bytes,
+            }
+        });
         let stats = Stats::from_samples(&measurement.samples_ns)
             .ok_or_else(|| Error::NeverIterated(name.into()))?;
         let throughput = options.throughput.map(|t| ThroughputResult {
@@ -387,7 +409,7 @@ impl<'a> Session<'a> {
                 .map(|&(k, v)| (k.into(), v.into()))
                 .chain(labels)
                 .collect(),
-            iterations: measurement.batch * measurement.samples_ns.len() as u64,
+            iterations,
             batch: measurement.batch,
             warmup_iterations: measurement.warmup_iterations,
             samples_ns: measurement.samples_ns,
@@ -397,6 +419,7 @@ impl<'a> Session<'a> {
             finished_at: unix_now(),
             baseline: None,
             incomparable: None,
+            allocations,
         };
         if let Some(baseline) = &self.suite.baseline {
             let mut policy = self.suite.config.regression;
@@ -409,6 +432,14 @@ impl<'a> Session<'a> {
         }
         Ok(result)
     }
+}
+
+/// Every case of `benchmarks`, in order.
+pub(crate) fn cases_of<'b>(benchmarks: &[&'b Benchmark]) -> Vec<(&'b Benchmark, Case)> {
+    benchmarks
+        .iter()
+        .flat_map(|&bench| bench.cases().into_iter().map(move |case| (bench, case)))
+        .collect()
 }
 
 /// The message of a caught panic.
