@@ -82,7 +82,7 @@ fn every_benchmark_is_measured_labelled_exported_and_kept() {
     };
     assert_eq!(label("benchmark_group"), Some("sum"));
     assert_eq!(label("benchmark_function"), Some("fold"));
-    assert_eq!(label("benchmark_parameter"), Some("64"));
+    assert_eq!(label("param"), Some("64"));
     assert_eq!(fold.samples_ns.len(), 20, "the group's sample_size(20)");
     let throughput = fold.throughput.as_ref().expect("Throughput::Elements");
     assert_eq!(
@@ -112,7 +112,7 @@ fn every_benchmark_is_measured_labelled_exported_and_kept() {
         &[
             ("benchmark_group", "sum"),
             ("benchmark_function", "fold"),
-            ("benchmark_parameter", "1024"),
+            ("param", "1024"),
         ],
     );
     assert_eq!(labelled.len(), 1, "{}", run.metrics);

@@ -216,7 +216,7 @@ impl<'a, M: Measurement> BenchmarkGroup<'a, M> {
             labels.push(("benchmark_function".to_owned(), function));
         }
         if let Some(parameter) = id.parameter {
-            labels.push(("benchmark_parameter".to_owned(), parameter));
+            labels.push(("param".to_owned(), parameter));
         }
         crate::run(full, labels, &self.settings, body);
     }

@@ -13,8 +13,9 @@
 //! (warm-up, batch sizing, percentiles, a confidence interval, outliers),
 //! printed, and exported as benchscope's metrics, where `benchmark_name` is
 //! criterion's id (`group/function/parameter`) and the labels
-//! `benchmark_group`, `benchmark_function` and `benchmark_parameter` hold
-//! its parts. benchscope's command line and configuration apply
+//! `benchmark_group`, `benchmark_function` and `param` hold its parts (the
+//! labels of `#[monitored_bench]`'s cases: a numeric `param` gets a
+//! complexity fit). benchscope's command line and configuration apply
 //! (`cargo bench -- --help`, `benchscope.toml`).
 //!
 //! What maps onto what:

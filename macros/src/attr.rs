@@ -4,10 +4,15 @@
 
 use proc_macro2::Span;
 use syn::meta::ParseNestedMeta;
+use syn::parse::Parse;
 use syn::{Ident, LitInt, LitStr, Path};
 
 /// Option names, for the "unknown option" message.
-const KNOWN: &str = "name, group, samples, warmup, min_time, max_time, throughput = bytes(N) | elements(N), labels(key = \"value\", ...), runtime = \"tokio\" | \"tokio-multi-thread\", crate = path";
+const KNOWN: &str = "name, group, samples, warmup, min_time, max_time, throughput = bytes(N) | elements(N), labels(key = \"value\", ...), args = [...], consts = [...], types = [...], threads = [...], runtime = \"tokio\" | \"tokio-multi-thread\", crate = path";
+
+/// Most cases one benchmark may have: a list longer than this is more
+/// likely a mistake than a plan, and each case is a series of every metric.
+pub const MAX_CASES: usize = 1000;
 
 /// The runtimes an `async fn` benchmark can run on.
 pub const RUNTIMES: &[&str] = &["tokio", "tokio-multi-thread"];
@@ -23,7 +28,12 @@ const RESERVED_LABELS: &[&str] = &[
     "benchmark_name",
     "benchmark_group",
     "benchmark_function",
-    "benchmark_parameter",
+    "param",
+    "type",
+    "const",
+    "threads",
+    "op",
+    "measure",
     "environment",
     "percentile",
     "baseline_version",
@@ -51,7 +61,17 @@ pub struct Options {
     pub warmup: Option<DurationOpt>,
     pub min_time: Option<DurationOpt>,
     pub max_time: Option<DurationOpt>,
-    pub throughput: Option<(Ident, LitInt)>,
+    /// `bytes(expr)` or `elements(expr)`; with `args`, the expression may
+    /// use the function's argument.
+    pub throughput: Option<(Ident, syn::Expr)>,
+    /// `args = [...]`: the values passed to the function, one case each.
+    pub args: Option<(Span, Vec<syn::Expr>)>,
+    /// `consts = [...]`: const generic arguments, one case each.
+    pub consts: Option<(Span, Vec<syn::Expr>)>,
+    /// `types = [...]`: type arguments, one case each.
+    pub types: Option<(Span, Vec<syn::Type>)>,
+    /// `threads = [...]`: thread counts, one case each (0: all cores).
+    pub threads: Option<(Span, Vec<LitInt>)>,
     pub labels: Vec<(Ident, LitStr)>,
     /// The runtime of an `async fn` benchmark.
     pub runtime: Option<LitStr>,
@@ -181,8 +201,14 @@ impl Options {
                 }
                 let content;
                 syn::parenthesized!(content in input);
-                let n: LitInt = content.parse()?;
-                n.base10_parse::<u64>()?;
+                let n: syn::Expr = content.parse()?;
+                if let syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Int(lit),
+                    ..
+                }) = &n
+                {
+                    lit.base10_parse::<u64>()?;
+                }
                 if self.throughput.replace((kind, n)).is_some() {
                     return Err(duplicate());
                 }
@@ -203,6 +229,54 @@ impl Options {
                     return Err(duplicate());
                 }
                 self.bench_only.push(("runtime", span));
+            }
+            "args" | "consts" => {
+                let list: syn::ExprArray = meta.value()?.parse()?;
+                let values: Vec<syn::Expr> = list.elems.into_iter().collect();
+                check_list(&key, span, values.len())?;
+                let slot = if key == "args" {
+                    &mut self.args
+                } else {
+                    &mut self.consts
+                };
+                if slot.replace((span, values)).is_some() {
+                    return Err(duplicate());
+                }
+                self.bench_only
+                    .push((if key == "args" { "args" } else { "consts" }, span));
+            }
+            "types" => {
+                let input = meta.value()?;
+                let content;
+                syn::bracketed!(content in input);
+                let list = content.parse_terminated(syn::Type::parse, syn::Token![,])?;
+                let types: Vec<syn::Type> = list.into_iter().collect();
+                check_list(&key, span, types.len())?;
+                if self.types.replace((span, types)).is_some() {
+                    return Err(duplicate());
+                }
+                self.bench_only.push(("types", span));
+            }
+            "threads" => {
+                let input = meta.value()?;
+                let content;
+                syn::bracketed!(content in input);
+                let list = content.parse_terminated(LitInt::parse, syn::Token![,])?;
+                let counts: Vec<LitInt> = list.into_iter().collect();
+                check_list(&key, span, counts.len())?;
+                for n in &counts {
+                    let value: usize = n.base10_parse()?;
+                    if value > 4096 {
+                        return Err(syn::Error::new(
+                            n.span(),
+                            "at most 4096 threads; use 0 for one per available core",
+                        ));
+                    }
+                }
+                if self.threads.replace((span, counts)).is_some() {
+                    return Err(duplicate());
+                }
+                self.bench_only.push(("threads", span));
             }
             "crate" => {
                 let path: Path = meta.value()?.parse()?;
@@ -244,8 +318,37 @@ impl Options {
         Ok(())
     }
 
+    /// Whether the benchmark has cases beside threads (`args`, `consts`,
+    /// `types`).
+    pub fn has_cases(&self) -> bool {
+        self.args.is_some() || self.consts.is_some() || self.types.is_some()
+    }
+
     /// Checks rules that span several options.
     pub fn validate(&self) -> syn::Result<()> {
+        let count = |list: Option<usize>| list.unwrap_or(1);
+        let cases = count(self.args.as_ref().map(|a| a.1.len()))
+            * count(self.consts.as_ref().map(|a| a.1.len()))
+            * count(self.types.as_ref().map(|a| a.1.len()))
+            * count(self.threads.as_ref().map(|a| a.1.len()));
+        if cases > MAX_CASES {
+            let span = [
+                self.args.as_ref().map(|a| a.0),
+                self.consts.as_ref().map(|a| a.0),
+                self.types.as_ref().map(|a| a.0),
+                self.threads.as_ref().map(|a| a.0),
+            ]
+            .into_iter()
+            .flatten()
+            .next()
+            .unwrap_or_else(Span::call_site);
+            return Err(syn::Error::new(
+                span,
+                format!(
+                    "{cases} cases: at most {MAX_CASES} per benchmark, each being a series of every metric; shorten the lists"
+                ),
+            ));
+        }
         if let (Some(min), Some(max)) = (&self.min_time, &self.max_time)
             && min.nanos > max.nanos
         {
@@ -256,4 +359,21 @@ impl Options {
         }
         Ok(())
     }
+}
+
+/// A list option must name at least one value.
+fn check_list(key: &str, span: Span, len: usize) -> syn::Result<()> {
+    if len == 0 {
+        return Err(syn::Error::new(
+            span,
+            format!("`{key}` is empty; give at least one value, or drop `{key}`"),
+        ));
+    }
+    if len > MAX_CASES {
+        return Err(syn::Error::new(
+            span,
+            format!("`{key}` has {len} values; at most {MAX_CASES}"),
+        ));
+    }
+    Ok(())
 }

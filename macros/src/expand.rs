@@ -8,9 +8,10 @@ use syn::spanned::Spanned;
 use syn::{FnArg, ItemFn, ReturnType, Type};
 
 use crate::attr::Options;
+use crate::cases;
 
 /// How the attribute treats the function.
-enum Mode {
+pub(crate) enum Mode {
     /// `fn f()`: registered as a benchmark, and instrumented when called.
     Bench,
     /// `fn f(b: &mut Bencher)`: registered as a benchmark.
@@ -18,6 +19,9 @@ enum Mode {
     /// `async fn f()` with `runtime = "..."`: registered as a benchmark run
     /// on that runtime, and instrumented when called.
     AsyncBench,
+    /// A function with `args`, `consts` or `types`: one benchmark case per
+    /// combination; `bencher` when it takes `b: &mut Bencher` first.
+    Cases { bencher: bool },
     /// Anything else: each call is timed.
     App,
 }
@@ -65,8 +69,26 @@ pub fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream> {
         }
         Mode::BenchWithBencher => {
             let run = &item.sig.ident;
-            let registration =
-                registration(&krate, &options, &name, quote!(#run), item.sig.ident.span());
+            let registration = registration(
+                &krate,
+                &options,
+                &name,
+                quote!(|b: &mut #krate::Bencher<'_>, _: usize, _: usize| #run(b)),
+                None,
+                item.sig.ident.span(),
+            );
+            quote!(#item #registration)
+        }
+        Mode::Cases { bencher } => {
+            let cases = cases::expand(&krate, &options, &item, bencher)?;
+            let registration = registration(
+                &krate,
+                &options,
+                &name,
+                quote!(__benchscope_run),
+                Some(cases),
+                item.sig.ident.span(),
+            );
             quote!(#item #registration)
         }
         Mode::Bench | Mode::AsyncBench => {
@@ -89,13 +111,21 @@ pub fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream> {
                     quote!(async),
                     quote!(#body_fn().await),
                 ),
+                None if options.threads.is_some() => (
+                    quote!(|b: &mut #krate::Bencher<'_>, _: usize, threads: usize| {
+                        b.iter_threads(threads, #body_fn)
+                    }),
+                    TokenStream::new(),
+                    quote!(#body_fn()),
+                ),
                 None => (
-                    quote!(|b: &mut #krate::Bencher<'_>| b.iter(#body_fn)),
+                    quote!(|b: &mut #krate::Bencher<'_>, _: usize, _: usize| b.iter(#body_fn)),
                     TokenStream::new(),
                     quote!(#body_fn()),
                 ),
             };
-            let registration = registration(&krate, &options, &name, run, sig.ident.span());
+            let registration =
+                registration(&krate, &options, &name, run, None, sig.ident.span());
             quote! {
                 #(#attrs)*
                 #vis #sig {
@@ -126,7 +156,7 @@ fn run_on_runtime(krate: &TokenStream, runtime: &syn::LitStr, body_fn: &syn::Ide
         })
         .collect();
     let build = quote_spanned!(span=> #krate_here::__tokio_runtime!(#multi));
-    quote!(|b: &mut #krate::Bencher<'_>| {
+    quote!(|b: &mut #krate::Bencher<'_>, _: usize, _: usize| {
         let runtime = #build;
         b.to_async(&runtime).iter(#body_fn)
     })
@@ -148,6 +178,7 @@ fn registration(
     options: &Options,
     name: &str,
     run: TokenStream,
+    cases: Option<TokenStream>,
     fn_span: Span,
 ) -> TokenStream {
     let group = match &options.group {
@@ -176,17 +207,19 @@ fn registration(
             ));
         }
     }
-    if let Some((kind, n)) = &options.throughput {
-        let variant = if kind == "bytes" {
-            quote!(Bytes)
-        } else {
-            quote!(Elements)
-        };
+    // With `args`, throughput may depend on the argument: each case
+    // computes its own.
+    if let Some((kind, n)) = &options.throughput
+        && options.args.is_none()
+    {
         fields.extend(some(
             "throughput",
             kind.span(),
-            quote!(#krate::Throughput::#variant(#n)),
+            throughput(krate, kind, n),
         ));
+    }
+    if let Some((_, counts)) = &options.threads {
+        fields.extend(quote!(threads: &[#(#counts),*],));
     }
     if !options.labels.is_empty() {
         let labels = options.labels.iter().map(|(k, v)| {
@@ -203,6 +236,13 @@ fn registration(
     let dup_span = options.name.as_ref().map_or(fn_span, |n| n.span());
     let dup_guard = duplicate_guard(&full_name, dup_span);
     let line = quote_spanned!(fn_span=> ::core::line!());
+    let (cases_fn, cases_items) = match cases {
+        Some(items) => (
+            quote!(::core::option::Option::Some(__benchscope_cases)),
+            items,
+        ),
+        None => (quote!(::core::option::Option::None), TokenStream::new()),
+    };
     quote! {
         #dup_guard
         const _: () = {
@@ -216,6 +256,7 @@ fn registration(
                     ::core::file!(),
                     #line,
                     __benchscope_options,
+                    #cases_fn,
                     #run,
                 );
             fn __benchscope_options() -> #krate::__private::BenchOptions {
@@ -224,8 +265,19 @@ fn registration(
                     ..::core::default::Default::default()
                 }
             }
+            #cases_items
         };
     }
+}
+
+/// `Throughput::Bytes(expr as u64)` or `Elements(...)`.
+pub(crate) fn throughput(krate: &TokenStream, kind: &syn::Ident, n: &syn::Expr) -> TokenStream {
+    let variant = if kind == "bytes" {
+        quote!(Bytes)
+    } else {
+        quote!(Elements)
+    };
+    quote_spanned!(n.span()=> #krate::Throughput::#variant((#n) as u64))
 }
 
 /// A module-level item named after the benchmark: two benchmarks of the same
@@ -258,7 +310,22 @@ fn duplicate_guard(full_name: &str, span: Span) -> TokenStream {
 fn mode(item: &ItemFn, options: &Options) -> syn::Result<Mode> {
     let sig = &item.sig;
     if let Some(runtime) = &options.runtime {
+        if let Some((span, _)) = &options.threads {
+            return Err(syn::Error::new(
+                *span,
+                "`threads` does not apply to an async benchmark: its runtime has its own threads; use `runtime = \"tokio-multi-thread\"`",
+            ));
+        }
+        if options.has_cases() {
+            return Err(syn::Error::new_spanned(
+                runtime,
+                "an async benchmark cannot have `args`, `consts` or `types` yet; write a plain `fn f(b: &mut Bencher, arg: T)` that builds its runtime and calls `b.to_async(&runtime).iter(...)`",
+            ));
+        }
         return async_mode(item, runtime);
+    }
+    if options.has_cases() {
+        return cases::mode(item, options);
     }
     let bencher_arg = sig.inputs.iter().find(|arg| mentions_bencher(arg));
     if let Some(arg) = bencher_arg {
@@ -296,6 +363,9 @@ fn mode(item: &ItemFn, options: &Options) -> syn::Result<Mode> {
                 ty,
                 "a benchmark taking `&mut Bencher` returns nothing; return the value from the closure passed to `b.iter`, which black-boxes it",
             ));
+        }
+        if let Some((span, _)) = &options.threads {
+            return Err(threads_with_bencher(*span));
         }
         return Ok(Mode::BenchWithBencher);
     }
@@ -348,6 +418,15 @@ fn async_mode(item: &ItemFn, runtime: &syn::LitStr) -> syn::Result<Mode> {
     Ok(Mode::AsyncBench)
 }
 
+/// `threads` with a `&mut Bencher`: the closure it is given cannot be
+/// shared between threads; the bencher has its own form.
+pub(crate) fn threads_with_bencher(span: Span) -> syn::Error {
+    syn::Error::new(
+        span,
+        "`threads` applies to a benchmark that does not take a `Bencher`; with one, call `b.iter_threads(n, || ...)` in its body",
+    )
+}
+
 fn app_reason(item: &ItemFn) -> &'static str {
     let sig = &item.sig;
     if sig.asyncness.is_some() {
@@ -363,7 +442,7 @@ fn app_reason(item: &ItemFn) -> &'static str {
 
 /// Whether the argument's type is `Bencher` (by any path, behind any
 /// reference): `BencherConfig` or `MyBencher` is not.
-fn mentions_bencher(arg: &FnArg) -> bool {
+pub(crate) fn mentions_bencher(arg: &FnArg) -> bool {
     let FnArg::Typed(pat) = arg else {
         return false;
     };
@@ -378,7 +457,7 @@ fn is_bencher_path(ty: &Type) -> bool {
     matches!(ty, Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "Bencher"))
 }
 
-fn is_mut_ref_bencher(arg: &FnArg) -> bool {
+pub(crate) fn is_mut_ref_bencher(arg: &FnArg) -> bool {
     let FnArg::Typed(pat) = arg else {
         return false;
     };

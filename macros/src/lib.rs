@@ -2,9 +2,11 @@
 //! Use it through `benchscope::monitored_bench`, where it is documented.
 //!
 //! The crate is split as the work is: `attr.rs` parses the options,
-//! `expand.rs` generates the registration and the calls into the runtime.
+//! `expand.rs` generates the registration and the calls into the runtime,
+//! `cases.rs` the cases of a benchmark with `args`, `consts` or `types`.
 
 mod attr;
+mod cases;
 mod expand;
 
 use proc_macro::TokenStream;

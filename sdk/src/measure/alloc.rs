@@ -91,6 +91,10 @@ struct Counters {
     deallocs: Cell<u64>,
     bytes: Cell<u64>,
     live: Cell<i64>,
+    /// Bytes live that setup left (inputs waiting for the routine): not
+    /// the routine's, so the peak is measured without them.
+    shift: Cell<i64>,
+    /// The most of `live - shift` since the window opened.
     peak: Cell<i64>,
     /// What setup and teardown did (not the routine's), subtracted.
     excluded: Cell<Totals>,
@@ -108,6 +112,7 @@ thread_local! {
             deallocs: Cell::new(0),
             bytes: Cell::new(0),
             live: Cell::new(0),
+            shift: Cell::new(0),
             peak: Cell::new(0),
             excluded: Cell::new(Totals { allocs: 0, deallocs: 0, bytes: 0, live: 0 }),
             absorbed: Cell::new(Totals { allocs: 0, deallocs: 0, bytes: 0, live: 0 }),
@@ -126,8 +131,9 @@ fn on_alloc(size: usize) {
         c.bytes.set(c.bytes.get().wrapping_add(size as u64));
         let live = c.live.get().wrapping_add(size as i64);
         c.live.set(live);
-        if live > c.peak.get() {
-            c.peak.set(live);
+        let routine = live.wrapping_sub(c.shift.get());
+        if routine > c.peak.get() {
+            c.peak.set(routine);
         }
     });
 }
@@ -214,9 +220,15 @@ pub(crate) fn excluded<T>(f: impl FnOnce() -> T) -> T {
             .unwrap_or_default()
     };
     let before = raw();
+    let peak = COUNTERS.try_with(|c| c.peak.get()).unwrap_or_default();
     let out = f();
     let delta = raw().minus(before);
-    let _ = COUNTERS.try_with(|c| c.excluded.set(c.excluded.get().plus(delta)));
+    let _ = COUNTERS.try_with(|c| {
+        c.excluded.set(c.excluded.get().plus(delta));
+        // What setup left live is not the routine's, nor its own peak.
+        c.shift.set(c.shift.get().wrapping_add(delta.live));
+        c.peak.set(peak);
+    });
     out
 }
 
@@ -225,9 +237,10 @@ pub(crate) fn excluded<T>(f: impl FnOnce() -> T) -> T {
 pub(crate) fn start_peak() -> i64 {
     COUNTERS
         .try_with(|c| {
-            c.peak.set(c.live.get());
+            let level = c.live.get().wrapping_sub(c.shift.get());
+            c.peak.set(level);
             c.absorbed_peak.set(0);
-            c.live.get()
+            level
         })
         .unwrap_or_default()
 }
