@@ -26,8 +26,7 @@ pub(crate) fn mode(item: &ItemFn, options: &Options) -> syn::Result<Mode> {
             "a benchmark with `args`, `consts` or `types` cannot be `async` yet; write a plain `fn f(b: &mut Bencher, arg: T)` that builds a runtime and calls `b.to_async(&runtime).iter(...)`",
         ));
     }
-    if sig.constness.is_some() || !matches!(sig.safety, syn::Safety::Default) || sig.abi.is_some()
-    {
+    if sig.constness.is_some() || !matches!(sig.safety, syn::Safety::Default) || sig.abi.is_some() {
         return Err(syn::Error::new_spanned(
             &sig.fn_token,
             "a benchmark is a plain `fn`, not `const`, `unsafe` or `extern`",
@@ -119,7 +118,10 @@ pub(crate) fn mode(item: &ItemFn, options: &Options) -> syn::Result<Mode> {
         )),
         (Some(span), _) => Err(syn::Error::new(
             span,
-            format!("`{key}` fills one {what} parameter; `{}` has {params}", sig.ident),
+            format!(
+                "`{key}` fills one {what} parameter; `{}` has {params}",
+                sig.ident
+            ),
         )),
         (None, _) => Err(syn::Error::new_spanned(
             &sig.generics,
@@ -129,7 +131,12 @@ pub(crate) fn mode(item: &ItemFn, options: &Options) -> syn::Result<Mode> {
         )),
     };
     check("types", options.types.as_ref().map(|t| t.0), types, "type")?;
-    check("consts", options.consts.as_ref().map(|t| t.0), consts, "const")?;
+    check(
+        "consts",
+        options.consts.as_ref().map(|t| t.0),
+        consts,
+        "const",
+    )?;
     Ok(Mode::Cases { bencher })
 }
 
@@ -151,10 +158,14 @@ pub(crate) fn expand(
         None => vec![None],
     };
     // The argument: its pattern, type and values.
-    let arg = sig.inputs.iter().skip(usize::from(bencher)).find_map(|a| match a {
-        FnArg::Typed(p) => Some(p),
-        FnArg::Receiver(_) => None,
-    });
+    let arg = sig
+        .inputs
+        .iter()
+        .skip(usize::from(bencher))
+        .find_map(|a| match a {
+            FnArg::Typed(p) => Some(p),
+            FnArg::Receiver(_) => None,
+        });
     let values = options.args.as_ref().map(|(_, v)| v.as_slice());
     let n_args = values.map_or(1, <[_]>::len);
 
@@ -201,12 +212,12 @@ pub(crate) fn expand(
         }
     }
 
-    let spec_lists = combos.iter().map(|(turbofish, ty, konst)| {
-        quote!(out.extend(__benchscope_specs #turbofish (#ty, #konst));)
-    });
-    let run_arms = combos.iter().enumerate().map(|(i, (turbofish, _, _))| {
-        quote!(#i => __benchscope_case #turbofish (b, arg, threads),)
-    });
+    let spec_lists = combos.iter().map(
+        |(turbofish, ty, konst)| quote!(out.extend(__benchscope_specs #turbofish (#ty, #konst));),
+    );
+    let run_arms = combos.iter().enumerate().map(
+        |(i, (turbofish, _, _))| quote!(#i => __benchscope_case #turbofish (b, arg, threads),),
+    );
 
     // The spec of each argument: its text, and its throughput.
     let specs_body = match (arg, values) {
@@ -235,7 +246,7 @@ pub(crate) fn expand(
                             type_name,
                             konst,
                             param: ::core::option::Option::Some(
-                                (&#krate::__private::ParamText(arg)).param_text(),
+                                (&&#krate::__private::ParamText(arg)).param_text(),
                             ),
                             throughput: #throughput,
                         }
@@ -346,7 +357,10 @@ mod tests {
     #[test]
     fn types_read_as_written() {
         assert_eq!(super::tidy("Vec < u8 >"), "Vec<u8>");
-        assert_eq!(super::tidy("std :: string :: String"), "std::string::String");
+        assert_eq!(
+            super::tidy("std :: string :: String"),
+            "std::string::String"
+        );
         assert_eq!(super::tidy("[u8 ; 4]"), "[u8; 4]");
         assert_eq!(super::tidy("& str"), "&str");
     }

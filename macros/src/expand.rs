@@ -124,8 +124,7 @@ pub fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream> {
                     quote!(#body_fn()),
                 ),
             };
-            let registration =
-                registration(&krate, &options, &name, run, None, sig.ident.span());
+            let registration = registration(&krate, &options, &name, run, None, sig.ident.span());
             quote! {
                 #(#attrs)*
                 #vis #sig {
@@ -212,11 +211,7 @@ fn registration(
     if let Some((kind, n)) = &options.throughput
         && options.args.is_none()
     {
-        fields.extend(some(
-            "throughput",
-            kind.span(),
-            throughput(krate, kind, n),
-        ));
+        fields.extend(some("throughput", kind.span(), throughput(krate, kind, n)));
     }
     if let Some((_, counts)) = &options.threads {
         fields.extend(quote!(threads: &[#(#counts),*],));

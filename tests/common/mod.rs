@@ -205,6 +205,12 @@ pub fn quickstart_binary() -> std::path::PathBuf {
     built_binary("examples/quickstart")
 }
 
+/// The scaling example's binary (parameters, threads, allocations,
+/// complexity), built beside the test binaries.
+pub fn scaling_binary() -> std::path::PathBuf {
+    built_binary("examples/scaling")
+}
+
 /// A command running the quickstart with none of the caller's OTEL_* or
 /// BENCHSCOPE_* variables and no stdin, so only its arguments configure it.
 pub fn quickstart_command() -> std::process::Command {

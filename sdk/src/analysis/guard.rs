@@ -249,7 +249,11 @@ impl GuardReport {
                 out,
                 "complexity {}{}",
                 change.describe(),
-                if change.regressed() { "  REGRESSED" } else { "" }
+                if change.regressed() {
+                    "  REGRESSED"
+                } else {
+                    ""
+                }
             );
         }
         for name in &self.new {
@@ -307,7 +311,11 @@ impl GuardReport {
                     c.measure,
                     c.baseline,
                     c.current,
-                    if c.regressed() { "regressed" } else { "improved" }
+                    if c.regressed() {
+                        "regressed"
+                    } else {
+                        "improved"
+                    }
                 );
             }
         }
@@ -387,6 +395,113 @@ mod tests {
             Allow::default(),
         );
         assert!(!lenient.failed());
+    }
+
+    fn with_allocations(mut run: SuiteRun, allocs: f64, bytes: f64) -> SuiteRun {
+        for b in &mut run.benchmarks {
+            b.allocations = Some(crate::results::Allocations {
+                allocs,
+                deallocs: allocs,
+                bytes,
+                peak_bytes: bytes as u64,
+            });
+        }
+        run
+    }
+
+    #[test]
+    fn more_allocations_per_iteration_fail_the_gate_at_the_same_time() {
+        let base = Baseline {
+            version: "main".into(),
+            run: with_allocations(run(&[("a", 100.0)]), 2.0, 64.0),
+        };
+        let gate = |allocs: f64, bytes: f64| {
+            let current = with_allocations(run(&[("a", 100.0)]), allocs, bytes);
+            GuardReport::compare(
+                &current,
+                &base,
+                &Policy::default(),
+                Severity::Major,
+                Allow::default(),
+            )
+        };
+        let more = gate(3.0, 96.0);
+        assert!(more.failed(), "{}", more.table());
+        assert!(
+            more.table()
+                .contains("allocations REGRESSED (allocs/iter 2 → 3, bytes/iter 64 → 96)"),
+            "{}",
+            more.table()
+        );
+        // Amortised growth (one reallocation in 50 iterations) is not a change.
+        assert!(!gate(2.02, 64.0).failed());
+        // Fewer allocations are not a regression.
+        assert!(!gate(1.0, 32.0).failed());
+        // Same count, more bytes: a regression.
+        assert!(gate(2.0, 128.0).failed());
+    }
+
+    /// A run of cases `name/n` whose means grow as `f(n)`.
+    fn sized(name: &str, f: impl Fn(f64) -> f64) -> SuiteRun {
+        let sizes = [64.0, 256.0, 1024.0, 4096.0, 16384.0];
+        let names: Vec<String> = sizes.iter().map(|n| format!("{name}/{n}")).collect();
+        let means: Vec<(&str, f64)> = names
+            .iter()
+            .zip(sizes)
+            .map(|(name, n)| (name.as_str(), f(n)))
+            .collect();
+        let mut r = run(&means);
+        for (b, n) in r.benchmarks.iter_mut().zip(sizes) {
+            b.labels = vec![("param".into(), n.to_string())];
+        }
+        r
+    }
+
+    #[test]
+    fn a_complexity_class_that_grows_fails_the_gate() {
+        let base = Baseline {
+            version: "main".into(),
+            run: sized("find", |n| 10.0 + n),
+        };
+        let worse = GuardReport::compare(
+            &sized("find", |n| 10.0 + n * n / 64.0),
+            &base,
+            &Policy::default(),
+            Severity::Critical,
+            Allow::default(),
+        );
+        assert_eq!(
+            worse.class_changes,
+            [ClassChange {
+                benchmark: "find".into(),
+                measure: "time".into(),
+                baseline: Class::Linear,
+                current: Class::Quadratic,
+            }]
+        );
+        assert!(worse.failed());
+        assert!(
+            worse
+                .failures()
+                .iter()
+                .any(|w| w.contains("find time: O(n) → O(n^2)")),
+            "{:?}",
+            worse.failures()
+        );
+        assert!(
+            worse
+                .markdown()
+                .contains("| `find` time | O(n) | O(n^2) | regressed |")
+        );
+        let better = GuardReport::compare(
+            &sized("find", |n| 10.0 + 4.0 * n.log2()),
+            &base,
+            &Policy::default(),
+            Severity::Critical,
+            Allow::default(),
+        );
+        assert!(better.class_changes.iter().all(|c| !c.regressed()));
+        assert!(!better.failures().iter().any(|w| w.contains("complexity")));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use plotters::prelude::*;
 use super::analyze::Trend;
 use crate::error::Error;
 use crate::format::{format_ns, time_unit};
-use crate::results::{BenchResult, SuiteRun};
+use crate::results::{BenchResult, ComplexityResult, SuiteRun};
 
 const WIDTH: u32 = 720;
 const HEIGHT: u32 = 280;
@@ -56,7 +56,8 @@ pub fn trend_svg(trend: &Trend) -> Result<String, Error> {
         .collect();
     let (lo, hi) = bounds(lows.iter().chain(&highs));
     let title = format!("{}: mean per run, 95 % CI", trend.name);
-    run_chart(title, unit, means.len(), (lo, hi), |chart| {
+    let y_desc = format!("mean time per iteration ({unit})");
+    run_chart(title, &y_desc, &run_labels(trend), (lo, hi), |chart| {
         let band: Vec<(f64, f64)> = highs
             .iter()
             .enumerate()
@@ -82,15 +83,48 @@ pub fn trend_svg(trend: &Trend) -> Result<String, Error> {
 type RunChart<'a, 'b> =
     ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
-/// A chart with one x position per run and `y_desc` on the y axis; `draw`
-/// adds the series.
+/// Each run's tick label: its commit and the day it ran (`3f2a9c1 11-26`).
+fn run_labels(trend: &Trend) -> Vec<String> {
+    trend
+        .points
+        .iter()
+        .map(|(commit, b)| {
+            let day =
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(b.finished_at.max(0.0));
+            let date = humantime::format_rfc3339_seconds(day).to_string();
+            let short: String = commit.chars().take(7).collect();
+            format!("{short} {}", date.get(5..10).unwrap_or_default())
+        })
+        .collect()
+}
+
+/// Most run labels the x axis shows: one per 120 pixels.
+const RUN_TICKS: usize = (WIDTH / 120) as usize;
+
+/// A chart with one x position per run, labelled by `labels` (commit and
+/// date) on whole ticks, and `y_desc` on the y axis; `draw` adds the series.
 fn run_chart(
     title: String,
     y_desc: &str,
-    runs: usize,
+    labels: &[String],
     (lo, hi): (f64, f64),
     draw: impl FnOnce(&mut RunChart<'_, '_>) -> Result<(), Error>,
 ) -> Result<String, Error> {
+    let runs = labels.len();
+    // Every `step`-th run is labelled, so the labels never overlap.
+    let step = runs.div_ceil(RUN_TICKS).max(1);
+    let tick = |x: &f64| {
+        let i = x.round();
+        if (x - i).abs() > 1e-6 || i < 0.0 {
+            return String::new();
+        }
+        let i = i as usize;
+        if i % step == 0 {
+            labels.get(i).cloned().unwrap_or_default()
+        } else {
+            String::new()
+        }
+    };
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
@@ -104,7 +138,9 @@ fn run_chart(
             .map_err(plot_error)?;
         chart
             .configure_mesh()
-            .x_desc("run")
+            .x_labels(runs.max(1))
+            .x_label_formatter(&tick)
+            .x_desc("run (commit, date)")
             .y_desc(y_desc)
             .draw()
             .map_err(plot_error)?;
@@ -186,7 +222,7 @@ pub fn distribution_svg(
             .map_err(plot_error)?;
         chart
             .configure_mesh()
-            .x_desc(unit)
+            .x_desc(format!("time per iteration ({unit})"))
             .y_desc("share of samples")
             .draw()
             .map_err(plot_error)?;
@@ -219,15 +255,111 @@ pub fn speedup_svg(trend: &Trend, baseline: &BenchResult) -> Result<String, Erro
     let n = speedups.len();
     let title = format!("{}: speedup over the baseline", trend.name);
     let range = bounds(speedups.iter().chain([1.0].iter()));
-    run_chart(title, "speedup (x)", n, range, |chart| {
-        chart
-            .draw_series(LineSeries::new(
-                [(-0.5, 1.0), (n as f64 - 0.5, 1.0)],
-                BLACK.mix(0.4).stroke_width(1),
-            ))
+    run_chart(
+        title,
+        "speedup (baseline / run)",
+        &run_labels(trend),
+        range,
+        |chart| {
+            chart
+                .draw_series(LineSeries::new(
+                    [(-0.5, 1.0), (n as f64 - 0.5, 1.0)],
+                    BLACK.mix(0.4).stroke_width(1),
+                ))
+                .map_err(plot_error)?;
+            draw_line_with_markers(chart, &speedups, GREEN)
+        },
+    )
+}
+
+/// A complexity fit: the measured points, the fitted curve and the
+/// baseline's points, on a logarithmic size axis.
+pub fn scaling_svg(
+    fit: &ComplexityResult,
+    baseline: Option<&[(f64, f64)]>,
+) -> Result<String, Error> {
+    let time = fit.measure == "time";
+    let all = fit
+        .points
+        .iter()
+        .chain(baseline.unwrap_or_default())
+        .map(|p| p.1);
+    let (scale, unit) = if time {
+        unit_for(all.clone())
+    } else {
+        (1.0, "bytes")
+    };
+    let (n_lo, n_hi) = fit
+        .points
+        .iter()
+        .chain(baseline.unwrap_or_default())
+        .fold((f64::MAX, f64::MIN), |(lo, hi), p| {
+            (lo.min(p.0), hi.max(p.0))
+        });
+    let (n_lo, n_hi) = if n_lo < n_hi {
+        (n_lo / 1.3, n_hi * 1.3)
+    } else {
+        (1.0, 10.0)
+    };
+    let curve: Vec<(f64, f64)> = (0..=60)
+        .map(|i| {
+            let n = n_lo * (n_hi / n_lo).powf(f64::from(i) / 60.0);
+            (n, fit.fit.at(n) / scale)
+        })
+        .collect();
+    let scaled: Vec<f64> = all.map(|y| y / scale).collect();
+    let (_, hi) = bounds(scaled.iter().chain(curve.iter().map(|p| &p.1)));
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                format!(
+                    "{} ({}): {}, fit error {:.1} % — run (blue), fit (line), baseline (orange)",
+                    fit.benchmark,
+                    fit.measure,
+                    fit.fit.class,
+                    fit.fit.error * 100.0
+                ),
+                ("sans-serif", 14),
+            )
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d((n_lo..n_hi).log_scale(), 0f64..hi.max(1e-9))
             .map_err(plot_error)?;
-        draw_line_with_markers(chart, &speedups, GREEN)
-    })
+        chart
+            .configure_mesh()
+            .x_desc("size (the case's parameter, log scale)")
+            .y_desc(if time {
+                format!("mean time per iteration ({unit})")
+            } else {
+                "bytes allocated per iteration".to_owned()
+            })
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .draw()
+            .map_err(plot_error)?;
+        chart
+            .draw_series(LineSeries::new(curve, BLUE.mix(0.6).stroke_width(2)))
+            .map_err(plot_error)?;
+        if let Some(points) = baseline {
+            chart
+                .draw_series(points.iter().map(|&(n, y)| {
+                    TriangleMarker::new((n, y / scale), 5, RGBColor(230, 140, 30).filled())
+                }))
+                .map_err(plot_error)?;
+        }
+        chart
+            .draw_series(
+                fit.points
+                    .iter()
+                    .map(|&(n, y)| Circle::new((n, y / scale), 4, BLUE.filled())),
+            )
+            .map_err(plot_error)?;
+        root.present().map_err(plot_error)?;
+    }
+    Ok(svg)
 }
 
 /// The unit that keeps values readable: (nanoseconds per unit, name).
@@ -257,6 +389,7 @@ fn escape(text: &str) -> String {
 pub fn write_report(
     dir: &Path,
     trends: &[Trend],
+    latest: Option<&SuiteRun>,
     baseline: Option<(&str, &SuiteRun)>,
 ) -> Result<PathBuf, Error> {
     let mut html = String::from(concat!(
@@ -287,6 +420,40 @@ pub fn write_report(
         }
     }
     html.push_str("</table>\n");
+    if let Some(run) = latest.filter(|r| !r.complexity.is_empty()) {
+        let before = baseline
+            .map(|(_, b)| SuiteRun::fit_complexity(&b.benchmarks))
+            .unwrap_or_default();
+        html.push_str("<section id=\"complexity\"><h2>Complexity (latest run)</h2>\n<table><tr><th>benchmark</th><th>measure</th><th>class</th><th>fit error</th><th>R²</th><th>baseline's class</th></tr>\n");
+        for c in &run.complexity {
+            let then = before
+                .iter()
+                .find(|b| b.benchmark == c.benchmark && b.measure == c.measure);
+            let _ = writeln!(
+                html,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.1} %</td><td>{:.3}</td><td>{}</td></tr>",
+                escape(&c.benchmark),
+                c.measure,
+                escape(c.fit.class.as_str()),
+                c.fit.error * 100.0,
+                c.fit.r_squared,
+                then.map_or(String::new(), |t| escape(t.fit.class.as_str()))
+            );
+        }
+        html.push_str("</table>\n");
+        for c in &run.complexity {
+            let then = before
+                .iter()
+                .find(|b| b.benchmark == c.benchmark && b.measure == c.measure)
+                .map(|b| b.points.as_slice());
+            html.push_str(
+                &scaling_svg(c, then).map_err(|e| {
+                    named(e, || format!("scaling of {} ({})", c.benchmark, c.measure))
+                })?,
+            );
+        }
+        html.push_str("</section>\n");
+    }
     for t in trends {
         let Some((_, latest)) = t.points.last() else {
             continue;
@@ -362,5 +529,39 @@ mod tests {
             svg.matches("<rect").count() >= 60,
             "two histograms of 30 bins"
         );
+    }
+
+    #[test]
+    fn runs_are_labelled_by_commit_and_date_on_whole_ticks() {
+        let runs = history(&[100.0, 101.0, 99.0, 130.0, 131.0]);
+        let t = &trends(&runs, &Policy::default())[0];
+        let svg = trend_svg(t).unwrap();
+        let labels = run_labels(t);
+        assert_eq!(labels.len(), 5);
+        for label in &labels {
+            assert!(svg.contains(label.as_str()), "{label} not on the axis");
+        }
+        // No fractional run numbers, and the axes say what they hold.
+        assert!(!svg.contains(">0.5<") && !svg.contains(">1.0<"), "{svg}");
+        assert!(svg.contains("run (commit, date)"));
+        assert!(svg.contains("mean time per iteration ("));
+    }
+
+    #[test]
+    fn a_scaling_plot_holds_the_points_the_curve_and_the_baseline() {
+        let points: Vec<(f64, f64)> = [64.0, 256.0, 1024.0, 4096.0]
+            .iter()
+            .map(|&n| (n, 10.0 + n))
+            .collect();
+        let fit = ComplexityResult {
+            benchmark: "scan".into(),
+            measure: "time".into(),
+            fit: crate::measure::complexity::classify(&points).unwrap(),
+            points: points.clone(),
+        };
+        let svg = scaling_svg(&fit, Some(&points)).unwrap();
+        assert_eq!(svg.matches("<circle").count(), 4);
+        assert!(svg.contains("<polyline"), "the fitted curve");
+        assert!(svg.contains("O(n)") && svg.contains("log scale"));
     }
 }

@@ -364,9 +364,12 @@ pub(crate) fn run_registry(args: Args) -> Result<ExitCode, Error> {
         .collect();
     harness.announce(names);
     for (bench, case) in cases {
-        harness.bench(case.name.clone(), case.labels.clone(), case.options.clone(), &mut |b| {
-            bench.run_case(b, &case)
-        })?;
+        harness.bench(
+            case.name.clone(),
+            case.labels.clone(),
+            case.options.clone(),
+            &mut |b| bench.run_case(b, &case),
+        )?;
     }
     harness.finish_with_errors().map(ExitCode::from)
 }

@@ -269,6 +269,7 @@ fn run(tool: Tool) -> Result<ExitCode, Error> {
                 .map(|(_, mut run)| {
                     if let Some(filter) = &bench {
                         run.benchmarks.retain(|b| b.name.contains(filter.as_str()));
+                        run.complexity = SuiteRun::fit_complexity(&run.benchmarks);
                     }
                     run
                 })
@@ -285,6 +286,7 @@ fn run(tool: Tool) -> Result<ExitCode, Error> {
                 let path = crate::analysis::plot::write_report(
                     &out,
                     &trends,
+                    runs.last(),
                     baseline.as_ref().map(|b| (b.version.as_str(), &b.run)),
                 )?;
                 println!("report: {}", path.display());

@@ -402,7 +402,10 @@ pub mod loops {
         };
         let guarded = |n: u64| {
             if let Err(panic) = catch_unwind(AssertUnwindSafe(|| run(n))) {
-                panicked.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(panic);
+                panicked
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get_or_insert(panic);
             }
         };
         std::thread::scope(|scope| {
@@ -420,7 +423,10 @@ pub mod loops {
                         // Reported after the sample's end: the main thread
                         // reads its totals after a second rendezvous.
                         if let Some((delta, peak)) = counted {
-                            ABSORB.lock().unwrap_or_else(|e| e.into_inner()).push((delta, peak));
+                            ABSORB
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .push((delta, peak));
                         }
                         end.wait();
                     }
@@ -825,6 +831,57 @@ mod tests {
             "{most} inputs of 512 KB alive at once ({setups} made)"
         );
         assert!(setups > 20, "{setups}");
+    }
+
+    fn short() -> Settings {
+        Settings {
+            samples: 10,
+            warmup: Duration::from_millis(5),
+            min_time: Duration::from_millis(20),
+            max_time: Duration::from_millis(200),
+        }
+    }
+
+    #[test]
+    fn iter_threads_runs_every_thread_the_same_iterations_at_once() {
+        use std::collections::HashSet;
+        use std::sync::Mutex;
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let calls = AtomicU64::new(0);
+        let threads = Mutex::new(HashSet::new());
+        let mut progress = |_| {};
+        let mut b = Bencher::new(short(), &mut progress);
+        b.iter_threads(3, || {
+            calls.fetch_add(1, Ordering::Relaxed);
+            threads.lock().unwrap().insert(std::thread::current().id());
+        });
+        let m = b.into_measurement().unwrap();
+        let measured = m.batch * m.samples_ns.len() as u64;
+        let total = calls.load(Ordering::Relaxed);
+        // Warm-up and samples, each run by all three threads.
+        assert_eq!(total % 3, 0, "{total}");
+        assert_eq!(total / 3, measured + m.warmup_iterations);
+        assert_eq!(threads.lock().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn a_panic_on_a_worker_thread_ends_the_benchmark_instead_of_hanging() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let calls = AtomicU64::new(0);
+        let main = std::thread::current().id();
+        let mut progress = |_| {};
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut b = Bencher::new(short(), &mut progress);
+            b.iter_threads(2, || {
+                if calls.fetch_add(1, Ordering::Relaxed) > 100
+                    && std::thread::current().id() != main
+                {
+                    panic!("worker gave up");
+                }
+            });
+        }));
+        let panic = outcome.unwrap_err();
+        assert_eq!(panic.downcast_ref::<&str>(), Some(&"worker gave up"));
     }
 
     #[test]

@@ -140,15 +140,9 @@ pub fn classify(points: &[(f64, f64)]) -> Result<Fit, String> {
         ));
     }
     let fits: Vec<Fit> = Class::ALL.iter().map(|&c| fit_one(c, points)).collect();
-    let best = fits
-        .iter()
-        .map(|f| f.error)
-        .fold(f64::INFINITY, f64::min);
+    let best = fits.iter().map(|f| f.error).fold(f64::INFINITY, f64::min);
     let allowed = (best * TOLERANCE.0).max(best + TOLERANCE.1);
-    Ok(*fits
-        .iter()
-        .find(|f| f.error <= allowed)
-        .unwrap_or(&fits[0]))
+    Ok(*fits.iter().find(|f| f.error <= allowed).unwrap_or(&fits[0]))
 }
 
 /// Fits `a + b·g(n)`, `a, b ≥ 0`, weighted by `1/y²`.

@@ -448,8 +448,8 @@ mod tests {
     fn arguments_show_by_display_and_otherwise_by_debug() {
         #[derive(Debug)]
         struct NoDisplay;
-        assert_eq!((&ParamText(&"a b")).param_text(), "a b");
-        assert_eq!((&ParamText(&NoDisplay)).param_text(), "NoDisplay");
+        assert_eq!((&&ParamText(&"a b")).param_text(), "a b");
+        assert_eq!((&&ParamText(&NoDisplay)).param_text(), "NoDisplay");
     }
 
     #[test]

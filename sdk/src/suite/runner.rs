@@ -81,9 +81,12 @@ impl Suite {
         let names: Vec<String> = cases.iter().map(|(_, c)| c.name.clone()).collect();
         let mut session = Session::open(self.clone(), Box::new(reporter), &names)?;
         for (bench, case) in cases {
-            session.bench(case.name.clone(), case.labels.clone(), case.options.clone(), &mut |b| {
-                bench.run_case(b, &case)
-            });
+            session.bench(
+                case.name.clone(),
+                case.labels.clone(),
+                case.options.clone(),
+                &mut |b| bench.run_case(b, &case),
+            );
         }
         Ok(session.close())
     }
@@ -107,9 +110,12 @@ impl Suite {
             &names,
         );
         for (bench, case) in cases {
-            session.bench(case.name.clone(), case.labels.clone(), case.options.clone(), &mut |b| {
-                bench.run_case(b, &case)
-            });
+            session.bench(
+                case.name.clone(),
+                case.labels.clone(),
+                case.options.clone(),
+                &mut |b| bench.run_case(b, &case),
+            );
         }
         session.close()
     }
