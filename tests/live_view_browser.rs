@@ -1,7 +1,9 @@
 //! The live page in real headless Chromium, driven by ChromeDriver (both
 //! Debian's, installed by scripts/test.sh) over the WebDriver protocol,
 //! against a running suite: the benchmark's chart and figures change between
-//! two reads, and a screenshot is kept in `target/test-artifacts/`.
+//! two reads, the cases of one benchmark sit under one heading, allocations
+//! per iteration appear when a benchmark finishes, and a screenshot is kept
+//! in `target/test-artifacts/`.
 
 mod common;
 
@@ -14,14 +16,15 @@ use benchscope::config::{Config, ExporterKind};
 use benchscope::{Endpoints, Reporter, Suite, monitored_bench};
 use serde_json::{Value, json};
 
-#[monitored_bench]
-fn sleep_4ms() {
-    std::thread::sleep(Duration::from_millis(4));
-}
+#[global_allocator]
+static ALLOC: benchscope::CountingAlloc = benchscope::CountingAlloc::system();
 
-#[monitored_bench]
-fn sleep_3ms() {
-    std::thread::sleep(Duration::from_millis(3));
+/// Two cases, `sleep/3` and `sleep/4` (milliseconds); each sleep makes a
+/// 64-byte vector, so the page has allocations to show.
+#[monitored_bench(args = [3, 4])]
+fn sleep(ms: u64) -> Vec<u8> {
+    std::thread::sleep(Duration::from_millis(ms));
+    vec![0; 64]
 }
 
 fn chromedriver() -> PathBuf {
@@ -210,6 +213,37 @@ fn the_live_page_updates_while_the_suite_runs() {
         first["figures"], second["figures"],
         "the figures did not change"
     );
+    // The two cases are grouped under their benchmark's name.
+    let groups = driver.script(
+        "return [...document.querySelectorAll('#grid .group')].map(h => h.textContent);",
+    );
+    assert_eq!(groups, json!(["sleep (2 cases)"]));
+    // Once the first case is done, its allocations per iteration show.
+    let start = Instant::now();
+    let allocations = loop {
+        let v = driver.script(
+            "const a = document.querySelector('article[data-name] .allocations');
+             return a && !a.hidden ? a.textContent : null;",
+        );
+        if let Some(text) = v.as_str() {
+            break text.to_owned();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no allocations shown"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        allocations.starts_with("allocations per iteration: 1 (64 B)"),
+        "{allocations}"
+    );
+    // The resource charts were drawn (axes at least): not a blank canvas.
+    let blank = driver.script(
+        "const c = document.getElementById('memory'); const b = document.createElement('canvas');
+         b.width = c.width; b.height = c.height; return c.toDataURL() === b.toDataURL();",
+    );
+    assert_eq!(blank, json!(false));
     let png = driver.screenshot();
     assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
     std::fs::write(artifacts.join("live-view.png"), &png).unwrap();

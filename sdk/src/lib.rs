@@ -135,10 +135,36 @@ pub mod metrics {
 /// | `max_time` | `max_time = "10s"` | measurement time ceiling |
 /// | `throughput` | `throughput = bytes(1024)` or `elements(10)` | per-iteration work |
 /// | `labels` | `labels(algo = "quick")` | extra metric labels |
+/// | `args` | `args = [64, 1024, 16384]` | one case per value, passed to the function's argument (cloned per call; take `&T` to borrow); numeric values are sizes for a complexity fit |
+/// | `consts` | `consts = [4, 8]` | one case per value of the function's const generic parameter |
+/// | `types` | `types = [u32, String]` | one case per type argument of the function's type parameter |
+/// | `threads` | `threads = [1, 2, 0]` | one case per thread count, the routine run on that many threads at once (`0`: one per available core); not with a `Bencher` (use [`Bencher::iter_threads`]) |
 /// | `runtime` | `runtime = "tokio"` or `"tokio-multi-thread"` | makes an `async fn` a benchmark, awaited on that runtime (`tokio` feature) |
 /// | `crate` | `crate = my_bench_lib` | where benchscope is, when the dependency is renamed |
 ///
 /// Only `name`, `labels` and `crate` apply in application mode.
+///
+/// With `args`, `consts` or `types` the function may take a `&mut Bencher`
+/// first and the case's argument after it, and be generic; each combination
+/// is a case, a benchmark of its own named `name[/type][/const][/threads=N]/arg`
+/// and labelled `benchmark_function`, `type`, `const`, `threads` and `param`
+/// (see [`Benchmark::cases`]). `throughput` may use the argument:
+///
+/// ```no_run
+/// use benchscope::{monitored_bench, Bencher};
+///
+/// #[monitored_bench(args = [1024, 16384, 262144], throughput = bytes(len))]
+/// fn checksum(b: &mut Bencher, len: usize) {
+///     let data = vec![7u8; len];
+///     b.iter(|| data.iter().map(|&x| u64::from(x)).sum::<u64>());
+/// }
+///
+/// #[monitored_bench(types = [u32, u64], consts = [16, 256])]
+/// fn fill<T: Default + Copy, const N: usize>() -> [T; N] {
+///     [T::default(); N]
+/// }
+/// # fn main() {}
+/// ```
 pub use benchscope_macros::monitored_bench;
 
 /// Defines `fn main` for a `harness = false` bench target: parses the command

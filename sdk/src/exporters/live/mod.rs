@@ -14,11 +14,11 @@
 //!
 //! | type | fields |
 //! | --- | --- |
-//! | `snapshot` | `suite` (as `suite_started`, or null), `benchmarks` (state of each: `name`, `status` = pending/running/done/failed, `done`, `of`, `recent` = last sample times in ns, `stats`, `verdict`, `error`), `metrics` (the last `metrics` message, or null) |
+//! | `snapshot` | `suite` (as `suite_started`, or null), `benchmarks` (state of each: `name`, `status` = pending/running/done/failed, `done`, `of`, `recent` = last sample times in ns, `stats`, `verdict`, `allocations`, `error`), `metrics` (the last `metrics` message, or null) |
 //! | `suite_started` | `benchmarks` (names in order), `started_at` (Unix seconds) |
 //! | `benchmark_started` | `name` |
 //! | `sample` | `name`, `done`, `of`, `ns` (this sample's time per iteration) |
-//! | `benchmark_finished` | `name`, `stats` (`mean`, `median` (= `p50`), `p50`, `p95`, `p99`, `std_dev`, `ci_lower`, `ci_upper` in ns, `samples`, `outliers`), `throughput` (or null), `verdict` (or null: `verdict`, `severity`, `change`, `speedup_p50`, `baseline_version`), `incomparable` (why the baseline could not be compared, or null) |
+//! | `benchmark_finished` | `name`, `stats` (`mean`, `median` (= `p50`), `p50`, `p95`, `p99`, `std_dev`, `ci_lower`, `ci_upper` in ns, `samples`, `outliers`), `throughput` (or null), `verdict` (or null: `verdict`, `severity`, `change`, `speedup_p50`, `baseline_version`), `incomparable` (why the baseline could not be compared, or null), `labels` (the case's labels: `param`, `type`, ...), `allocations` (per iteration with the counting allocator, or null: `allocs`, `deallocs`, `bytes`, `peak_bytes`) |
 //! | `benchmark_failed` | `name`, `error` |
 //! | `suite_finished` | `duration_s`, `failures` |
 //! | `metrics` | `time` (Unix seconds), `metrics`: each `name`, `unit`, `kind` (gauge, sum, histogram), `points`: `labels` and `value`, or for histograms `count` and `sum`. Only the points that changed since the previous `metrics` message are sent; the snapshot holds them all |
@@ -217,6 +217,7 @@ impl LiveHub {
                     "recent": b.recent,
                     "stats": b.finished.as_ref().map(|f| f["stats"].clone()),
                     "verdict": b.finished.as_ref().map(|f| f["verdict"].clone()),
+                    "allocations": b.finished.as_ref().map(|f| f["allocations"].clone()),
                     "error": b.error,
                 })
             })
@@ -302,6 +303,10 @@ fn stats_json(result: &BenchResult) -> Json {
         "throughput": result.throughput.as_ref().map(|t| json!({"unit": t.unit, "per_second": t.per_second})),
         "verdict": verdict,
         "incomparable": result.incomparable,
+        "labels": result.labels.iter().cloned().collect::<std::collections::BTreeMap<String, String>>(),
+        "allocations": result.allocations.map(|a| json!({
+            "allocs": a.allocs, "deallocs": a.deallocs, "bytes": a.bytes, "peak_bytes": a.peak_bytes,
+        })),
     })
 }
 
