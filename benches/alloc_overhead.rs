@@ -105,8 +105,13 @@ fn main() {
             }),
         ),
     ];
-    println!("counting allocator: time with it / time without, median of {ROUNDS} alternating rounds\n");
-    println!("{:<50} {:>12} {:>12} {:>8}  rounds", "routine", "without", "with", "ratio");
+    println!(
+        "counting allocator: time with it / time without, median of {ROUNDS} alternating rounds\n"
+    );
+    println!(
+        "{:<50} {:>12} {:>12} {:>8}  rounds",
+        "routine", "without", "with", "ratio"
+    );
     for (name, routine) in &routines {
         let mut ratios = Vec::new();
         let (mut with, mut without) = (Vec::new(), Vec::new());

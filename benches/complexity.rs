@@ -41,7 +41,14 @@ fn main() {
     for run in 1..=RUNS {
         let out = dir.join(format!("run-{run}.json"));
         let status = Command::new(&binary)
-            .args(["--quick", "--no-history", "--exporters", "none", "--output", "json"])
+            .args([
+                "--quick",
+                "--no-history",
+                "--exporters",
+                "none",
+                "--output",
+                "json",
+            ])
             .arg(&out)
             .arg("scaling/")
             .current_dir(&dir)

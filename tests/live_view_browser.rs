@@ -214,9 +214,8 @@ fn the_live_page_updates_while_the_suite_runs() {
         "the figures did not change"
     );
     // The two cases are grouped under their benchmark's name.
-    let groups = driver.script(
-        "return [...document.querySelectorAll('#grid .group')].map(h => h.textContent);",
-    );
+    let groups = driver
+        .script("return [...document.querySelectorAll('#grid .group')].map(h => h.textContent);");
     assert_eq!(groups, json!(["sleep (2 cases)"]));
     // Once the first case is done, its allocations per iteration show.
     let start = Instant::now();

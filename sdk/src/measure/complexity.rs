@@ -8,7 +8,10 @@
 //! residuals. The class chosen is the simplest whose error is within
 //! [`TOLERANCE`] of the best class's (at most 1.25 times it, or 2
 //! percentage points above it): a more complex curve always fits noise a
-//! little better, and is chosen only when it fits clearly better.
+//! little better, and is chosen only when it fits clearly better. A class
+//! above O(1) is a candidate only when its curve grows by at least
+//! [`MIN_GROWTH`] over the sizes measured: a figure that moves less than
+//! that across them is constant for every purpose of those sizes.
 
 use serde::{Deserialize, Serialize};
 
@@ -33,6 +36,10 @@ pub enum Class {
 /// How much worse than the best fit a simpler class may fit and still be
 /// chosen: `(factor, points)`.
 pub const TOLERANCE: (f64, f64) = (1.25, 0.02);
+
+/// Growth over the sizes measured (fitted value at the largest size over
+/// the value at the smallest) below which a curve counts as flat.
+pub const MIN_GROWTH: f64 = 1.25;
 
 /// Fewest distinct sizes a fit needs, and the smallest ratio of the
 /// largest to the smallest.
@@ -139,7 +146,16 @@ pub fn classify(points: &[(f64, f64)]) -> Result<Fit, String> {
             "the sizes span {low}..{high}; a complexity fit needs the largest at least {MIN_SPAN} times the smallest"
         ));
     }
-    let fits: Vec<Fit> = Class::ALL.iter().map(|&c| fit_one(c, points)).collect();
+    let fits: Vec<Fit> = Class::ALL
+        .iter()
+        .map(|&c| fit_one(c, points))
+        .filter(|f| {
+            let start = f.at(low);
+            f.class == Class::Constant
+                || (start > 0.0 && f.at(high) >= start * MIN_GROWTH)
+                || (start == 0.0 && f.at(high) > 0.0)
+        })
+        .collect();
     let best = fits.iter().map(|f| f.error).fold(f64::INFINITY, f64::min);
     let allowed = (best * TOLERANCE.0).max(best + TOLERANCE.1);
     Ok(*fits.iter().find(|f| f.error <= allowed).unwrap_or(&fits[0]))
@@ -237,6 +253,22 @@ mod tests {
         assert!(classify(&narrow).unwrap_err().contains("8 times"));
         let bad = [(1.0, 1.0), (10.0, f64::NAN), (100.0, 1.0), (1000.0, 1.0)];
         assert!(classify(&bad).unwrap_err().contains("out of range"));
+    }
+
+    #[test]
+    fn a_figure_that_barely_moves_across_the_sizes_is_constant() {
+        // 10 % more over three decades, log-shaped, with a 2 % wobble.
+        let drift: Vec<_> = SIZES
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| {
+                (
+                    n,
+                    (8.0 + 0.08 * n.log2()) * if i % 2 == 0 { 1.02 } else { 0.98 },
+                )
+            })
+            .collect();
+        assert_eq!(classify(&drift).unwrap().class, Class::Constant);
     }
 
     #[test]
