@@ -100,6 +100,14 @@ fn cases_allocations_and_complexity_reach_every_output() {
     assert!(sorted.bytes >= 65536.0 * 4.0, "{sorted:?}");
     // The inputs made by iter_batched's setup are not the routine's.
     assert!(sorted.peak_bytes as f64 <= sorted.bytes, "{sorted:?}");
+    // The history keeps them, and fits the classes again when read.
+    let history = benchscope::History::open_existing(&dir.join("history.db")).unwrap();
+    let kept_run = history.run(history.latest(None).unwrap().unwrap()).unwrap();
+    assert_eq!(
+        kept_run.get("alloc/format_number/1000000007").unwrap().allocations,
+        Some(formatted)
+    );
+    assert_eq!(kept_run.complexity, results.complexity);
     let on_metrics = find(
         &series,
         "benchmark_allocations_per_iteration",

@@ -8,6 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::error::Error;
 use crate::format::{format_change, format_ns, format_rate};
 use crate::measure::bencher::Progress;
+use crate::measure::complexity::Class;
 use crate::results::report::Endpoints;
 use crate::results::{BenchResult, Reporter, SuiteRun};
 
@@ -218,27 +219,47 @@ pub(crate) fn table(run: &SuiteRun) -> String {
     out
 }
 
-/// The complexity section: each benchmark's class, per measure, with its fit.
+/// The complexity section: each benchmark's class, per measure, with its
+/// fit. Allocation fits of benchmarks that allocate nothing at any size are
+/// left out (they are in the JSON results and on the metrics).
 fn complexity_table(run: &SuiteRun) -> String {
-    let width = run
+    let shown: Vec<_> = run
         .complexity
+        .iter()
+        .filter(|c| c.measure == "time" || c.points.iter().any(|p| p.1 > 0.0))
+        .collect();
+    let width = shown
         .iter()
         .map(|c| c.benchmark.chars().count())
         .max()
         .unwrap_or(0);
     let mut out = String::from("\ncomplexity (sizes from each case's parameter):\n");
-    for c in &run.complexity {
+    for c in shown {
+        let value = |v: f64| {
+            if c.measure == "time" {
+                format_ns(v)
+            } else {
+                format_bytes(v)
+            }
+        };
+        let term = match c.fit.class {
+            Class::Constant => String::new(),
+            class => format!(
+                " + {}·{}",
+                value(c.fit.coefficient),
+                class.as_str().trim_start_matches("O(").trim_end_matches(')')
+            ),
+        };
         let _ = writeln!(
             out,
-            "  {:width$}  {:15}  {:10}  fit error {:4.1} %  R² {:.3}  ({} sizes, {:.3} + {:.3e}·g(n))",
+            "  {:width$}  {:15}  {:10}  fit error {:4.1} %  R² {:.3}  {} sizes  ≈ {}{term}",
             c.benchmark,
             c.measure,
             c.fit.class.as_str(),
             c.fit.error * 100.0,
             c.fit.r_squared,
             c.points.len(),
-            c.fit.intercept,
-            c.fit.coefficient,
+            value(c.fit.intercept),
         );
     }
     out
