@@ -54,6 +54,9 @@ static ALLOC: Switch = Switch;
 
 const ROUNDS: usize = 7;
 
+/// A routine measured, by name.
+type Routine<'a> = (&'static str, Box<dyn Fn() -> u64 + 'a>);
+
 fn mean_ns(mut routine: impl FnMut() -> u64) -> f64 {
     let settings = Settings {
         samples: 50,
@@ -78,7 +81,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn main() {
     let numbers: Vec<u64> = (0..1000).collect();
-    let routines: Vec<(&str, Box<dyn Fn() -> u64>)> = vec![
+    let routines: Vec<Routine<'_>> = vec![
         (
             "allocation-free: sum of 1000 numbers",
             Box::new(|| black_box(&numbers).iter().sum()),

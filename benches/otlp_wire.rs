@@ -50,12 +50,14 @@ fn result(i: usize) -> BenchResult {
                 p_value: 1.0,
                 verdict: Verdict::Unchanged,
             },
+            allocations: None,
         }),
         samples_ns,
         stats,
         peak_rss_mb: None,
         finished_at: 1.8e9,
         incomparable: None,
+        allocations: None,
     }
 }
 

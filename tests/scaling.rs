@@ -104,7 +104,10 @@ fn cases_allocations_and_complexity_reach_every_output() {
     let history = benchscope::History::open_existing(&dir.join("history.db")).unwrap();
     let kept_run = history.run(history.latest(None).unwrap().unwrap()).unwrap();
     assert_eq!(
-        kept_run.get("alloc/format_number/1000000007").unwrap().allocations,
+        kept_run
+            .get("alloc/format_number/1000000007")
+            .unwrap()
+            .allocations,
         Some(formatted)
     );
     assert_eq!(kept_run.complexity, results.complexity);

@@ -28,7 +28,7 @@ pub(crate) fn mode(item: &ItemFn, options: &Options) -> syn::Result<Mode> {
     }
     if sig.constness.is_some() || !matches!(sig.safety, syn::Safety::Default) || sig.abi.is_some() {
         return Err(syn::Error::new_spanned(
-            &sig.fn_token,
+            sig.fn_token,
             "a benchmark is a plain `fn`, not `const`, `unsafe` or `extern`",
         ));
     }
@@ -295,6 +295,11 @@ pub(crate) fn expand(
     } else {
         quote!(b.iter(|| #f #generic_turbofish (#call_arg)))
     };
+    let split = if values.is_some() {
+        quote!((case / #n_args, case % #n_args))
+    } else {
+        quote!((case, 0usize))
+    };
     let span = f.span();
     Ok(quote_spanned! {span=>
         fn __benchscope_cases() -> ::std::vec::Vec<#krate::__private::CaseSpec> {
@@ -302,7 +307,7 @@ pub(crate) fn expand(
             #(#spec_lists)*
             out
         }
-        #[allow(unused_variables)]
+        #[allow(unused_variables, clippy::needless_borrow)]
         fn __benchscope_specs #impl_generics (
             type_name: ::core::option::Option<&'static str>,
             konst: ::core::option::Option<&'static str>,
@@ -310,7 +315,7 @@ pub(crate) fn expand(
             #specs_body
         }
         fn __benchscope_run(b: &mut #krate::Bencher<'_>, case: usize, threads: usize) {
-            let (combo, arg) = (case / #n_args, case % #n_args);
+            let (combo, arg) = #split;
             match combo {
                 #(#run_arms)*
                 _ => {}

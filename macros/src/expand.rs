@@ -272,7 +272,7 @@ pub(crate) fn throughput(krate: &TokenStream, kind: &syn::Ident, n: &syn::Expr) 
     } else {
         quote!(Elements)
     };
-    quote_spanned!(n.span()=> #krate::Throughput::#variant((#n) as u64))
+    quote_spanned!(n.span()=> #krate::Throughput::#variant(#krate::__private::units(#n)))
 }
 
 /// A module-level item named after the benchmark: two benchmarks of the same

@@ -233,6 +233,12 @@ pub mod __private {
     pub use linkme;
     pub use std::time::Duration;
 
+    /// A `throughput = bytes(expr)` figure as units per iteration: any
+    /// integer type; a negative one counts as 0.
+    pub fn units<T: TryInto<u64>>(n: T) -> u64 {
+        n.try_into().unwrap_or(0)
+    }
+
     /// The runtime of an `async fn` benchmark, built before measuring: one
     /// thread, or one worker per core. A runtime that cannot start (no
     /// threads left) fails the benchmark with the reason.

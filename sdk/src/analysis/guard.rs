@@ -129,7 +129,7 @@ impl GuardReport {
                 let then = before
                     .iter()
                     .find(|b| b.benchmark == now.benchmark && b.measure == now.measure)?;
-                (then.fit.class != now.fit.class).then(|| ClassChange {
+                (then.fit.class != now.fit.class).then_some(ClassChange {
                     benchmark: now.benchmark,
                     measure: now.measure,
                     baseline: then.fit.class,

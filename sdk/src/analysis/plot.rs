@@ -119,7 +119,7 @@ fn run_chart(
             return String::new();
         }
         let i = i as usize;
-        if i % step == 0 {
+        if i.is_multiple_of(step) {
             labels.get(i).cloned().unwrap_or_default()
         } else {
             String::new()

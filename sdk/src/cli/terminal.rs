@@ -247,7 +247,10 @@ fn complexity_table(run: &SuiteRun) -> String {
             class => format!(
                 " + {}·{}",
                 value(c.fit.coefficient),
-                class.as_str().trim_start_matches("O(").trim_end_matches(')')
+                class
+                    .as_str()
+                    .trim_start_matches("O(")
+                    .trim_end_matches(')')
             ),
         };
         let _ = writeln!(

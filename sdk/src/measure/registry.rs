@@ -42,6 +42,7 @@ pub struct Benchmark {
 impl Benchmark {
     /// What `#[monitored_bench]` emits; not API.
     #[doc(hidden)]
+    #[allow(clippy::too_many_arguments)]
     pub const fn __new(
         name: &'static str,
         group: Option<&'static str>,
@@ -445,6 +446,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::needless_borrow)] // the borrows choose Display over Debug
     fn arguments_show_by_display_and_otherwise_by_debug() {
         #[derive(Debug)]
         struct NoDisplay;
