@@ -1,5 +1,6 @@
-//! A small, realistic benchmark suite: parsing, sorting, hashing and a
-//! sleep-bound task, from nanoseconds to milliseconds.
+//! A small, realistic benchmark suite: parsing, sorting, hashing, a sum at
+//! four sizes (a complexity class) and a sleep-bound task, from nanoseconds
+//! to milliseconds, with allocations per iteration counted.
 //!
 //! ```text
 //! cargo run --release --example quickstart            # the whole suite, ~30 s
@@ -16,7 +17,12 @@ use std::hash::{BuildHasher, RandomState};
 use std::hint::black_box;
 use std::time::Duration;
 
-use benchscope::{Bencher, monitored_bench};
+use benchscope::{Bencher, CountingAlloc, monitored_bench};
+
+/// Counts allocations per iteration for every benchmark (the table's
+/// `allocs/iter` columns); leave it out and nothing is counted.
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc::system();
 
 const CONFIG_LINE: &str = "host=db.internal;port=5432;user=bench;pool=16;timeout_ms=2500";
 
@@ -54,6 +60,14 @@ fn sort_10k(b: &mut Bencher) {
             v
         },
     );
+}
+
+/// Sums n numbers at four sizes: each size is a case of its own
+/// (`collections/sum/1024`, ...), and their means get a complexity class.
+#[monitored_bench(group = "collections", args = [1024, 4096, 16384, 65536], throughput = elements(n))]
+fn sum(b: &mut Bencher, n: u64) {
+    let data: Vec<u64> = (0..n).collect();
+    b.iter(|| black_box(&data).iter().sum::<u64>());
 }
 
 /// Hashes a 4 KiB buffer with the standard library's SipHash.

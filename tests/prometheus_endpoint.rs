@@ -31,6 +31,16 @@ fn sum_bytes(b: &mut Bencher) {
     b.iter(|| data.iter().map(|&x| u64::from(x)).sum::<u64>());
 }
 
+/// Cases of four sizes: a complexity class to export.
+#[monitored_bench(group = "fast", args = [16, 64, 256, 1024])]
+fn sum_n(b: &mut Bencher, n: u64) {
+    b.iter(|| (0..std::hint::black_box(n)).sum::<u64>());
+}
+
+/// Allocations per iteration, for the allocation metrics.
+#[global_allocator]
+static ALLOC: benchscope::CountingAlloc = benchscope::CountingAlloc::system();
+
 #[monitored_bench(name = "fails")]
 fn panicking_bench() {
     panic!("deliberate failure");
@@ -61,7 +71,7 @@ fn config() -> Config {
 #[test]
 fn every_catalogue_metric_is_scraped_with_its_labels() {
     let _serial = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
-    let entries = selected(&["sleep_2ms", "fast/sum_bytes", "fails"]);
+    let entries = selected(&["sleep_2ms", "fast/sum_bytes", "fast/sum_n", "fails"]);
 
     // A first run gives the baseline (made twice as fast), the second is compared with it.
     let first = Suite::new(config()).run(&entries, &mut Silent).unwrap();

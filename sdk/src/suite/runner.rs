@@ -80,14 +80,7 @@ impl Suite {
         let cases = cases_of(benchmarks);
         let names: Vec<String> = cases.iter().map(|(_, c)| c.name.clone()).collect();
         let mut session = Session::open(self.clone(), Box::new(reporter), &names)?;
-        for (bench, case) in cases {
-            session.bench(
-                case.name.clone(),
-                case.labels.clone(),
-                case.options.clone(),
-                &mut |b| bench.run_case(b, &case),
-            );
-        }
+        session.bench_cases(cases);
         Ok(session.close())
     }
 
@@ -109,14 +102,7 @@ impl Suite {
             no_warnings,
             &names,
         );
-        for (bench, case) in cases {
-            session.bench(
-                case.name.clone(),
-                case.labels.clone(),
-                case.options.clone(),
-                &mut |b| bench.run_case(b, &case),
-            );
-        }
+        session.bench_cases(cases);
         session.close()
     }
 
@@ -298,6 +284,18 @@ impl<'a> Session<'a> {
                     error: error.to_string(),
                 });
             }
+        }
+    }
+
+    /// Measures each case of the registry's benchmarks in turn.
+    fn bench_cases(&mut self, cases: Vec<(&Benchmark, Case)>) {
+        for (bench, case) in cases {
+            self.bench(
+                case.name.clone(),
+                case.labels.clone(),
+                case.options.clone(),
+                &mut |b| bench.run_case(b, &case),
+            );
         }
     }
 
