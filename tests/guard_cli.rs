@@ -185,3 +185,72 @@ fn baselines_export_and_import_as_json() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("REGRESSED (critical)"));
 }
+
+#[test]
+fn a_shift_earlier_runs_on_this_machine_have_shown_passes_the_gate() {
+    let d = dir("noise");
+    // Six earlier runs: `parse` wanders by up to 30 % between runs of the
+    // same code (a busy runner), `sort` stays within 1 %.
+    let mut history = benchscope::History::open(&d.join("history.db")).unwrap();
+    for (i, parse) in [1000.0, 1300.0, 950.0, 1250.0, 1050.0, 1200.0]
+        .iter()
+        .enumerate()
+    {
+        let sort = 5000.0 * (1.0 + (i % 3) as f64 * 0.005);
+        results(
+            &d.join("earlier.json"),
+            "earlier",
+            &[("parse", *parse), ("sort", sort)],
+        );
+        history
+            .record(&SuiteRun::read_json(&d.join("earlier.json")).unwrap())
+            .unwrap();
+    }
+    results(
+        &d.join("base.json"),
+        "base",
+        &[("parse", 1000.0), ("sort", 5000.0)],
+    );
+    results(
+        &d.join("now.json"),
+        "now",
+        &[("parse", 1300.0), ("sort", 5000.0)],
+    );
+    let args = |extra: &[&'static str]| {
+        let mut args = vec![
+            "--history",
+            "history.db",
+            "guard",
+            "--results",
+            "now.json",
+            "--baseline",
+            "base.json",
+        ];
+        args.extend_from_slice(extra);
+        args
+    };
+    // +30 % on the samples, but within what the history has seen: it passes.
+    let out = guard(&d, &args(&[]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("the samples said REGRESSED (major); within the last 6 runs' spread"),
+        "{}",
+        text(&out)
+    );
+    // On the samples alone, as before, it fails.
+    let out = guard(&d, &args(&["--samples-only"]));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    // A slowdown beyond the tight spread of `sort` still fails.
+    results(
+        &d.join("now.json"),
+        "now",
+        &[("parse", 1000.0), ("sort", 6500.0)],
+    );
+    let out = guard(&d, &args(&[]));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("beyond the last 6 runs' spread"),
+        "{}",
+        text(&out)
+    );
+}

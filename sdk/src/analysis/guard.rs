@@ -12,9 +12,11 @@
 use std::fmt::Write as _;
 
 use super::baseline::Baseline;
+use super::noise::RunNoise;
 use super::regression::Policy;
 use crate::format::{format_change, format_ns};
 use crate::measure::complexity::Class;
+use crate::results::Verdict;
 use crate::results::{BaselineComparison, Severity, SuiteRun};
 
 /// One benchmark's comparison.
@@ -28,6 +30,11 @@ pub struct GuardRow {
     pub current_mean: f64,
     /// The comparison (speedups, change, p-value, verdict).
     pub comparison: BaselineComparison,
+    /// What the earlier runs on this machine say, when the history was
+    /// weighed ([`GuardReport::weigh_history`]).
+    pub noise: Option<RunNoise>,
+    /// The samples' verdict, when the noise between runs overruled it.
+    pub overruled: Option<Verdict>,
 }
 
 /// The gate's decision for a run.
@@ -110,6 +117,8 @@ impl GuardReport {
                     baseline_mean: baseline.run.get(&result.name).map_or(0.0, |b| b.stats.mean),
                     current_mean: result.stats.mean,
                     comparison,
+                    noise: None,
+                    overruled: None,
                 }),
                 Ok(None) => new.push(result.name.clone()),
                 Err(reason) => incomparable.push((result.name.clone(), reason)),
@@ -147,6 +156,29 @@ impl GuardReport {
             class_changes,
             fail_on,
             allow,
+        }
+    }
+
+    /// Weighs the noise between runs: `means` holds each benchmark's means
+    /// in earlier runs on this machine (oldest first). A slowdown the
+    /// samples call a regression is not one while the current mean is
+    /// within the upper prediction bound of those runs (at significance
+    /// `alpha`); with fewer than [`noise::MIN_RUNS`](super::noise::MIN_RUNS)
+    /// runs the samples alone decide, and the row says so. Allocation
+    /// counts are not weighed: they do not jitter.
+    pub fn weigh_history(
+        &mut self,
+        means: &std::collections::BTreeMap<String, Vec<f64>>,
+        alpha: f64,
+    ) {
+        for row in &mut self.rows {
+            let noise = RunNoise::of(means.get(&row.name).map_or(&[][..], Vec::as_slice), alpha);
+            let verdict = &mut row.comparison.comparison.verdict;
+            if matches!(verdict, Verdict::Regressed(_)) && noise.explains(row.current_mean) {
+                row.overruled = Some(*verdict);
+                *verdict = Verdict::Unchanged;
+            }
+            row.noise = Some(noise);
         }
     }
 
@@ -207,6 +239,20 @@ impl GuardReport {
     fn cells(r: &GuardRow) -> [String; 6] {
         let c = &r.comparison;
         let mut verdict = c.comparison.verdict.describe();
+        match (&r.overruled, &r.noise) {
+            (Some(samples), Some(noise)) => {
+                let _ = write!(
+                    verdict,
+                    " (the samples said {}; {})",
+                    samples.describe(),
+                    noise.describe(r.current_mean)
+                );
+            }
+            (None, Some(noise)) if c.comparison.verdict.severity().is_some() => {
+                let _ = write!(verdict, " ({})", noise.describe(r.current_mean));
+            }
+            _ => {}
+        }
         if let Some(a) = c.allocations.filter(|a| a.regressed) {
             let _ = write!(verdict, "; allocations REGRESSED ({})", a.describe());
         }
@@ -502,6 +548,48 @@ mod tests {
         );
         assert!(better.class_changes.iter().all(|c| !c.regressed()));
         assert!(!better.failures().iter().any(|w| w.contains("complexity")));
+    }
+
+    #[test]
+    fn a_shift_the_history_has_seen_is_not_a_regression() {
+        let base = baseline(&[("a", 100.0), ("b", 100.0), ("c", 100.0)]);
+        let current = run(&[("a", 125.0), ("b", 125.0), ("c", 125.0)]);
+        let mut report = GuardReport::compare(
+            &current,
+            &base,
+            &Policy::default(),
+            Severity::Major,
+            Allow::default(),
+        );
+        assert_eq!(
+            report.blocking().len(),
+            3,
+            "the samples alone: three regressions"
+        );
+        let mut means = std::collections::BTreeMap::new();
+        // a: unchanged code that wanders by ±15 % between runs.
+        means.insert(
+            "a".to_owned(),
+            vec![100.0, 130.0, 95.0, 125.0, 105.0, 120.0],
+        );
+        // b: runs that agree within 1 %.
+        means.insert("b".to_owned(), vec![100.0, 101.0, 99.0, 100.0, 100.5, 99.5]);
+        // c: two runs, too few to say.
+        means.insert("c".to_owned(), vec![100.0, 101.0]);
+        report.weigh_history(&means, 0.01);
+        let blocking: Vec<&str> = report.blocking().iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(blocking, ["b", "c"]);
+        let table = report.table();
+        assert!(
+            table.contains(
+                "unchanged (the samples said REGRESSED (major); within the last 6 runs' spread"
+            ),
+            "{table}"
+        );
+        assert!(
+            table.contains("2 earlier run(s) on this machine, 5 needed"),
+            "{table}"
+        );
     }
 
     #[test]

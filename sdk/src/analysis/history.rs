@@ -246,6 +246,48 @@ impl History {
         Ok(id)
     }
 
+    /// Each benchmark's means over the runs made on `machine` (a
+    /// [`machine_fingerprint`]), oldest first: only `branch`'s when given,
+    /// without the run `except`. What the gate weighs the noise between runs
+    /// with.
+    pub fn means_by_benchmark(
+        &self,
+        machine: &str,
+        branch: Option<&str>,
+        except: Option<i64>,
+    ) -> Result<std::collections::BTreeMap<String, Vec<f64>>, Error> {
+        let db = |e: rusqlite::Error| history_error(&self.path, e);
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT res.name, res.mean_ns FROM results res JOIN runs r ON r.id = res.run_id
+                 WHERE r.machine = ?1 AND (?2 IS NULL OR r.branch = ?2) AND r.id IS NOT ?3
+                 ORDER BY r.id",
+            )
+            .map_err(db)?;
+        let rows = stmt
+            .query_map(params![machine, branch, except], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, f64>(1)?))
+            })
+            .map_err(db)?;
+        let mut out: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
+        for row in rows {
+            let (name, mean) = row.map_err(db)?;
+            out.entry(name).or_default().push(mean);
+        }
+        Ok(out)
+    }
+
+    /// The machine fingerprint of run `id`, if it exists.
+    pub fn machine_of(&self, id: i64) -> Result<Option<String>, Error> {
+        self.conn
+            .query_row("SELECT machine FROM runs WHERE id = ?1", params![id], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| history_error(&self.path, e))
+    }
+
     /// Runs, oldest first; only `branch`'s when given.
     pub fn runs(&self, branch: Option<&str>) -> Result<Vec<RunInfo>, Error> {
         let db = |e: rusqlite::Error| history_error(&self.path, e);

@@ -9,6 +9,8 @@ pub(crate) mod baseline;
 pub(crate) mod guard;
 #[cfg(feature = "history")]
 pub(crate) mod history;
+#[cfg(feature = "cli")]
+pub(crate) mod noise;
 #[cfg(feature = "report")]
 pub(crate) mod plot;
 pub(crate) mod regression;

@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::analysis::analyze;
 use crate::analysis::baseline::{self, Baseline};
 use crate::analysis::guard::{Allow, GuardReport};
-use crate::analysis::history::History;
+use crate::analysis::history::{History, machine_fingerprint};
 use crate::config::{ExporterKind, Loaded};
 use crate::error::Error;
 use crate::otel::instruments::Pipeline;
@@ -68,6 +68,11 @@ pub(crate) enum ToolCommand {
         /// samples, figures out of range; by default that fails).
         #[arg(long)]
         allow_incomparable: bool,
+        /// Decide on the samples alone: do not weigh the spread of earlier
+        /// runs on this machine from the history (weighed by default, when
+        /// the history holds 5 or more of them).
+        #[arg(long)]
+        samples_only: bool,
     },
     /// Trends per benchmark across the history, the commits where step
     /// changes began, and an HTML report with plots.
@@ -186,9 +191,16 @@ fn run(tool: Tool) -> Result<ExitCode, Error> {
             summary,
             allow_empty,
             allow_incomparable,
+            samples_only,
         } => {
             let history = if results.is_none() || baseline_branch.is_some() {
                 Some(History::open_existing(&history_path)?)
+            } else if !samples_only && history_path.is_file() {
+                // Only for the noise between runs: a history that cannot be
+                // read costs that, with a warning, not the gate.
+                History::open_existing(&history_path)
+                    .inspect_err(|e| eprintln!("warning: {e}; the samples alone decide"))
+                    .ok()
             } else {
                 None
             };
@@ -223,13 +235,30 @@ fn run(tool: Tool) -> Result<ExitCode, Error> {
                 empty: allow_empty,
                 incomparable: allow_incomparable,
             };
-            let report = GuardReport::compare(
+            let mut report = GuardReport::compare(
                 &current,
                 &baseline,
                 &config.regression,
                 fail_on.into(),
                 allow,
             );
+            if !samples_only {
+                match &history {
+                    Some(h) => {
+                        let machine = match current_id {
+                            Some(id) => h.machine_of(id)?.unwrap_or_else(machine_fingerprint),
+                            None => machine_fingerprint(),
+                        };
+                        let branch = Some(baseline.run.branch.as_str()).filter(|b| !b.is_empty());
+                        let means = h.means_by_benchmark(&machine, branch, current_id)?;
+                        report.weigh_history(&means, config.regression.alpha);
+                    }
+                    None => eprintln!(
+                        "note: no history at {}: the samples alone decide (the noise between runs is weighed from 5 earlier runs on this machine)",
+                        history_path.display()
+                    ),
+                }
+            }
             println!("{}", report.table());
             let markdown = report.markdown();
             let mut targets: Vec<PathBuf> = summary.into_iter().collect();

@@ -9,4 +9,6 @@ pub(crate) mod registry;
 pub(crate) mod stats;
 mod student_t;
 
+#[cfg(feature = "cli")]
+pub(crate) use student_t::quantile_upper;
 pub(crate) use student_t::two_sided_p;
