@@ -19,6 +19,11 @@ export VICTORIA_METRICS_BIN
 OTELCOL_BIN=$(bash scripts/build-collector.sh)
 export OTELCOL_BIN
 
+# The linters of the CI examples in docs/ci/ (actionlint from its Go
+# module, check-jsonschema from the package index), cached in target/tools.
+eval "$(bash scripts/ci-linters.sh)"
+export ACTIONLINT_BIN CHECK_JSONSCHEMA_BIN
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0

@@ -1,0 +1,125 @@
+//! The CI examples in docs/ci/ pass the real linter of each CI:
+//! actionlint for the GitHub Actions workflow (built from its Go module),
+//! check-jsonschema with GitLab's CI schema for the GitLab job (both
+//! installed by scripts/ci-linters.sh, which the test command runs). A
+//! broken copy of each fails its linter, so the linters do check. Every
+//! `benchscope` flag the examples use is one the command has.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn linter(var: &str) -> PathBuf {
+    let path = std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| {
+        let out = Command::new("bash")
+            .arg(common::repo_root().join("scripts/ci-linters.sh"))
+            .output()
+            .expect("run scripts/ci-linters.sh");
+        assert!(
+            out.status.success(),
+            "scripts/ci-linters.sh failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let line = text
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{var}=")))
+            .unwrap_or_else(|| panic!("{var} not printed by scripts/ci-linters.sh"));
+        PathBuf::from(line)
+    });
+    assert!(path.is_file(), "{} is missing", path.display());
+    path
+}
+
+fn example(name: &str) -> PathBuf {
+    common::repo_root().join("docs/ci").join(name)
+}
+
+fn actionlint(file: &Path) -> (bool, String) {
+    let out = Command::new(linter("ACTIONLINT_BIN"))
+        .args(["-no-color"])
+        .arg(file)
+        .output()
+        .expect("run actionlint");
+    (out.status.success(), common::output_text(&out))
+}
+
+fn gitlab_lint(file: &Path) -> (bool, String) {
+    let out = Command::new(linter("CHECK_JSONSCHEMA_BIN"))
+        .args(["--builtin-schema", "vendor.gitlab-ci"])
+        .arg(file)
+        .output()
+        .expect("run check-jsonschema");
+    (out.status.success(), common::output_text(&out))
+}
+
+/// `text` with `from` replaced, written to a scratch file named `name`.
+fn broken(text: &str, from: &str, to: &str, name: &str) -> PathBuf {
+    assert!(text.contains(from), "{from:?} not in the example");
+    let dir = common::monitoring::scratch_dir("ci-examples");
+    let path = dir.join(name);
+    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    path
+}
+
+#[test]
+fn the_github_actions_workflow_passes_actionlint() {
+    let file = example("github-actions.yml");
+    let (ok, text) = actionlint(&file);
+    assert!(ok, "{text}");
+    let source = std::fs::read_to_string(&file).unwrap();
+    // An expression on a context that does not exist is caught.
+    let bad = broken(
+        &source,
+        "github.event.pull_request.number",
+        "github.event.pull_requests.numbr",
+        "workflow.yml",
+    );
+    let (ok, text) = actionlint(&bad);
+    assert!(!ok, "actionlint passed a broken workflow:\n{text}");
+}
+
+#[test]
+fn the_gitlab_job_passes_the_gitlab_ci_schema() {
+    let file = example("gitlab-ci.yml");
+    let (ok, text) = gitlab_lint(&file);
+    assert!(ok, "{text}");
+    let source = std::fs::read_to_string(&file).unwrap();
+    let bad = broken(
+        &source,
+        "policy: pull\n",
+        "policy: sometimes\n",
+        "gitlab-ci.yml",
+    );
+    let (ok, text) = gitlab_lint(&bad);
+    assert!(!ok, "check-jsonschema passed a broken job:\n{text}");
+}
+
+#[test]
+fn every_benchscope_flag_the_examples_use_exists() {
+    let help = Command::new(common::benchscope_binary())
+        .args(["guard", "--help"])
+        .output()
+        .expect("benchscope guard --help");
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    for name in ["github-actions.yml", "gitlab-ci.yml"] {
+        let source = std::fs::read_to_string(example(name)).unwrap();
+        let guard_lines: Vec<&str> = source
+            .lines()
+            .filter(|l| l.contains("benchscope guard"))
+            .collect();
+        assert!(!guard_lines.is_empty(), "{name} runs no gate");
+        for line in guard_lines {
+            for flag in line.split_whitespace().filter(|w| w.starts_with("--")) {
+                assert!(
+                    help.contains(flag),
+                    "{name} uses `{flag}`, which guard does not have:\n{help}"
+                );
+            }
+        }
+        for text in ["--output json", "history.db"] {
+            assert!(source.contains(text), "{name} lacks {text}");
+        }
+    }
+}
