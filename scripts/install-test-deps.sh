@@ -3,10 +3,11 @@
 # Used by scripts/test.sh and by the dev container (.devcontainer/).
 set -euo pipefail
 
-# Debian packages the tests need, installed only when missing, as root: chromium and
+# Debian packages the tests need, installed only when missing, as root (valgrind
+# for instruction counts): chromium and
 # chromedriver for the browser tests; Prometheus (with promtool), Alertmanager (with amtool),
 # node_exporter and curl for the monitoring stack (monitoring/local-stack.sh) and its tests.
-packages=(chromium chromium-driver prometheus prometheus-alertmanager prometheus-node-exporter curl)
+packages=(chromium chromium-driver prometheus prometheus-alertmanager prometheus-node-exporter curl valgrind)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

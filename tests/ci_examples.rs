@@ -72,12 +72,13 @@ fn the_github_actions_workflow_passes_actionlint() {
     // An expression on a context that does not exist is caught.
     let bad = broken(
         &source,
-        "github.event.pull_request.number",
-        "github.event.pull_requests.numbr",
+        "${{ github.token }}",
+        "${{ githb.token }}",
         "workflow.yml",
     );
     let (ok, text) = actionlint(&bad);
     assert!(!ok, "actionlint passed a broken workflow:\n{text}");
+    assert!(text.contains("undefined variable \"githb\""), "{text}");
 }
 
 #[test]

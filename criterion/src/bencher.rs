@@ -80,7 +80,7 @@ impl<'a, M: Measurement> Bencher<'a, M> {
     where
         R: FnMut(u64) -> Duration,
     {
-        self.measure(routine);
+        self.measure(loops::custom(routine));
     }
 
     /// Each iteration on a fresh input of `setup`, made outside the timed
@@ -160,7 +160,8 @@ impl<A: AsyncExecutor, M: Measurement> AsyncBencher<'_, '_, A, M> {
         F: Future<Output = Duration>,
     {
         let runner = &self.runner;
-        self.b.measure(|n| runner.block_on(routine(n)));
+        self.b
+            .measure(loops::custom(|n| runner.block_on(routine(n))));
     }
 
     /// Each future on a fresh input of `setup` ([`BatchSize::PerIteration`]).

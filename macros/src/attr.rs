@@ -34,6 +34,7 @@ const RESERVED_LABELS: &[&str] = &[
     "threads",
     "op",
     "measure",
+    "level",
     "environment",
     "percentile",
     "baseline_version",

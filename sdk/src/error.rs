@@ -118,6 +118,14 @@ pub enum Error {
         "benchmark `{0}` took a `&mut Bencher` but never called `b.iter(..)` or `b.iter_batched(..)`; call one of them with the code to measure"
     )]
     NeverIterated(String),
+    /// Counting a benchmark's instructions under Callgrind failed.
+    #[error("benchmark `{name}`: instructions not counted: {message}")]
+    Counting {
+        /// The benchmark.
+        name: String,
+        /// Why.
+        message: String,
+    },
     /// The benchmark panicked.
     #[error("benchmark `{name}` panicked: {message}")]
     Panicked {

@@ -79,7 +79,8 @@ pub use measure::stats::{Outliers, Stats};
 pub use results::report::{Endpoints, Reporter, Silent};
 pub use results::{
     AllocChange, Allocations, BaselineComparison, BenchResult, Comparison, ComplexityResult,
-    ExportStatus, Failure, SCHEMA_VERSION, Severity, SuiteRun, ThroughputResult, Verdict,
+    CountChange, ExportStatus, Failure, Instructions, SCHEMA_VERSION, Severity, SuiteRun,
+    ThroughputResult, Verdict,
 };
 pub use suite::runner::Suite;
 pub use suite::telemetry::{Telemetry, init};

@@ -127,11 +127,24 @@ pub fn summary(trends: &[Trend]) -> String {
             continue;
         };
         let change = (last.1.stats.mean - first.1.stats.mean) / first.1.stats.mean * 100.0;
-        let steps = if t.steps.is_empty() {
+        let mut steps = if t.steps.is_empty() {
             "none".to_owned()
         } else {
             t.describe_steps()
         };
+        // Instruction counts, where runs had them: first and latest.
+        let counts: Vec<f64> = t
+            .points
+            .iter()
+            .filter_map(|(_, b)| b.instructions.map(|i| i.instructions))
+            .collect();
+        if let (Some(a), Some(b)) = (counts.first(), counts.last()) {
+            let _ = write!(
+                steps,
+                "; instructions/iter {a:.0} → {b:.0} ({:+.2} %)",
+                (b - a) / a * 100.0
+            );
+        }
         let _ = writeln!(
             out,
             "{:<width$}  {:>4}  {:>11}  {:>11}  {:>+7.1}%  {steps}",

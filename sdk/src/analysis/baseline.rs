@@ -14,7 +14,7 @@ use super::history::History;
 use super::regression::{Policy, compare};
 use crate::error::Error;
 use crate::format::short_commit;
-use crate::results::{AllocChange, BaselineComparison, BenchResult, SuiteRun};
+use crate::results::{AllocChange, BaselineComparison, BenchResult, CountChange, SuiteRun};
 
 /// An earlier run to compare with.
 ///
@@ -158,6 +158,12 @@ impl Baseline {
                 .allocations
                 .zip(current.allocations)
                 .map(|(b, c)| AllocChange::new((b.allocs, b.bytes), (c.allocs, c.bytes))),
+            instructions: base
+                .instructions
+                .zip(current.instructions)
+                .and_then(|(b, c)| {
+                    CountChange::new(b.instructions, c.instructions, policy.critical)
+                }),
         }))
     }
 }

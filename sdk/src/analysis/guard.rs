@@ -61,6 +61,15 @@ pub struct GuardReport {
     pub allow: Allow,
 }
 
+/// An instruction count, whole when it is.
+fn count(v: f64) -> String {
+    if (v - v.round()).abs() < 0.005 {
+        format!("{}", v.round())
+    } else {
+        format!("{v:.2}")
+    }
+}
+
 /// A benchmark whose complexity class changed against the baseline.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClassChange {
@@ -255,6 +264,17 @@ impl GuardReport {
         }
         if let Some(a) = c.allocations.filter(|a| a.regressed) {
             let _ = write!(verdict, "; allocations REGRESSED ({})", a.describe());
+        }
+        if let Some(i) = c.instructions {
+            let _ = write!(
+                verdict,
+                "; instructions/iter {} → {} ({:+.2} %{})",
+                count(i.baseline),
+                count(i.current),
+                i.change * 100.0,
+                i.severity
+                    .map_or(String::new(), |s| format!(", REGRESSED ({})", s.as_str()))
+            );
         }
         [
             format_ns(r.baseline_mean),

@@ -12,9 +12,10 @@ use std::process::ExitCode;
 use super::terminal::{Terminal, table};
 use super::{Args, Command};
 use crate::analysis::baseline::Baseline;
-use crate::config::MeasurementConfig;
+use crate::config::MeasureMode;
 use crate::error::Error;
 use crate::measure::bencher::Bencher;
+use crate::measure::callgrind;
 use crate::measure::registry::BenchOptions;
 use crate::results::Failure;
 use crate::suite::runner::{Session, Suite, panic_message};
@@ -49,6 +50,9 @@ pub struct Harness {
     /// filter that selects none of this target's benchmarks is not an error
     /// (`cargo bench -- FILTER` runs every target with it).
     criterion_rules: bool,
+    /// This process is the Callgrind child of one benchmark: its name, the
+    /// iterations to count, and whether it ran.
+    child: Option<(String, u64, bool)>,
 }
 
 impl std::fmt::Debug for Harness {
@@ -93,7 +97,33 @@ impl Harness {
         env: impl IntoIterator<Item = (String, String)>,
         criterion_rules: bool,
     ) -> Result<Option<Harness>, Error> {
+        let env: Vec<(String, String)> = env.into_iter().collect();
+        let var = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let child = var(callgrind::CHILD_VAR).map(|name| {
+            let iterations = var(callgrind::ITERATIONS_VAR)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1);
+            (name, iterations, false)
+        });
         let command = Command::from_args(args, env)?;
+        if child.is_some() {
+            // Nothing but the one routine: no outputs, no history.
+            return Ok(Some(Harness {
+                mode: Mode::Test,
+                suite: Suite::new(command.loaded.config.clone()),
+                command,
+                session: None,
+                #[cfg(feature = "history")]
+                history: None,
+                announced: Vec::new(),
+                seen: BTreeSet::new(),
+                defined: 0,
+                selected: 0,
+                failures: Vec::new(),
+                criterion_rules,
+                child,
+            }));
+        }
         if command.args.print_config {
             print!("{}", command.loaded.render());
             return Ok(None);
@@ -118,7 +148,20 @@ impl Harness {
             .transpose()?;
         let mut suite = Suite::new(config.clone());
         if args.quick {
-            suite = suite.with_measurement(MeasurementConfig::quick());
+            suite = suite.with_measurement(config.measurement.quickened());
+        }
+        if mode == Mode::Measure && config.measurement.mode == MeasureMode::Instructions {
+            let counting = callgrind::Counting::find(
+                config.measurement.instruction_iterations,
+                config.measurement.cache_sim,
+                std::env::temp_dir().join(format!("benchscope-callgrind-{}", std::process::id())),
+            )
+            .map_err(|reason| Error::Config {
+                key: "--measure".into(),
+                value: "instructions".into(),
+                reason,
+            })?;
+            suite = suite.with_counting(counting);
         }
         if mode == Mode::Measure {
             if let Some(name) = &args.baseline {
@@ -155,6 +198,7 @@ impl Harness {
             selected: 0,
             failures: Vec::new(),
             criterion_rules,
+            child: None,
         }))
     }
 
@@ -183,6 +227,15 @@ impl Harness {
         options: BenchOptions,
         body: &mut dyn FnMut(&mut Bencher<'_>),
     ) -> Result<(), Error> {
+        if let Some((target, iterations, ran)) = &mut self.child {
+            if name == *target && !*ran {
+                *ran = true;
+                let mut progress = |_| {};
+                let mut bencher = Bencher::counting(*iterations, &mut progress);
+                body(&mut bencher);
+            }
+            return Ok(());
+        }
         self.defined += 1;
         if !self.selects(&name) {
             return Ok(());
@@ -270,6 +323,16 @@ impl Harness {
     }
 
     pub(crate) fn finish_with_errors(mut self) -> Result<u8, Error> {
+        if let Some((name, _, ran)) = &self.child {
+            if *ran {
+                return Ok(0);
+            }
+            return Err(Error::Config {
+                key: callgrind::CHILD_VAR.into(),
+                value: name.clone(),
+                reason: "no benchmark of this target has that name".into(),
+            });
+        }
         if self.selected == 0 && self.mode != Mode::List {
             if self.criterion_rules && self.command.args.filter.is_some() {
                 eprintln!(

@@ -40,6 +40,8 @@ pub(crate) struct Args {
     pub otlp_protocol: Option<String>,
     pub environment: Option<String>,
     pub collection_interval: Option<String>,
+    pub measure: Option<String>,
+    pub cache_sim: bool,
     pub print_config: bool,
     /// A criterion flag given that benchscope cannot honour, and why.
     pub unsupported: Option<(&'static str, String, &'static str)>,
@@ -134,6 +136,11 @@ const VALUED: &[(&str, &str, &str)] = &[
         "DURATION",
         "Resource sampling and export interval (default 1s, at least 100ms)",
     ),
+    (
+        "measure",
+        "MODE",
+        "What to measure: time (default), or instructions: time, and each routine's instructions per iteration counted under Valgrind's Callgrind",
+    ),
 ];
 
 /// Options that are flags: (name, help).
@@ -149,6 +156,10 @@ const FLAGS: &[(&str, &str)] = &[
         "Short warm-up and few samples: a smoke test, not a measurement to trust",
     ),
     ("no-history", "Do not keep this run in the history"),
+    (
+        "cache-sim",
+        "With --measure instructions: simulate the caches (L1 and last-level misses, estimated cycles)",
+    ),
     (
         "print-config",
         "Print the effective configuration, with where each value came from, and exit",
@@ -263,6 +274,8 @@ impl Args {
             otlp_protocol: value("otlp-protocol"),
             environment: value("environment"),
             collection_interval: value("collection-interval"),
+            measure: value("measure"),
+            cache_sim: m.get_flag("cache-sim"),
             print_config: m.get_flag("print-config"),
             unsupported: CRITERION_UNSUPPORTED.iter().find_map(|&(name, instead)| {
                 m.get_one::<String>(name)
@@ -310,6 +323,7 @@ impl Command {
                     &args.collection_interval,
                 ),
                 ("history.path", "--history", &args.history),
+                ("measurement.mode", "--measure", &args.measure),
             ];
             for (key, flag, value) in flags {
                 if let Some(value) = value {
@@ -318,6 +332,9 @@ impl Command {
             }
             if args.no_history {
                 loaded.set_flag("history.path", "none", "--no-history")?;
+            }
+            if args.cache_sim {
+                loaded.set_flag("measurement.cache_sim", "true", "--cache-sim")?;
             }
             Ok(())
         })?;

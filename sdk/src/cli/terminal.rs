@@ -10,7 +10,7 @@ use crate::format::{format_change, format_ns, format_rate};
 use crate::measure::bencher::Progress;
 use crate::measure::complexity::Class;
 use crate::results::report::Endpoints;
-use crate::results::{BenchResult, Reporter, SuiteRun};
+use crate::results::{BenchResult, CountChange, Reporter, SuiteRun};
 
 /// Reports progress on standard error.
 #[derive(Debug)]
@@ -125,6 +125,17 @@ pub(crate) fn table(run: &SuiteRun) -> String {
     if counted {
         header.extend(["allocs/iter", "bytes/iter", "peak bytes"]);
     }
+    let instructions = run.benchmarks.iter().any(|b| b.instructions.is_some());
+    let cache = run
+        .benchmarks
+        .iter()
+        .any(|b| b.instructions.is_some_and(|i| i.cycles.is_some()));
+    if instructions {
+        header.push("instr/iter");
+    }
+    if cache {
+        header.extend(["L1 miss/iter", "LL miss/iter", "est. cycles"]);
+    }
     header.push("vs baseline");
     let mut rows: Vec<Vec<String>> = Vec::new();
     for b in &run.benchmarks {
@@ -138,6 +149,9 @@ pub(crate) fn table(run: &SuiteRun) -> String {
                 );
                 if let Some(a) = c.allocations.filter(|a| a.regressed) {
                     let _ = write!(text, "; allocations REGRESSED ({})", a.describe());
+                }
+                if let Some(i) = c.instructions {
+                    let _ = write!(text, "; instructions {}", describe_count(&i));
                 }
                 text
             }
@@ -166,6 +180,22 @@ pub(crate) fn table(run: &SuiteRun) -> String {
                     format_bytes(a.peak_bytes as f64),
                 ]),
                 None => row.extend([String::new(), String::new(), String::new()]),
+            }
+        }
+        if instructions {
+            row.push(
+                b.instructions
+                    .map_or(String::new(), |i| format_count(i.instructions)),
+            );
+        }
+        if cache {
+            let i = b.instructions.filter(|i| i.cycles.is_some());
+            for v in [
+                i.and_then(|i| i.l1_misses),
+                i.and_then(|i| i.ll_misses),
+                i.and_then(|i| i.cycles),
+            ] {
+                row.push(v.map_or(String::new(), format_count));
             }
         }
         row.push(vs);
@@ -285,5 +315,13 @@ fn format_bytes(v: f64) -> String {
         format!("{:.1} KiB", v / 1024.0)
     } else {
         format!("{:.1} MiB", v / (1024.0 * 1024.0))
+    }
+}
+
+/// An instruction count's change: `+1.02 % REGRESSED (major)` or `+0.00 %`.
+pub(crate) fn describe_count(c: &CountChange) -> String {
+    match c.severity {
+        Some(s) => format!("{:+.2} % REGRESSED ({})", c.change * 100.0, s.as_str()),
+        None => format!("{:+.2} %", c.change * 100.0),
     }
 }

@@ -21,7 +21,8 @@ use std::time::Duration;
 use serde::Deserialize as _;
 
 use super::schema::{
-    Compression, Config, ExporterKind, FILE_NAME, OtlpProtocol, Temporality, TraceExporterKind,
+    Compression, Config, ExporterKind, FILE_NAME, MeasureMode, OtlpProtocol, Temporality,
+    TraceExporterKind,
 };
 use super::validate::{Origins, validate};
 use crate::error::Error;
@@ -174,11 +175,18 @@ const ENV: &[(&str, &str, Form)] = &[
         Form::Text,
     ),
     ("BENCHSCOPE_BASELINE_DIR", "baseline_dir", Form::Text),
+    ("BENCHSCOPE_MEASURE", "measurement.mode", Form::Text),
+    ("BENCHSCOPE_CACHE_SIM", "measurement.cache_sim", Form::Bool),
     ("OTEL_SDK_DISABLED", "sdk_disabled", Form::Bool),
 ];
 
 /// `BENCHSCOPE_` variables that are not configuration keys.
-const OTHER_BENCHSCOPE_VARS: &[&str] = &["BENCHSCOPE_CONFIG"];
+const OTHER_BENCHSCOPE_VARS: &[&str] = &[
+    "BENCHSCOPE_CONFIG",
+    // Set by benchscope itself for the Callgrind child of a benchmark.
+    crate::measure::callgrind::CHILD_VAR,
+    crate::measure::callgrind::ITERATIONS_VAR,
+];
 
 /// A configuration with the origin of each value, checked.
 #[derive(Debug, Clone, PartialEq)]
@@ -543,6 +551,14 @@ impl Loaded {
                 }
             }
             "environment" => c.environment = value.trim().to_owned(),
+            "measurement.mode" => {
+                c.measurement.mode = match value.trim() {
+                    "time" => MeasureMode::Time,
+                    "instructions" => MeasureMode::Instructions,
+                    _ => return Err(bad("valid: time, instructions".into())),
+                }
+            }
+            "measurement.cache_sim" => c.measurement.cache_sim = boolean()?,
             "prometheus.addr" => c.prometheus.addr = parse_addr(origin, value)?,
             "live.addr" => c.live.addr = parse_addr(origin, value)?,
             "live.token" => c.live.token = value.trim().to_owned(),

@@ -15,8 +15,9 @@ pub use crate::analysis::regression::Policy;
 pub use load::Loaded;
 pub(crate) use schema::default_buckets_ms;
 pub use schema::{
-    Compression, Config, ExporterKind, FILE_NAME, HistoryConfig, LiveConfig, MeasurementConfig,
-    OtlpConfig, OtlpProtocol, PrometheusConfig, Signal, Temporality, TlsFiles, TraceExporterKind,
+    Compression, Config, ExporterKind, FILE_NAME, HistoryConfig, LiveConfig, MeasureMode,
+    MeasurementConfig, OtlpConfig, OtlpProtocol, PrometheusConfig, Signal, Temporality, TlsFiles,
+    TraceExporterKind,
 };
 #[cfg(feature = "internals")]
 pub(crate) use validate::MAX_SAMPLES;

@@ -454,6 +454,26 @@ pub struct MeasurementConfig {
     /// Measurement time ceiling.
     #[serde(with = "duration_text")]
     pub max_time: Duration,
+    /// What is measured besides time: `instructions` also counts each
+    /// routine's instructions under Valgrind's Callgrind (`--measure`).
+    pub mode: MeasureMode,
+    /// Iterations counted per benchmark in instruction mode.
+    pub instruction_iterations: u64,
+    /// Simulate the caches in instruction mode: L1 and last-level misses
+    /// and an estimated cycle count (`--cache-sim`; Callgrind runs slower).
+    pub cache_sim: bool,
+}
+
+/// What a run measures.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum MeasureMode {
+    /// Wall time per iteration.
+    #[default]
+    Time,
+    /// Wall time, and instructions per iteration counted under Callgrind.
+    Instructions,
 }
 
 impl Default for MeasurementConfig {
@@ -463,6 +483,9 @@ impl Default for MeasurementConfig {
             warmup: Duration::from_secs(1),
             min_time: Duration::from_secs(2),
             max_time: Duration::from_secs(10),
+            mode: MeasureMode::Time,
+            instruction_iterations: 100,
+            cache_sim: false,
         }
     }
 }
@@ -475,6 +498,17 @@ impl MeasurementConfig {
             warmup: Duration::from_millis(100),
             min_time: Duration::from_millis(300),
             max_time: Duration::from_secs(2),
+            ..MeasurementConfig::default()
+        }
+    }
+
+    /// `self` with `quick()`'s times, keeping what it measures.
+    pub fn quickened(&self) -> Self {
+        MeasurementConfig {
+            mode: self.mode,
+            instruction_iterations: self.instruction_iterations,
+            cache_sim: self.cache_sim,
+            ..MeasurementConfig::quick()
         }
     }
 

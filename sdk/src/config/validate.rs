@@ -75,6 +75,12 @@ pub(crate) fn validate(c: &Config, origins: &dyn Origins) -> Result<Vec<String>,
         2,
         MAX_SAMPLES as usize,
     )?;
+    check.count(
+        "measurement.instruction_iterations",
+        m.instruction_iterations.min(usize::MAX as u64) as usize,
+        1,
+        1_000_000,
+    )?;
     check
         .count(
             "max_series_per_metric",

@@ -86,6 +86,9 @@ pub struct Bencher<'a> {
     measurement: Option<Measurement>,
     /// Test mode (`--test`): run the routine once, measure nothing.
     once: bool,
+    /// The Callgrind child: run the routine once uncounted, then this many
+    /// iterations counted.
+    count: Option<u64>,
 }
 
 impl std::fmt::Debug for Bencher<'_> {
@@ -105,6 +108,17 @@ impl<'a> Bencher<'a> {
             progress,
             measurement: None,
             once: false,
+            count: None,
+        }
+    }
+
+    /// A bencher for the Callgrind child: one uncounted iteration (lazy
+    /// initialisation, first touches), then `iterations` counted.
+    #[cfg(feature = "harness")]
+    pub(crate) fn counting(iterations: u64, progress: &'a mut dyn FnMut(Progress)) -> Self {
+        Bencher {
+            count: Some(iterations.max(1)),
+            ..Bencher::once(progress)
         }
     }
 
@@ -130,6 +144,20 @@ impl<'a> Bencher<'a> {
     /// returns the time it took; only the first measurement counts.
     fn take(&mut self, mut time_batch: impl FnMut(u64) -> Duration) {
         if self.measurement.is_some() {
+            return;
+        }
+        if let Some(iterations) = self.count {
+            time_batch(1);
+            crate::measure::callgrind::set_counting(true);
+            let elapsed = time_batch(iterations);
+            crate::measure::callgrind::set_counting(false);
+            self.measurement = Some(Measurement {
+                samples_ns: vec![elapsed.as_nanos() as f64 / iterations as f64],
+                batch: iterations,
+                warmup_iterations: 1,
+                clock_cost_ns: 0.0,
+                allocations: None,
+            });
             return;
         }
         self.measurement = Some(if self.once {
@@ -241,7 +269,7 @@ impl<'a> Bencher<'a> {
     /// # fn main() {}
     /// ```
     pub fn iter_custom(&mut self, routine: impl FnMut(u64) -> Duration) {
-        self.take(routine);
+        self.take(loops::custom(routine));
     }
 
     /// Benchmarks futures on `executor`, which is built (and its threads
@@ -350,7 +378,8 @@ impl<E: AsyncExecutor> AsyncBencher<'_, '_, E> {
     /// `n` times and returns how long that took.
     pub fn iter_custom<F: Future<Output = Duration>>(&mut self, mut routine: impl FnMut(u64) -> F) {
         let executor = &self.executor;
-        self.bencher.take(|n| executor.block_on(routine(n)));
+        self.bencher
+            .take(loops::custom(|n| executor.block_on(routine(n))));
     }
 }
 
@@ -362,6 +391,7 @@ impl<E: AsyncExecutor> AsyncBencher<'_, '_, E> {
 pub mod loops {
     use super::{AsyncExecutor, black_box, clock_cost_ns};
     use crate::measure::alloc::{self, Window, excluded};
+    use crate::measure::callgrind::region;
     use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     use std::sync::{Barrier, Mutex};
@@ -371,11 +401,19 @@ pub mod loops {
     pub fn iter<O>(mut routine: impl FnMut() -> O) -> impl FnMut(u64) -> Duration {
         move |n| {
             let start = Instant::now();
-            for _ in 0..n {
-                black_box(routine());
-            }
+            region(|| {
+                for _ in 0..n {
+                    black_box(routine());
+                }
+            });
             start.elapsed()
         }
+    }
+
+    /// A routine that times itself (`iter_custom`): counted whole, as it
+    /// has no other timed region to tell apart.
+    pub fn custom(mut routine: impl FnMut(u64) -> Duration) -> impl FnMut(u64) -> Duration {
+        move |n| region(|| routine(n))
     }
 
     /// `routine` on `threads` threads at once (this one and `threads - 1`
@@ -401,7 +439,7 @@ pub mod loops {
             }
         };
         let guarded = |n: u64| {
-            if let Err(panic) = catch_unwind(AssertUnwindSafe(|| run(n))) {
+            if let Err(panic) = catch_unwind(AssertUnwindSafe(|| region(|| run(n)))) {
                 panicked
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
@@ -473,9 +511,11 @@ pub mod loops {
     ) -> impl FnMut(u64) -> Duration {
         chunked(setup, chunks, move |inputs: &mut Vec<I>, outputs| {
             let start = Instant::now();
-            for input in inputs.drain(..) {
-                outputs.push(black_box(routine(black_box(input))));
-            }
+            region(|| {
+                for input in inputs.drain(..) {
+                    outputs.push(black_box(routine(black_box(input))));
+                }
+            });
             start.elapsed()
         })
     }
@@ -488,9 +528,11 @@ pub mod loops {
     ) -> impl FnMut(u64) -> Duration {
         chunked(setup, chunks, move |inputs: &mut Vec<I>, outputs| {
             let start = Instant::now();
-            for input in inputs.iter_mut() {
-                outputs.push(black_box(routine(black_box(input))));
-            }
+            region(|| {
+                for input in inputs.iter_mut() {
+                    outputs.push(black_box(routine(black_box(input))));
+                }
+            });
             start.elapsed()
         })
     }
@@ -500,13 +542,16 @@ pub mod loops {
         executor: &E,
         mut routine: impl FnMut() -> F,
     ) -> impl FnMut(u64) -> Duration {
+        // Counted around `block_on`: the executor's entry is counted too.
         move |n| {
-            executor.block_on(async {
-                let start = Instant::now();
-                for _ in 0..n {
-                    black_box(routine().await);
-                }
-                start.elapsed()
+            region(|| {
+                executor.block_on(async {
+                    let start = Instant::now();
+                    for _ in 0..n {
+                        black_box(routine().await);
+                    }
+                    start.elapsed()
+                })
             })
         }
     }
@@ -519,12 +564,14 @@ pub mod loops {
         chunks: Chunks,
     ) -> impl FnMut(u64) -> Duration {
         chunked(setup, chunks, move |inputs: &mut Vec<I>, outputs| {
-            executor.block_on(async {
-                let start = Instant::now();
-                for input in inputs.drain(..) {
-                    outputs.push(black_box(routine(black_box(input)).await));
-                }
-                start.elapsed()
+            region(|| {
+                executor.block_on(async {
+                    let start = Instant::now();
+                    for input in inputs.drain(..) {
+                        outputs.push(black_box(routine(black_box(input)).await));
+                    }
+                    start.elapsed()
+                })
             })
         })
     }
@@ -537,12 +584,14 @@ pub mod loops {
         chunks: Chunks,
     ) -> impl FnMut(u64) -> Duration {
         chunked(setup, chunks, move |inputs: &mut Vec<I>, outputs| {
-            executor.block_on(async {
-                let start = Instant::now();
-                for input in inputs.iter_mut() {
-                    outputs.push(black_box(routine(black_box(input)).await));
-                }
-                start.elapsed()
+            region(|| {
+                executor.block_on(async {
+                    let start = Instant::now();
+                    for input in inputs.iter_mut() {
+                        outputs.push(black_box(routine(black_box(input)).await));
+                    }
+                    start.elapsed()
+                })
             })
         })
     }
@@ -579,6 +628,8 @@ pub mod loops {
         move |n| {
             let long_enough = Duration::from_nanos((200.0 * clock_cost_ns()).ceil() as u64);
             match chunks {
+                // Counting: one chunk, so the count never depends on timing.
+                Chunks::Auto if crate::measure::callgrind::counting() => chunk = n as usize,
                 Chunks::Auto => {}
                 Chunks::Parts(parts) => chunk = n.div_ceil(parts.max(1)) as usize,
                 Chunks::Fixed(size) => chunk = size as usize,

@@ -4,6 +4,7 @@
 
 pub(crate) mod alloc;
 pub(crate) mod bencher;
+pub(crate) mod callgrind;
 pub(crate) mod complexity;
 pub(crate) mod registry;
 pub(crate) mod stats;

@@ -84,10 +84,36 @@ catalogue! {
         "Bytes allocated per iteration in the latest run, with benchscope::CountingAlloc installed.";
     PEAK_LIVE_BYTES = "benchmark_peak_live_bytes", "gauge", "By", ["benchmark_name", "environment"],
         "Most bytes live at once during a sample above its start, in the latest run, with benchscope::CountingAlloc installed.";
+    INSTRUCTIONS = "benchmark_instructions_per_iteration", "gauge", "1", ["benchmark_name", "environment"],
+        "Instructions per iteration counted under Valgrind's Callgrind in the latest run (--measure instructions).";
+    CACHE_MISSES = "benchmark_cache_misses_per_iteration", "gauge", "1", ["benchmark_name", "environment", "level"],
+        "L1 (level=\"l1\") and last-level (level=\"ll\") cache misses per iteration in the latest run (--measure instructions --cache-sim).";
+    CYCLES = "benchmark_estimated_cycles_per_iteration", "gauge", "1", ["benchmark_name", "environment"],
+        "Estimated cycles per iteration, instructions + 10 x L1 misses + 100 x last-level misses, in the latest run (--measure instructions --cache-sim).";
     COMPLEXITY = "benchmark_complexity_class", "gauge", "1", ["benchmark_name", "environment", "measure", "class"],
         "Complexity class fitted to a benchmark's sizes (measure time or allocated_bytes): 0 O(1), 1 O(log n), 2 O(n), 3 O(n log n), 4 O(n^2), 5 O(n^3); the class label names it.";
     BUILD_INFO = "benchscope_build_info", "gauge", "1", ["version"],
         "Always 1; the benchscope version that produced the series.";
+}
+
+impl MetricSpec {
+    /// What a run needs for this metric to appear, when it does not always
+    /// appear: the flag that turns it on.
+    ///
+    /// ```
+    /// use benchscope::metrics::{INSTRUCTIONS, MEAN};
+    /// assert_eq!(MEAN.needs(), None);
+    /// assert_eq!(INSTRUCTIONS.needs(), Some("--measure instructions"));
+    /// ```
+    pub fn needs(&self) -> Option<&'static str> {
+        match self.name {
+            "benchmark_instructions_per_iteration" => Some("--measure instructions"),
+            "benchmark_cache_misses_per_iteration" | "benchmark_estimated_cycles_per_iteration" => {
+                Some("--measure instructions --cache-sim")
+            }
+            _ => None,
+        }
+    }
 }
 
 /// Percentile label values, in the order of `speedup_ratio`'s series.

@@ -52,6 +52,9 @@ pub struct Instruments {
     allocated_bytes: Gauge<f64>,
     peak_live_bytes: Gauge<u64>,
     complexity: Gauge<u64>,
+    instructions: Gauge<f64>,
+    cache_misses: Gauge<f64>,
+    cycles: Gauge<f64>,
 }
 
 fn gauge(meter: &Meter, spec: MetricSpec) -> Gauge<f64> {
@@ -126,6 +129,9 @@ impl Instruments {
             allocated_bytes: gauge(meter, ALLOCATED_BYTES),
             peak_live_bytes: u_gauge(meter, PEAK_LIVE_BYTES),
             complexity: u_gauge(meter, COMPLEXITY),
+            instructions: gauge(meter, INSTRUCTIONS),
+            cache_misses: gauge(meter, CACHE_MISSES),
+            cycles: gauge(meter, CYCLES),
         }
     }
 
@@ -187,6 +193,18 @@ impl Instruments {
             self.allocations.record(a.deallocs, &with("op", "dealloc"));
             self.allocated_bytes.record(a.bytes, &base);
             self.peak_live_bytes.record(a.peak_bytes, &base);
+        }
+        if let Some(i) = &result.instructions {
+            self.instructions.record(i.instructions, &base);
+            if let Some(l1) = i.l1_misses {
+                self.cache_misses.record(l1, &with("level", "l1"));
+            }
+            if let Some(ll) = i.ll_misses {
+                self.cache_misses.record(ll, &with("level", "ll"));
+            }
+            if let Some(cycles) = i.cycles {
+                self.cycles.record(cycles, &base);
+            }
         }
         self.runs.add(1, &with("status", "ok"));
         self.last_run.record(result.finished_at, &base);

@@ -11,10 +11,11 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+pub use crate::measure::callgrind::Instructions;
 use crate::measure::complexity::{Fit, classify};
 use crate::measure::stats::Stats;
 pub use report::Reporter;
-pub use verdict::{AllocChange, BaselineComparison, Comparison, Severity, Verdict};
+pub use verdict::{AllocChange, BaselineComparison, Comparison, CountChange, Severity, Verdict};
 
 /// Version of the JSON results format, described by
 /// `docs/results.schema.json`. Version 1 also had `stats.median` (always
@@ -140,6 +141,10 @@ pub struct BenchResult {
     /// Allocations per iteration, when counted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allocations: Option<Allocations>,
+    /// Instructions per iteration counted under Callgrind
+    /// (`--measure instructions`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<Instructions>,
 }
 
 /// Work per second.
@@ -177,6 +182,7 @@ impl BenchResult {
             baseline: None,
             incomparable: None,
             allocations: None,
+            instructions: None,
         })
     }
 
@@ -263,6 +269,16 @@ impl BenchResult {
             }
             if !(0.0..=1.0).contains(&c.comparison.p_value) {
                 return bad("the p-value", c.comparison.p_value);
+            }
+        }
+        if let Some(i) = &self.instructions {
+            for v in [Some(i.instructions), i.l1_misses, i.ll_misses, i.cycles]
+                .into_iter()
+                .flatten()
+            {
+                if !fine(v) {
+                    return bad("an instruction count", v);
+                }
             }
         }
         if let Some(a) = &self.allocations {

@@ -105,6 +105,10 @@ pub struct BaselineComparison {
     /// Change of the allocations per iteration, when both sides counted them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allocations: Option<AllocChange>,
+    /// Change of the instructions per iteration, when both sides counted
+    /// them (`--measure instructions`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<CountChange>,
 }
 
 impl BaselineComparison {
@@ -117,7 +121,55 @@ impl BaselineComparison {
             .allocations
             .filter(|a| a.regressed)
             .map(|_| Severity::Major);
-        self.comparison.verdict.severity().max(allocations)
+        let instructions = self.instructions.and_then(|c| c.severity);
+        self.comparison
+            .verdict
+            .severity()
+            .max(allocations)
+            .max(instructions)
+    }
+}
+
+/// How the instructions per iteration changed against the baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CountChange {
+    /// The baseline's instructions per iteration.
+    pub baseline: f64,
+    /// This run's.
+    pub current: f64,
+    /// (current − baseline) / baseline.
+    pub change: f64,
+    /// The regression's severity, when the count grew past
+    /// [`CountChange::THRESHOLD`]: major, or critical from `critical`.
+    pub severity: Option<Severity>,
+}
+
+impl CountChange {
+    /// Growth of the instruction count that is a regression: 0.5 %.
+    /// Counts of the same binary do not jitter as time does, so a small
+    /// threshold catches a 1 % slowdown without false alarms.
+    pub const THRESHOLD: f64 = 0.005;
+
+    /// Compares two counts; growth of `critical` (relative) or more is
+    /// critical.
+    pub fn new(baseline: f64, current: f64, critical: f64) -> Option<CountChange> {
+        if !(baseline > 0.0 && current.is_finite()) {
+            return None;
+        }
+        let change = (current - baseline) / baseline;
+        let severity = if change >= critical {
+            Some(Severity::Critical)
+        } else if change > Self::THRESHOLD {
+            Some(Severity::Major)
+        } else {
+            None
+        };
+        Some(CountChange {
+            baseline,
+            current,
+            change,
+            severity,
+        })
     }
 }
 

@@ -15,6 +15,7 @@ use crate::analysis::baseline::Baseline;
 use crate::config::{Config, MeasurementConfig};
 use crate::error::Error;
 use crate::measure::bencher::{Bencher, Progress};
+use crate::measure::callgrind::Counting;
 use crate::measure::registry::{BenchOptions, Benchmark, Case};
 use crate::measure::stats::Stats;
 use crate::otel::instruments::Pipeline;
@@ -39,6 +40,8 @@ pub struct Suite {
     config: Config,
     measurement: MeasurementConfig,
     baseline: Option<Baseline>,
+    /// Instruction counting under Callgrind (`--measure instructions`).
+    counting: Option<Counting>,
 }
 
 impl Suite {
@@ -48,7 +51,15 @@ impl Suite {
             measurement: config.measurement,
             config,
             baseline: None,
+            counting: None,
         }
+    }
+
+    /// Also counts each benchmark's instructions under Callgrind: the
+    /// bench target runs itself again, as the child of one benchmark.
+    pub(crate) fn with_counting(mut self, counting: Counting) -> Suite {
+        self.counting = Some(counting);
+        self
     }
 
     /// Measures with `measurement` instead of the configured defaults (the
@@ -424,7 +435,31 @@ impl<'a> Session<'a> {
             baseline: None,
             incomparable: None,
             allocations,
+            instructions: None,
         };
+        if let Some(counting) = &self.suite.counting {
+            let counted = std::env::current_exe()
+                .map_err(|e| format!("cannot find this program to run it under Callgrind: {e}"))
+                .and_then(|exe| {
+                    counting.count(&exe, name, self.benchmarks.len() + self.failures.len())
+                });
+            // A count that fails costs the count, not the time measured:
+            // the result is kept and the failure listed (exit code 1).
+            match counted {
+                Ok(counted) => result.instructions = Some(counted),
+                Err(message) => {
+                    let error = Error::Counting {
+                        name: name.into(),
+                        message,
+                    };
+                    self.reporter.warning(&error.to_string());
+                    self.failures.push(Failure {
+                        name: name.into(),
+                        error: error.to_string(),
+                    });
+                }
+            }
+        }
         if let Some(baseline) = &self.suite.baseline {
             let mut policy = self.suite.config.regression;
             policy.alpha = options.significance.unwrap_or(policy.alpha);

@@ -18,7 +18,7 @@
 //! | `suite_started` | `benchmarks` (names in order), `started_at` (Unix seconds) |
 //! | `benchmark_started` | `name` |
 //! | `sample` | `name`, `done`, `of`, `ns` (this sample's time per iteration) |
-//! | `benchmark_finished` | `name`, `stats` (`mean`, `median` (= `p50`), `p50`, `p95`, `p99`, `std_dev`, `ci_lower`, `ci_upper` in ns, `samples`, `outliers`), `throughput` (or null), `verdict` (or null: `verdict`, `severity`, `change`, `speedup_p50`, `baseline_version`), `incomparable` (why the baseline could not be compared, or null), `labels` (the case's labels: `param`, `type`, ...), `allocations` (per iteration with the counting allocator, or null: `allocs`, `deallocs`, `bytes`, `peak_bytes`) |
+//! | `benchmark_finished` | `name`, `stats` (`mean`, `median` (= `p50`), `p50`, `p95`, `p99`, `std_dev`, `ci_lower`, `ci_upper` in ns, `samples`, `outliers`), `throughput` (or null), `verdict` (or null: `verdict`, `severity`, `change`, `speedup_p50`, `baseline_version`), `incomparable` (why the baseline could not be compared, or null), `labels` (the case's labels: `param`, `type`, ...), `allocations` (per iteration with the counting allocator, or null: `allocs`, `deallocs`, `bytes`, `peak_bytes`), `instructions` (per iteration with `--measure instructions`, or null: `instructions`, `l1_misses`, `ll_misses`, `cycles`) |
 //! | `benchmark_failed` | `name`, `error` |
 //! | `suite_finished` | `duration_s`, `failures` |
 //! | `metrics` | `time` (Unix seconds), `metrics`: each `name`, `unit`, `kind` (gauge, sum, histogram), `points`: `labels` and `value`, or for histograms `count` and `sum`. Only the points that changed since the previous `metrics` message are sent; the snapshot holds them all |
@@ -218,6 +218,7 @@ impl LiveHub {
                     "stats": b.finished.as_ref().map(|f| f["stats"].clone()),
                     "verdict": b.finished.as_ref().map(|f| f["verdict"].clone()),
                     "allocations": b.finished.as_ref().map(|f| f["allocations"].clone()),
+                    "instructions": b.finished.as_ref().map(|f| f["instructions"].clone()),
                     "error": b.error,
                 })
             })
@@ -304,6 +305,9 @@ fn stats_json(result: &BenchResult) -> Json {
         "verdict": verdict,
         "incomparable": result.incomparable,
         "labels": result.labels.iter().cloned().collect::<std::collections::BTreeMap<String, String>>(),
+        "instructions": result.instructions.map(|i| json!({
+            "instructions": i.instructions, "l1_misses": i.l1_misses, "ll_misses": i.ll_misses, "cycles": i.cycles,
+        })),
         "allocations": result.allocations.map(|a| json!({
             "allocs": a.allocs, "deallocs": a.deallocs, "bytes": a.bytes, "peak_bytes": a.peak_bytes,
         })),
