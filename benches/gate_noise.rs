@@ -1,23 +1,26 @@
 //! The gate's verdicts on a shared runner, driven as CI drives them: each
-//! run is a separate process of `benches/gate_target.rs` (`--quick
-//! --measure instructions`: its four benchmarks timed, and counted under
-//! Callgrind), each verdict a separate `benchscope guard`, with one busy
-//! process spinning on another core the whole time, baseline included.
-//! Three detectors read the same runs: the samples alone
+//! run is a separate process (`--quick --measure instructions`: timed, and
+//! counted under Callgrind), each verdict a separate `benchscope guard`,
+//! with one busy process spinning on another core the whole time, baselines
+//! included. Three detectors read the same runs: the samples alone
 //! (`--samples-only`, the gate before the history was weighed), the default
 //! gate (the samples weighed with the noise between runs from the history),
-//! and the instruction counts (0.5 % threshold).
+//! and the instruction counts (0.5 % threshold). For each: how many runs
+//! failed the gate (a regression at or above `major`), and how many
+//! benchmarks it flagged at any severity.
 //!
-//! 1. One run saved as the baseline; five more seed the history.
-//! 2. 30 A/A runs of the same binary: false alarms of each detector, and
-//!    the spread of the instruction counts across the 30 (target 0).
-//!    Target: at most 1 false alarm in 30 at the default gate.
-//! 3. Runs with 1 % (30 runs), 3 % and 10 % (10 runs each) more work,
-//!    recorded on another branch as a pull request's runs are: how often
-//!    each detector catches it (target: the 1 % in 30 of 30 by the counts).
+//! 1. A/A on the quickstart (10 benchmarks): one run saved as the baseline,
+//!    five more seed the history, then 30 runs of the same binary. Target:
+//!    at most 1 false alarm in 30 at the default gate; the spread of the
+//!    counts across the 30 is printed (target 0).
+//! 2. Slowdowns on `benches/gate_target.rs` (4 benchmarks of one loop at
+//!    200 to 200 000 units): a baseline and five seed runs, then runs with
+//!    1 % (30 runs), 3 % and 10 % (10 runs each) more work, recorded on
+//!    another branch as a pull request's runs are. Target: the 1 % caught
+//!    by the counts in 30 of 30.
 //!
 //! ```text
-//! cargo bench -p benchscope-benches --bench gate_noise      # about 10 minutes
+//! cargo bench -p benchscope-benches --bench gate_noise      # about 15 minutes
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -56,9 +59,11 @@ struct Bench {
     tool: PathBuf,
 }
 
-/// What one detector said about one run: how many benchmarks it flagged.
+/// What one detector said about one run: how many benchmarks it flagged
+/// at any severity, and how many at `major` or above (which fail the gate).
 #[derive(Debug, Clone, Copy, Default)]
 struct Verdict {
+    flagged: usize,
     blocking: usize,
 }
 
@@ -80,6 +85,7 @@ impl Bench {
             .env("BENCHSCOPE_BRANCH", branch)
             .env("BENCHSCOPE_COMMIT", format!("work{work}"))
             .env("GATE_WORK", work.to_string())
+            .env_remove("CARGO_MANIFEST_DIR")
             .current_dir(&self.dir)
             .stdout(Stdio::null())
             .output()
@@ -123,29 +129,42 @@ impl Bench {
         );
         // A row's verdict cell starts with the time's verdict; the
         // instruction count's follows it ("..., REGRESSED (major))").
-        let time = text
-            .lines()
-            .filter(|l| {
-                (l.contains("  REGRESSED (major)") || l.contains("  REGRESSED (critical)"))
-                    && !l.contains("the samples said")
-            })
-            .count();
-        let counts = text.lines().filter(|l| l.contains(", REGRESSED (")).count();
-        (Verdict { blocking: time }, Verdict { blocking: counts })
+        let rows = |pattern: &str, blocking: bool| {
+            text.lines()
+                .filter(|l| l.contains(pattern) && !l.contains("the samples said"))
+                .filter(|l| {
+                    !blocking
+                        || l.contains(&format!("{pattern}major)"))
+                        || l.contains(&format!("{pattern}critical)"))
+                })
+                .count()
+        };
+        (
+            Verdict {
+                flagged: rows("  REGRESSED (", false),
+                blocking: rows("  REGRESSED (", true),
+            },
+            Verdict {
+                flagged: rows(", REGRESSED (", false),
+                blocking: rows(", REGRESSED (", true),
+            },
+        )
     }
 }
 
 fn tally(name: &str, verdicts: &[Verdict], comparisons: usize) {
     let failed = verdicts.iter().filter(|v| v.failed()).count();
     let blocking: usize = verdicts.iter().map(|v| v.blocking).sum();
+    let flagged: usize = verdicts.iter().map(|v| v.flagged).sum();
     println!(
-        "  {name:<38} gate failed {failed:>2}/{:<2}  benchmarks flagged {blocking:>3}/{comparisons}",
+        "  {name:<38} gate failed {failed:>2}/{:<2}  flagged major+ {blocking:>3}/{comparisons:<3}  flagged at any severity {flagged:>3}/{comparisons}",
         verdicts.len()
     );
 }
 
 fn main() {
     build(&["-p", "benchscope-benches", "--example", "gate_target"]);
+    build(&["-p", "benchscope-examples", "--example", "quickstart"]);
     build(&[
         "-p",
         "benchscope",
@@ -157,53 +176,70 @@ fn main() {
     let release = root().join("target/release");
     let dir = std::env::temp_dir().join(format!("benchscope-gate-noise-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch folder");
-    let bench = Bench {
-        dir: dir.clone(),
-        target: release.join("examples/gate_target"),
-        tool: release.join("benchscope"),
+    let bench = |name: &str| {
+        let sub = dir.join(name);
+        std::fs::create_dir_all(&sub).expect("scratch folder");
+        Bench {
+            dir: sub,
+            target: release.join("examples").join(name),
+            tool: release.join("benchscope"),
+        }
     };
+    let (quickstart, target) = (bench("quickstart"), bench("gate_target"));
     let _busy = Busy(
         Command::new("sh")
             .args(["-c", "while :; do :; done"])
             .spawn()
             .expect("start the busy process"),
     );
-    eprintln!("baseline and 5 runs into the history");
-    bench.run("main", 100, &["--save-baseline", "aa"]);
-    for _ in 0..5 {
-        bench.run("main", 100, &[]);
+    for b in [&quickstart, &target] {
+        eprintln!(
+            "{}: baseline and 5 runs into the history",
+            b.target.display()
+        );
+        b.run("main", 100, &["--save-baseline", "aa"]);
+        for _ in 0..5 {
+            b.run("main", 100, &[]);
+        }
     }
-
-    // Each scenario: (label, runs, work, verdicts of the samples alone, of
-    // the default gate, of the counts).
+    // Each scenario: (label, benchmarks, runs, verdicts of the samples
+    // alone, of the default gate, of the counts).
     type Verdicts = (Vec<Verdict>, Vec<Verdict>, Vec<Verdict>);
-    let mut scenarios: Vec<(String, usize, Verdicts)> = Vec::new();
+    let mut scenarios: Vec<(String, usize, usize, Verdicts)> = Vec::new();
     let mut counts: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
-    for (label, runs, work, branch) in [
-        ("A/A (unchanged code)", AA_RUNS, 100, "main"),
-        ("1 % more work", AA_RUNS, 101, "pr"),
-        ("3 % more work", SLOW_RUNS, 103, "pr"),
-        ("10 % more work", SLOW_RUNS, 110, "pr"),
+    for (label, b, runs, work, branch) in [
+        (
+            "quickstart, A/A (unchanged code)",
+            &quickstart,
+            AA_RUNS,
+            100,
+            "main",
+        ),
+        ("gate_target, 1 % more work", &target, AA_RUNS, 101, "pr"),
+        ("gate_target, 3 % more work", &target, SLOW_RUNS, 103, "pr"),
+        ("gate_target, 10 % more work", &target, SLOW_RUNS, 110, "pr"),
     ] {
         let mut verdicts: Verdicts = Default::default();
+        let mut benchmarks = 0;
         for i in 1..=runs {
-            for (name, count) in bench.run(branch, work, &[]) {
-                if work == 100 {
+            let counted = b.run(branch, work, &[]);
+            benchmarks = counted.len();
+            if work == 100 {
+                for (name, count) in counted {
                     counts.entry(name).or_default().push(count);
                 }
             }
-            let (samples, counted) = bench.guard(true);
-            let (default, _) = bench.guard(false);
+            let (samples, counted) = b.guard(true);
+            let (default, _) = b.guard(false);
             verdicts.0.push(samples);
             verdicts.1.push(default);
             verdicts.2.push(counted);
             eprintln!("{label}: run {i}/{runs}");
         }
-        scenarios.push((label.to_owned(), runs, verdicts));
+        scenarios.push((label.to_owned(), benchmarks, runs, verdicts));
     }
     println!(
-        "the gate on a shared runner: gate_target (4 benchmarks, --quick --measure instructions), one busy process beside it\n"
+        "the gate on a shared runner: --quick --measure instructions, one busy process beside it\n"
     );
     println!("instruction counts over the {AA_RUNS} A/A runs (per iteration):");
     for (name, values) in &counts {
@@ -214,23 +250,28 @@ fn main() {
             hi - lo
         );
     }
-    for (label, runs, (samples, default, counted)) in &scenarios {
-        let what = if label.starts_with("A/A") {
+    for (label, benchmarks, runs, (samples, default, counted)) in &scenarios {
+        let what = if label.contains("A/A") {
             "false alarms"
         } else {
             "detections"
         };
         println!("\n{runs} runs, {label}: {what}");
-        tally("samples alone (--samples-only)", samples, runs * 4);
-        tally("default (samples + noise between runs)", default, runs * 4);
-        tally("instruction counts (0.5 % threshold)", counted, runs * 4);
+        let comparisons = runs * benchmarks;
+        tally("samples alone (--samples-only)", samples, comparisons);
+        tally(
+            "default (samples + noise between runs)",
+            default,
+            comparisons,
+        );
+        tally("instruction counts (0.5 % threshold)", counted, comparisons);
     }
-    let false_alarms = scenarios[0].2.1.iter().filter(|v| v.failed()).count();
+    let false_alarms = scenarios[0].3.1.iter().filter(|v| v.failed()).count();
     println!(
         "\ntarget: at most 1 false alarm in {AA_RUNS} at the default gate: {}",
         if false_alarms <= 1 { "met" } else { "NOT met" }
     );
-    let caught = scenarios[1].2.2.iter().filter(|v| v.failed()).count();
+    let caught = scenarios[1].3.2.iter().filter(|v| v.failed()).count();
     println!(
         "target: 1 % more work caught by the counts in {AA_RUNS} of {AA_RUNS}: {}",
         if caught == AA_RUNS { "met" } else { "NOT met" }

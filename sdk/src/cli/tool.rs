@@ -428,9 +428,15 @@ fn export_verdict(loaded: &Loaded, current: &SuiteRun, report: &GuardReport) -> 
         std::sync::Arc::new(|w: &str| eprintln!("warning: {w}")),
     )?;
     for row in &report.rows {
-        telemetry
-            .instruments()
-            .record_comparison(&row.name, &row.comparison, &current.commit);
+        let labels = current
+            .get(&row.name)
+            .map_or(&[][..], |b| b.labels.as_slice());
+        telemetry.instruments().record_comparison(
+            &row.name,
+            labels,
+            &row.comparison,
+            &current.commit,
+        );
     }
     let branch = if current.branch.is_empty() {
         config.branch.as_str()

@@ -210,37 +210,45 @@ impl Instruments {
         self.last_run.record(result.finished_at, &base);
 
         if let Some(cmp) = &result.baseline {
-            self.record_comparison(&result.name, cmp, commit);
+            self.record_comparison(&result.name, &result.labels, cmp, commit);
         }
     }
 
     /// Records a comparison with the baseline: speedups, baseline times, the
-    /// change, and a regression when there is one.
-    pub fn record_comparison(&self, name: &str, cmp: &BaselineComparison, commit: &str) {
+    /// change, and a regression when there is one. `labels` (the
+    /// benchmark's own, and its case's) go on every series.
+    pub fn record_comparison(
+        &self,
+        name: &str,
+        labels: &[(String, String)],
+        cmp: &BaselineComparison,
+        commit: &str,
+    ) {
         let ms = |ns: f64| ns / 1e6;
+        let with = |mut attrs: Vec<KeyValue>| {
+            attrs.push(KeyValue::new("benchmark_name", name.to_owned()));
+            attrs.extend(
+                labels
+                    .iter()
+                    .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
+            );
+            attrs
+        };
         let version = KeyValue::new("baseline_version", cmp.baseline_version.clone());
-        let name = KeyValue::new("benchmark_name", name.to_owned());
         for (i, label) in PERCENTILES.iter().enumerate() {
-            let attrs = [
-                name.clone(),
-                KeyValue::new("percentile", *label),
-                version.clone(),
-            ];
+            let attrs = with(vec![KeyValue::new("percentile", *label), version.clone()]);
             self.speedup.record(cmp.speedup[i], &attrs);
             self.baseline.record(ms(cmp.baseline_ns[i]), &attrs);
         }
-        self.change.record(
-            cmp.comparison.change * 100.0,
-            &[name.clone(), version.clone()],
-        );
+        self.change
+            .record(cmp.comparison.change * 100.0, &with(vec![version.clone()]));
         if let Some(severity) = cmp.severity() {
             self.regressions.add(
                 1,
-                &[
-                    name,
+                &with(vec![
                     KeyValue::new("severity", severity.as_str()),
                     KeyValue::new("commit_hash", commit.to_owned()),
-                ],
+                ]),
             );
         }
     }
