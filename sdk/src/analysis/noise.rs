@@ -6,10 +6,15 @@
 //! call significant is not a regression while the current mean stays under
 //! the upper prediction bound of the last runs' means.
 //!
-//! The bound is the one-sided `1 - α` prediction interval of one more
-//! observation from `n` earlier means with mean `m` and standard deviation
-//! `s`: `m + t(1 - α, n - 1) · s · √(1 + 1/n)`, with the policy's α (0.01 by
-//! default). It needs [`MIN_RUNS`] earlier runs; the last [`MAX_RUNS`] count.
+//! The bound is the one-sided `1 - α` prediction interval of one more run's
+//! mean, computed on the logarithms of the earlier means (a busy machine
+//! slows a run by a factor, and its slow runs are further from the median
+//! than its fast ones): with `m` and `s` the mean and standard deviation of
+//! the `n` earlier runs' log-means, `exp(m + t(1 - α, n - 1) · s · √(1 +
+//! 1/n))`. The gate shares its α (the policy's, 0.01 by default) over the
+//! run's benchmarks (Bonferroni), so that the run as a whole, not each
+//! benchmark, is wrong at most that often. It needs [`MIN_RUNS`] earlier
+//! runs; the last [`MAX_RUNS`] count.
 
 use crate::measure::quantile_upper;
 
@@ -26,9 +31,9 @@ pub enum RunNoise {
     Spread {
         /// Runs counted.
         runs: usize,
-        /// Mean of their means, ns.
+        /// Geometric mean of their means, ns.
         mean: f64,
-        /// Standard deviation of their means, ns.
+        /// Standard deviation of the logarithms of their means.
         std_dev: f64,
         /// Upper prediction bound of one more run's mean, ns.
         upper: f64,
@@ -44,8 +49,13 @@ impl RunNoise {
     /// The spread of `means` (oldest first; the last [`MAX_RUNS`] count) at
     /// significance `alpha`.
     pub fn of(means: &[f64], alpha: f64) -> RunNoise {
-        let means: Vec<f64> = means.iter().copied().filter(|m| m.is_finite()).collect();
-        let recent = &means[means.len().saturating_sub(MAX_RUNS)..];
+        let logs: Vec<f64> = means
+            .iter()
+            .copied()
+            .filter(|m| m.is_finite() && *m > 0.0)
+            .map(f64::ln)
+            .collect();
+        let recent = &logs[logs.len().saturating_sub(MAX_RUNS)..];
         let n = recent.len();
         if n < MIN_RUNS {
             return RunNoise::TooFew { runs: n };
@@ -56,9 +66,9 @@ impl RunNoise {
         let t = quantile_upper(1.0 - alpha.clamp(1e-9, 0.5), (n - 1) as f64);
         RunNoise::Spread {
             runs: n,
-            mean,
+            mean: mean.exp(),
             std_dev,
-            upper: mean + t * std_dev * (1.0 + 1.0 / n as f64).sqrt(),
+            upper: (mean + t * std_dev * (1.0 + 1.0 / n as f64).sqrt()).exp(),
         }
     }
 
