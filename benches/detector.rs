@@ -16,20 +16,11 @@ use std::time::{Duration, Instant};
 use benchscope::Verdict;
 use benchscope::config::Policy;
 use benchscope::internals::{Settings, measure};
+use benchscope_benches::work;
 
 const ROUNDS: usize = 30;
 /// Work units of the unchanged function: about 20 µs per call here.
 const BASE_WORK: u64 = 20_000;
-
-fn work(units: u64) -> u64 {
-    let mut x = black_box(0x9e37_79b9_7f4a_7c15_u64);
-    for _ in 0..units {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-    }
-    x
-}
 
 fn samples(units: u64) -> Vec<f64> {
     let settings = Settings {

@@ -3,10 +3,10 @@
 //! doing `GATE_WORK` percent of their usual work (default 100), which is how
 //! the gate bench injects a 3 % or a 10 % slowdown without rebuilding.
 
-use std::hint::black_box;
 use std::sync::OnceLock;
 
 use benchscope::monitored_bench;
+use benchscope_benches::work;
 
 /// Work units scaled by `GATE_WORK` percent.
 fn units(base: u64) -> u64 {
@@ -18,16 +18,6 @@ fn units(base: u64) -> u64 {
             .unwrap_or(100)
     });
     base * percent / 100
-}
-
-fn work(units: u64) -> u64 {
-    let mut x = black_box(0x9e37_79b9_7f4a_7c15_u64);
-    for _ in 0..units {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-    }
-    x
 }
 
 #[monitored_bench(group = "gate", args = [200, 2_000, 20_000, 200_000])]

@@ -51,6 +51,7 @@ fn result(i: usize) -> BenchResult {
                 verdict: Verdict::Unchanged,
             },
             allocations: None,
+            instructions: None,
         }),
         samples_ns,
         stats,
@@ -58,6 +59,7 @@ fn result(i: usize) -> BenchResult {
         finished_at: 1.8e9,
         incomparable: None,
         allocations: None,
+        instructions: None,
     }
 }
 

@@ -108,21 +108,16 @@ impl Harness {
         let command = Command::from_args(args, env)?;
         if child.is_some() {
             // Nothing but the one routine: no outputs, no history.
-            return Ok(Some(Harness {
-                mode: Mode::Test,
-                suite: Suite::new(command.loaded.config.clone()),
+            let suite = Suite::new(command.loaded.config.clone());
+            return Ok(Some(Harness::new(
                 command,
-                session: None,
+                Mode::Test,
+                suite,
                 #[cfg(feature = "history")]
-                history: None,
-                announced: Vec::new(),
-                seen: BTreeSet::new(),
-                defined: 0,
-                selected: 0,
-                failures: Vec::new(),
+                None,
                 criterion_rules,
                 child,
-            }));
+            )));
         }
         if command.args.print_config {
             print!("{}", command.loaded.render());
@@ -185,7 +180,26 @@ impl Harness {
                 });
             }
         }
-        Ok(Some(Harness {
+        Ok(Some(Harness::new(
+            command,
+            mode,
+            suite,
+            #[cfg(feature = "history")]
+            history,
+            criterion_rules,
+            None,
+        )))
+    }
+
+    fn new(
+        command: Command,
+        mode: Mode,
+        suite: Suite,
+        #[cfg(feature = "history")] history: Option<crate::analysis::history::History>,
+        criterion_rules: bool,
+        child: Option<(String, u64, bool)>,
+    ) -> Harness {
+        Harness {
             command,
             mode,
             suite,
@@ -198,8 +212,8 @@ impl Harness {
             selected: 0,
             failures: Vec::new(),
             criterion_rules,
-            child: None,
-        }))
+            child,
+        }
     }
 
     /// What this run does with each benchmark.

@@ -115,6 +115,7 @@ pub struct Counting {
 
 impl Counting {
     /// Finds `valgrind` on the `PATH`; the error names the package.
+    #[cfg(feature = "harness")]
     pub fn find(iterations: u64, cache_sim: bool, out_dir: PathBuf) -> Result<Counting, String> {
         let found = std::env::var_os("PATH").and_then(|paths| {
             std::env::split_paths(&paths)

@@ -57,6 +57,7 @@ impl Suite {
 
     /// Also counts each benchmark's instructions under Callgrind: the
     /// bench target runs itself again, as the child of one benchmark.
+    #[cfg(feature = "harness")]
     pub(crate) fn with_counting(mut self, counting: Counting) -> Suite {
         self.counting = Some(counting);
         self
