@@ -15,7 +15,9 @@ use syn::spanned::Spanned;
 use syn::{FnArg, GenericParam, ItemFn, Type};
 
 use crate::attr::Options;
-use crate::expand::{Mode, is_mut_ref_bencher, mentions_bencher, threads_with_bencher, throughput};
+use crate::signature::{
+    Mode, is_mut_ref_bencher, mentions_bencher, threads_with_bencher, throughput,
+};
 
 /// Checks the function against `args`, `consts` and `types`.
 pub(crate) fn mode(item: &ItemFn, options: &Options) -> syn::Result<Mode> {

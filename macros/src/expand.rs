@@ -5,26 +5,13 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{FnArg, ItemFn, ReturnType, Type};
+use syn::{FnArg, ItemFn, ReturnType};
 
 use crate::attr::Options;
 use crate::cases;
-
-/// How the attribute treats the function.
-pub(crate) enum Mode {
-    /// `fn f()`: registered as a benchmark, and instrumented when called.
-    Bench,
-    /// `fn f(b: &mut Bencher)`: registered as a benchmark.
-    BenchWithBencher,
-    /// `async fn f()` with `runtime = "..."`: registered as a benchmark run
-    /// on that runtime, and instrumented when called.
-    AsyncBench,
-    /// A function with `args`, `consts` or `types`: one benchmark case per
-    /// combination; `bencher` when it takes `b: &mut Bencher` first.
-    Cases { bencher: bool },
-    /// Anything else: each call is timed.
-    App,
-}
+use crate::signature::{
+    Mode, is_mut_ref_bencher, mentions_bencher, threads_with_bencher, throughput,
+};
 
 pub fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream> {
     let mode = mode(&item, &options)?;
@@ -265,16 +252,6 @@ fn registration(
     }
 }
 
-/// `Throughput::Bytes(expr as u64)` or `Elements(...)`.
-pub(crate) fn throughput(krate: &TokenStream, kind: &syn::Ident, n: &syn::Expr) -> TokenStream {
-    let variant = if kind == "bytes" {
-        quote!(Bytes)
-    } else {
-        quote!(Elements)
-    };
-    quote_spanned!(n.span()=> #krate::Throughput::#variant(#krate::__private::units(#n)))
-}
-
 /// A module-level item named after the benchmark: two benchmarks of the same
 /// name in one module then fail to compile, pointing at the second name.
 fn duplicate_guard(full_name: &str, span: Span) -> TokenStream {
@@ -413,15 +390,6 @@ fn async_mode(item: &ItemFn, runtime: &syn::LitStr) -> syn::Result<Mode> {
     Ok(Mode::AsyncBench)
 }
 
-/// `threads` with a `&mut Bencher`: the closure it is given cannot be
-/// shared between threads; the bencher has its own form.
-pub(crate) fn threads_with_bencher(span: Span) -> syn::Error {
-    syn::Error::new(
-        span,
-        "`threads` applies to a benchmark that does not take a `Bencher`; with one, call `b.iter_threads(n, || ...)` in its body",
-    )
-}
-
 fn app_reason(item: &ItemFn) -> &'static str {
     let sig = &item.sig;
     if sig.asyncness.is_some() {
@@ -433,31 +401,4 @@ fn app_reason(item: &ItemFn) -> &'static str {
     } else {
         "is `const`, `unsafe` or `extern`"
     }
-}
-
-/// Whether the argument's type is `Bencher` (by any path, behind any
-/// reference): `BencherConfig` or `MyBencher` is not.
-pub(crate) fn mentions_bencher(arg: &FnArg) -> bool {
-    let FnArg::Typed(pat) = arg else {
-        return false;
-    };
-    let mut ty = &*pat.ty;
-    while let Type::Reference(r) = ty {
-        ty = &r.elem;
-    }
-    is_bencher_path(ty)
-}
-
-fn is_bencher_path(ty: &Type) -> bool {
-    matches!(ty, Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "Bencher"))
-}
-
-pub(crate) fn is_mut_ref_bencher(arg: &FnArg) -> bool {
-    let FnArg::Typed(pat) = arg else {
-        return false;
-    };
-    let Type::Reference(r) = &*pat.ty else {
-        return false;
-    };
-    r.mutability.is_some() && is_bencher_path(&r.elem)
 }

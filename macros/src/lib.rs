@@ -3,11 +3,13 @@
 //!
 //! The crate is split as the work is: `attr.rs` parses the options,
 //! `expand.rs` generates the registration and the calls into the runtime,
-//! `cases.rs` the cases of a benchmark with `args`, `consts` or `types`.
+//! `cases.rs` the cases of a benchmark with `args`, `consts` or `types`, on
+//! what `signature.rs` says about the function.
 
 mod attr;
 mod cases;
 mod expand;
+mod signature;
 
 use proc_macro::TokenStream;
 

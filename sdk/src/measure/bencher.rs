@@ -431,7 +431,7 @@ pub mod loops {
         let end = Barrier::new(threads);
         let iterations = AtomicU64::new(0);
         let stop = AtomicBool::new(false);
-        let counting = crate::CountingAlloc::installed();
+        let counting = alloc::CountingAlloc::installed();
         let panicked: Mutex<Option<Box<dyn std::any::Any + Send>>> = Mutex::new(None);
         let run = |n: u64| {
             for _ in 0..n {
