@@ -268,16 +268,20 @@ impl Instruments {
         }
     }
 
-    /// Records a benchmark that failed (panicked or never iterated).
-    pub fn record_failure(&self, name: &str, environment: &str) {
-        self.runs.add(
-            1,
-            &[
-                KeyValue::new("benchmark_name", name.to_owned()),
-                KeyValue::new("environment", environment.to_owned()),
-                KeyValue::new("status", "failed"),
-            ],
+    /// Records a benchmark that failed (panicked or never iterated), with
+    /// its case's labels.
+    pub fn record_failure(&self, name: &str, labels: &[(String, String)], environment: &str) {
+        let mut attrs = vec![
+            KeyValue::new("benchmark_name", name.to_owned()),
+            KeyValue::new("environment", environment.to_owned()),
+            KeyValue::new("status", "failed"),
+        ];
+        attrs.extend(
+            labels
+                .iter()
+                .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
         );
+        self.runs.add(1, &attrs);
     }
 
     /// Records the end of a suite: its duration and the pipeline status.

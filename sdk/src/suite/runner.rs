@@ -264,6 +264,13 @@ impl<'a> Session<'a> {
         let span = tracing::info_span!("benchmark", otel.name = %name, benchmark.name = %name);
         #[cfg(feature = "traces")]
         let entered = span.enter();
+        // For a failure's series: the attribute's labels and the case's.
+        let case_labels: Vec<(String, String)> = options
+            .labels
+            .iter()
+            .map(|&(k, v)| (k.to_owned(), v.to_owned()))
+            .chain(labels.iter().cloned())
+            .collect();
         let outcome = self.measure(&name, labels, &options, body);
         #[cfg(feature = "traces")]
         drop(entered);
@@ -287,9 +294,11 @@ impl<'a> Session<'a> {
                     use tracing_opentelemetry::OpenTelemetrySpanExt as _;
                     span.set_attribute("error.message", error.to_string());
                 }
-                self.telemetry
-                    .instruments()
-                    .record_failure(&name, &config.environment);
+                self.telemetry.instruments().record_failure(
+                    &name,
+                    &case_labels,
+                    &config.environment,
+                );
                 self.reporter.bench_failed(&name, &error);
                 self.failures.push(Failure {
                     name,
