@@ -59,6 +59,27 @@ pub(crate) fn short_commit(commit: &str) -> String {
     commit.chars().take(12).collect()
 }
 
+/// A count per iteration: whole when it is, two decimals otherwise
+/// (`2`, `0.05`).
+pub(crate) fn format_count(v: f64) -> String {
+    if (v - v.round()).abs() < 0.005 {
+        format!("{}", v.round())
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// Bytes, in B, KiB or MiB.
+pub(crate) fn format_bytes(v: f64) -> String {
+    if v < 1024.0 {
+        format!("{} B", format_count(v))
+    } else if v < 1024.0 * 1024.0 {
+        format!("{:.1} KiB", v / 1024.0)
+    } else {
+        format!("{:.1} MiB", v / (1024.0 * 1024.0))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,6 +99,15 @@ mod tests {
         assert_eq!(format_rate(2e9, "bits"), "2.0 Gbit/s");
         assert_eq!(format_change(0.125), "+12.5%");
         assert_eq!(format_change(-0.02), "-2.0%");
+    }
+
+    #[test]
+    fn counts_and_bytes() {
+        assert_eq!(format_count(3.0), "3");
+        assert_eq!(format_count(0.05), "0.05");
+        assert_eq!(format_bytes(10.0), "10 B");
+        assert_eq!(format_bytes(8192.0), "8.0 KiB");
+        assert_eq!(format_bytes(524_288.0 * 2.0), "1.0 MiB");
     }
 
     #[test]

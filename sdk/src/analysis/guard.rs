@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 use super::baseline::Baseline;
 use super::noise::RunNoise;
 use super::regression::Policy;
-use crate::format::{format_change, format_ns};
+use crate::format::{format_change, format_count, format_ns};
 use crate::measure::complexity::Class;
 use crate::results::Verdict;
 use crate::results::{BaselineComparison, Severity, SuiteRun};
@@ -59,15 +59,6 @@ pub struct GuardReport {
     pub fail_on: Severity,
     /// What the gate lets through besides regressions below `fail_on`.
     pub allow: Allow,
-}
-
-/// An instruction count, whole when it is.
-fn count(v: f64) -> String {
-    if (v - v.round()).abs() < 0.005 {
-        format!("{}", v.round())
-    } else {
-        format!("{v:.2}")
-    }
 }
 
 /// A benchmark whose complexity class changed against the baseline.
@@ -269,8 +260,8 @@ impl GuardReport {
             let _ = write!(
                 verdict,
                 "; instructions/iter {} → {} ({:+.2} %{})",
-                count(i.baseline),
-                count(i.current),
+                format_count(i.baseline),
+                format_count(i.current),
                 i.change * 100.0,
                 i.severity
                     .map_or(String::new(), |s| format!(", REGRESSED ({})", s.as_str()))

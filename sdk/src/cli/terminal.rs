@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::error::Error;
-use crate::format::{format_change, format_ns, format_rate};
+use crate::format::{format_bytes, format_change, format_count, format_ns, format_rate};
 use crate::measure::bencher::Progress;
 use crate::measure::complexity::Class;
 use crate::results::report::Endpoints;
@@ -296,26 +296,6 @@ fn complexity_table(run: &SuiteRun) -> String {
         );
     }
     out
-}
-
-/// A count per iteration: whole when it is, two decimals otherwise.
-fn format_count(v: f64) -> String {
-    if (v - v.round()).abs() < 0.005 {
-        format!("{}", v.round())
-    } else {
-        format!("{v:.2}")
-    }
-}
-
-/// Bytes, in B, KiB or MiB.
-fn format_bytes(v: f64) -> String {
-    if v < 1024.0 {
-        format!("{} B", format_count(v))
-    } else if v < 1024.0 * 1024.0 {
-        format!("{:.1} KiB", v / 1024.0)
-    } else {
-        format!("{:.1} MiB", v / (1024.0 * 1024.0))
-    }
 }
 
 /// An instruction count's change: `+1.02 % REGRESSED (major)` or `+0.00 %`.

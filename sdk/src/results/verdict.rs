@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::format::format_count;
+
 /// How bad a regression is, by its magnitude.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -212,18 +214,10 @@ impl AllocChange {
     pub fn describe(&self) -> String {
         format!(
             "allocs/iter {} → {}, bytes/iter {} → {}",
-            short(self.baseline_allocs),
-            short(self.allocs),
-            short(self.baseline_bytes),
-            short(self.bytes)
+            format_count(self.baseline_allocs),
+            format_count(self.allocs),
+            format_count(self.baseline_bytes),
+            format_count(self.bytes)
         )
-    }
-}
-
-fn short(v: f64) -> String {
-    if (v - v.round()).abs() < 0.005 {
-        format!("{}", v.round())
-    } else {
-        format!("{v:.2}")
     }
 }
