@@ -190,17 +190,18 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for CountingAlloc<A> {
 /// threads reported into it.
 pub(crate) fn totals() -> Totals {
     COUNTERS
-        .try_with(|c| {
-            Totals {
-                allocs: c.allocs.get(),
-                deallocs: c.deallocs.get(),
-                bytes: c.bytes.get(),
-                live: c.live.get(),
-            }
-            .minus(c.excluded.get())
-            .plus(c.absorbed.get())
-        })
+        .try_with(|c| raw(c).minus(c.excluded.get()).plus(c.absorbed.get()))
         .unwrap_or_default()
+}
+
+/// What this thread's allocator calls counted, all of it.
+fn raw(c: &Counters) -> Totals {
+    Totals {
+        allocs: c.allocs.get(),
+        deallocs: c.deallocs.get(),
+        bytes: c.bytes.get(),
+        live: c.live.get(),
+    }
 }
 
 /// Runs `f` (setup, or dropping inputs and outputs) without counting what
@@ -209,16 +210,7 @@ pub(crate) fn excluded<T>(f: impl FnOnce() -> T) -> T {
     if !CountingAlloc::installed() {
         return f();
     }
-    let raw = || {
-        COUNTERS
-            .try_with(|c| Totals {
-                allocs: c.allocs.get(),
-                deallocs: c.deallocs.get(),
-                bytes: c.bytes.get(),
-                live: c.live.get(),
-            })
-            .unwrap_or_default()
-    };
+    let raw = || COUNTERS.try_with(raw).unwrap_or_default();
     let before = raw();
     let peak = COUNTERS.try_with(|c| c.peak.get()).unwrap_or_default();
     let out = f();
