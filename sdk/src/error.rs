@@ -142,6 +142,14 @@ pub enum Error {
         /// The plotting library's error.
         message: String,
     },
+    /// A command `benchscope compare` runs (git, cargo, a bench target) failed.
+    #[error("`{command}` {message}")]
+    Command {
+        /// The command line, shortened.
+        command: String,
+        /// What went wrong, and what to do.
+        message: String,
+    },
     /// The OpenTelemetry SDK refused an operation.
     #[error("OpenTelemetry: {0}")]
     Telemetry(String),

@@ -13,6 +13,7 @@ use std::fmt::Write as _;
 
 use super::baseline::Baseline;
 use super::noise::RunNoise;
+use super::paired::Paired;
 use super::regression::Policy;
 use crate::format::{format_change, format_count, format_ns};
 use crate::measure::complexity::Class;
@@ -35,6 +36,9 @@ pub struct GuardRow {
     pub noise: Option<RunNoise>,
     /// The samples' verdict, when the noise between runs overruled it.
     pub overruled: Option<Verdict>,
+    /// The paired rounds of `benchscope compare`, whose test decided the
+    /// time's verdict ([`GuardReport::pair_rounds`]).
+    pub paired: Option<Paired>,
 }
 
 /// The gate's decision for a run.
@@ -119,6 +123,7 @@ impl GuardReport {
                     comparison,
                     noise: None,
                     overruled: None,
+                    paired: None,
                 }),
                 Ok(None) => new.push(result.name.clone()),
                 Err(reason) => incomparable.push((result.name.clone(), reason)),
@@ -180,6 +185,41 @@ impl GuardReport {
             }
             row.noise = Some(noise);
         }
+    }
+
+    /// Decides the time's verdict by paired rounds (`benchscope compare`):
+    /// `rounds` holds each benchmark's (baseline, candidate) means, one
+    /// pair per round. The policy's α is shared over the rows (Bonferroni).
+    /// A row without enough rounds becomes incomparable: the samples alone
+    /// are exactly what pairing is there to avoid.
+    pub fn pair_rounds(
+        &mut self,
+        rounds: &std::collections::BTreeMap<String, Vec<(f64, f64)>>,
+        policy: &Policy,
+    ) {
+        let alpha = policy.alpha / self.rows.len().max(1) as f64;
+        let mut kept = Vec::with_capacity(self.rows.len());
+        for mut row in std::mem::take(&mut self.rows) {
+            let pairs = rounds.get(&row.name).map_or(&[][..], Vec::as_slice);
+            match Paired::of(pairs, alpha) {
+                Some(paired) => {
+                    row.comparison.comparison = paired.comparison(policy);
+                    row.baseline_mean = geometric_mean(pairs.iter().map(|p| p.0));
+                    row.current_mean = geometric_mean(pairs.iter().map(|p| p.1));
+                    row.paired = Some(paired);
+                    kept.push(row);
+                }
+                None => self.incomparable.push((
+                    row.name,
+                    format!(
+                        "{} paired round(s) with positive means, {} needed",
+                        pairs.len(),
+                        super::paired::MIN_ROUNDS
+                    ),
+                )),
+            }
+        }
+        self.rows = kept;
     }
 
     /// The regressions at or above `fail_on`.
@@ -252,6 +292,9 @@ impl GuardReport {
                 let _ = write!(verdict, " ({})", noise.describe(r.current_mean));
             }
             _ => {}
+        }
+        if let Some(paired) = &r.paired {
+            let _ = write!(verdict, " ({})", paired.describe());
         }
         if let Some(a) = c.allocations.filter(|a| a.regressed) {
             let _ = write!(verdict, "; allocations REGRESSED ({})", a.describe());
@@ -392,6 +435,11 @@ impl GuardReport {
         }
         out
     }
+}
+
+fn geometric_mean(xs: impl ExactSizeIterator<Item = f64>) -> f64 {
+    let n = xs.len() as f64;
+    (xs.map(f64::ln).sum::<f64>() / n).exp()
 }
 
 #[cfg(test)]

@@ -11,6 +11,8 @@ pub(crate) mod guard;
 pub(crate) mod history;
 #[cfg(feature = "cli")]
 pub(crate) mod noise;
+#[cfg(feature = "cli")]
+pub(crate) mod paired;
 #[cfg(feature = "report")]
 pub(crate) mod plot;
 pub(crate) mod regression;

@@ -34,6 +34,9 @@ pub struct Policy {
     pub major: f64,
     /// Relative slowdown from which a regression is critical.
     pub critical: f64,
+    /// Smallest relative change that counts in `benchscope compare`'s
+    /// paired rounds, where drift cancels (0.01 = 1 %).
+    pub paired_floor: f64,
 }
 
 impl Default for Policy {
@@ -43,6 +46,7 @@ impl Default for Policy {
             noise_floor: 0.05,
             major: 0.20,
             critical: 0.50,
+            paired_floor: 0.01,
         }
     }
 }

@@ -3,6 +3,8 @@
 //! [--quick] ...`, and (`cli` feature) the `benchscope` command in
 //! `tool.rs`. This is the one place that prints and exits.
 
+#[cfg(feature = "cli")]
+mod compare;
 pub(crate) mod harness;
 mod terminal;
 #[cfg(feature = "cli")]

@@ -1,4 +1,5 @@
-//! The `benchscope` command: `guard` (the CI gate), `analyze` (history and
+//! The `benchscope` command: `guard` (the CI gate), `compare` (interleaved
+//! A/B runs of two builds), `analyze` (history and
 //! report), `baseline` (list, export, import) and `history` (backup,
 //! restore). Exit codes: 0 success, 1 a blocking regression (guard), 2 bad
 //! input.
@@ -74,6 +75,11 @@ pub(crate) enum ToolCommand {
         #[arg(long)]
         samples_only: bool,
     },
+    /// Build a bench target at REV (default: the merge base with the
+    /// default branch) and at the working tree, run each benchmark by both
+    /// in alternating rounds and decide by a paired test; exit 1 on a
+    /// regression at or above --fail-on.
+    Compare(super::compare::CompareArgs),
     /// Trends per benchmark across the history, the commits where step
     /// changes began, and an HTML report with plots.
     Analyze {
@@ -260,15 +266,27 @@ fn run(tool: Tool) -> Result<ExitCode, Error> {
                 }
             }
             println!("{}", report.table());
-            let markdown = report.markdown();
-            let mut targets: Vec<PathBuf> = summary.into_iter().collect();
-            if let Some(step) = std::env::var_os("GITHUB_STEP_SUMMARY") {
-                targets.push(PathBuf::from(step));
-            }
-            for path in targets {
-                append(&path, &markdown)?;
-            }
+            write_summary(summary, &report.markdown())?;
             export_verdict(&loaded, &current, &report)?;
+            Ok(if report.failed() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        ToolCommand::Compare(args) => {
+            let compared = super::compare::run(&loaded, &args)?;
+            let report = &compared.report;
+            match args.output {
+                super::compare::Output::Table => println!("{}", report.table()),
+                super::compare::Output::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&super::compare::CompareJson::of(&compared))
+                        .expect("the comparison serializes")
+                ),
+            }
+            write_summary(args.summary, &report.markdown())?;
+            export_verdict(&loaded, &compared.candidate, report)?;
             Ok(if report.failed() {
                 ExitCode::FAILURE
             } else {
@@ -394,6 +412,18 @@ fn no_history() -> Error {
         value: "none".into(),
         reason: "this needs the history, which is off; drop BENCHSCOPE_HISTORY=none or pass --results FILE".into(),
     }
+}
+
+/// Appends the Markdown summary to `summary` and to $GITHUB_STEP_SUMMARY.
+fn write_summary(summary: Option<PathBuf>, markdown: &str) -> Result<(), Error> {
+    let mut targets: Vec<PathBuf> = summary.into_iter().collect();
+    if let Some(step) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+        targets.push(PathBuf::from(step));
+    }
+    for path in targets {
+        append(&path, markdown)?;
+    }
+    Ok(())
 }
 
 fn append(path: &std::path::Path, text: &str) -> Result<(), Error> {

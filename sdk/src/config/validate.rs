@@ -200,6 +200,7 @@ impl Check<'_> {
         fraction("regression.noise_floor", p.noise_floor, 10.0)?;
         fraction("regression.major", p.major, 1000.0)?;
         fraction("regression.critical", p.critical, 1000.0)?;
+        fraction("regression.paired_floor", p.paired_floor, 10.0)?;
         if p.critical < p.major {
             return Err(self.bad(
                 "regression.critical",

@@ -161,7 +161,18 @@ impl Counting {
         .arg(exe)
         .env(CHILD_VAR, name)
         .env(ITERATIONS_VAR, self.iterations.to_string())
+        // The child runs one routine and exports nothing. The parent's
+        // exporter flags do not reach it, so the environment must not ask
+        // for exporters this build may lack.
+        .env("BENCHSCOPE_EXPORTERS", "none")
+        .env("BENCHSCOPE_TRACES", "none")
+        .env("BENCHSCOPE_HISTORY", "none")
         .stdin(std::process::Stdio::null());
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("OTEL_") {
+                cmd.env_remove(key);
+            }
+        }
         let out = cmd
             .output()
             .map_err(|e| format!("cannot run {}: {e}", self.valgrind.display()))?;

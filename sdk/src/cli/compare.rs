@@ -1,0 +1,718 @@
+//! `benchscope compare [REV]`: the bench target built at REV (default: the
+//! merge base with the default branch) in a git worktree and at the working
+//! tree, each benchmark run by the two builds in alternating rounds, and the
+//! rounds' pairs decided by the paired test of
+//! [`analysis::paired`](crate::analysis::paired).
+//!
+//! The baseline is checked out in one worktree, `target/benchscope/compare/
+//! baseline`, with its own target folder beside it; both stay, so that the
+//! next comparison builds incrementally whatever its revision (the working
+//! tree builds into the project's target folder as usual).
+//! Every round is a process of its own (`TARGET NAME --exact --quick
+//! --output json ...`), the order alternating A B, B A, ..., so that both
+//! sides see the same machine.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde::Serialize;
+
+use super::tool::FailOn;
+use crate::analysis::baseline::Baseline;
+use crate::analysis::guard::{Allow, GuardReport};
+use crate::analysis::paired::Paired;
+use crate::config::Loaded;
+use crate::error::Error;
+use crate::measure::stats::Stats;
+use crate::results::{BaselineComparison, BenchResult, SuiteRun};
+
+/// What `benchscope compare` was asked.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct CompareArgs {
+    /// The baseline revision (default: the merge base of HEAD with the
+    /// default branch: origin/HEAD, else main, else master).
+    #[arg(value_name = "REV")]
+    pub rev: Option<String>,
+    /// The bench target to build and run (`harness = false`).
+    #[arg(long, value_name = "NAME", conflicts_with = "example")]
+    pub bench: Option<String>,
+    /// Or the example to build and run.
+    #[arg(long, value_name = "NAME")]
+    pub example: Option<String>,
+    /// The package holding the target, in a workspace.
+    #[arg(short, long, value_name = "SPEC")]
+    pub package: Option<String>,
+    /// Features to build the target with (both sides).
+    #[arg(long, value_name = "FEATURES")]
+    pub features: Option<String>,
+    /// Only benchmarks whose name contains this.
+    #[arg(long, value_name = "FILTER")]
+    pub filter: Option<String>,
+    /// Rounds per benchmark; each round runs the benchmark once on each side.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(3..=1000))]
+    pub rounds: u32,
+    /// Each round measures with the target's own settings instead of
+    /// `--quick` (the rounds, not one long run, carry the verdict).
+    #[arg(long)]
+    pub full: bool,
+    /// `time` (default), or `instructions`: also count each side's
+    /// instructions per iteration once under Callgrind and compare them.
+    #[arg(long, value_name = "MODE", default_value = "time")]
+    pub measure: String,
+    /// The smallest severity that fails the comparison.
+    #[arg(long, value_enum, default_value = "major")]
+    pub fail_on: FailOn,
+    /// `table` (default) or `json` on standard output.
+    #[arg(long, value_enum, default_value = "table")]
+    pub output: Output,
+    /// Also write the Markdown summary here (it always goes to
+    /// $GITHUB_STEP_SUMMARY when that is set).
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
+    /// Pass when a benchmark could not be compared.
+    #[arg(long)]
+    pub allow_incomparable: bool,
+    /// Skip the builds: the baseline's executable (with --candidate-exe).
+    #[arg(long, value_name = "FILE", requires = "candidate_exe")]
+    pub baseline_exe: Option<PathBuf>,
+    /// Skip the builds: the candidate's executable (with --baseline-exe).
+    #[arg(long, value_name = "FILE", requires = "baseline_exe")]
+    pub candidate_exe: Option<PathBuf>,
+}
+
+/// `--output` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Output {
+    /// The table.
+    Table,
+    /// One JSON document.
+    Json,
+}
+
+/// One side of the comparison: an executable, where it runs, its label.
+#[derive(Debug, Clone)]
+struct Side {
+    exe: PathBuf,
+    /// The package's folder: the child's working directory and
+    /// CARGO_MANIFEST_DIR, as under `cargo bench`.
+    dir: PathBuf,
+    /// The commit (baseline) or `HEAD` commit plus `+dirty` (candidate).
+    version: String,
+}
+
+/// The outcome: the report and the sides' labels.
+pub(crate) struct Compared {
+    pub report: GuardReport,
+    pub candidate: SuiteRun,
+}
+
+/// Runs `benchscope compare`; prints progress on standard error.
+pub(crate) fn run(loaded: &Loaded, args: &CompareArgs) -> Result<Compared, Error> {
+    let counting = match args.measure.as_str() {
+        "time" => false,
+        "instructions" => true,
+        other => {
+            return Err(Error::Config {
+                key: "--measure".into(),
+                value: other.into(),
+                reason: "use time or instructions".into(),
+            });
+        }
+    };
+    let (a, b) = match (&args.baseline_exe, &args.candidate_exe) {
+        (Some(a), Some(b)) => {
+            let here = std::env::current_dir().map_err(|source| Error::Io {
+                action: "cannot read the working directory",
+                path: ".".into(),
+                source,
+            })?;
+            let side = |exe: &Path, version: &str| Side {
+                exe: exe.to_owned(),
+                dir: here.clone(),
+                version: version.into(),
+            };
+            (side(a, "baseline"), side(b, "candidate"))
+        }
+        _ => build_both(args)?,
+    };
+    let a_names = list(&a, args.filter.as_deref())?;
+    let b_names = list(&b, args.filter.as_deref())?;
+    let both: Vec<&String> = b_names.iter().filter(|n| a_names.contains(n)).collect();
+    eprintln!(
+        "compare: {} benchmark(s) on both sides, {} rounds each, alternating {} and {}",
+        both.len(),
+        args.rounds,
+        a.version,
+        b.version
+    );
+    let scratch = scratch_dir()?;
+    let mut a_results: BTreeMap<String, BenchResult> = BTreeMap::new();
+    let mut b_results: BTreeMap<String, BenchResult> = BTreeMap::new();
+    let mut rounds: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+    let mut failed: Vec<(String, String)> = Vec::new();
+    let mut templates: [Option<SuiteRun>; 2] = [None, None];
+    for (i, name) in both.iter().enumerate() {
+        let mut pairs = Vec::new();
+        let mut error = None;
+        for round in 0..args.rounds {
+            // A B in even rounds, B A in odd ones.
+            let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+            let mut means = [0.0; 2];
+            for side in order {
+                let (who, into) = if side == 0 {
+                    (&a, &mut a_results)
+                } else {
+                    (&b, &mut b_results)
+                };
+                let file = scratch.join(format!("round-{side}.json"));
+                match run_round(who, name, args.full, &file) {
+                    Ok(run) => {
+                        let Some(result) = run.get(name).cloned() else {
+                            error = Some(format!("{} did not measure it", who.version));
+                            break;
+                        };
+                        means[side] = result.stats.mean;
+                        merge(into, result);
+                        templates[side].get_or_insert(run);
+                    }
+                    Err(e) => {
+                        error = Some(format!("{}: {e}", who.version));
+                        break;
+                    }
+                }
+            }
+            if error.is_some() {
+                break;
+            }
+            pairs.push((means[0], means[1]));
+        }
+        match error {
+            Some(e) => {
+                eprintln!("[{}/{}] {name}: could not compare: {e}", i + 1, both.len());
+                a_results.remove(*name);
+                b_results.remove(*name);
+                failed.push(((*name).clone(), e));
+            }
+            None => {
+                let ratio = Paired::of(&pairs, 1.0).map_or(f64::NAN, |p| p.ratio);
+                eprintln!(
+                    "[{}/{}] {name}: {} rounds, ratio {ratio:.4}",
+                    i + 1,
+                    both.len(),
+                    pairs.len()
+                );
+                rounds.insert((*name).clone(), pairs);
+            }
+        }
+    }
+    if counting {
+        for (side, who, into) in [(0, &a, &mut a_results), (1, &b, &mut b_results)] {
+            eprintln!(
+                "compare: counting {}'s instructions under Callgrind",
+                who.version
+            );
+            let file = scratch.join(format!("count-{side}.json"));
+            let run = count(who, args.filter.as_deref(), &file)?;
+            for f in &run.failures {
+                eprintln!("warning: {}: {}: {}", who.version, f.name, f.error);
+            }
+            for counted in run.benchmarks {
+                if let Some(r) = into.get_mut(&counted.name) {
+                    r.instructions = counted.instructions;
+                }
+            }
+        }
+    }
+    let [a_template, b_template] = templates;
+    let side_run =
+        |template: Option<SuiteRun>, mut results: BTreeMap<String, BenchResult>, side: &Side| {
+            let mut run = template.unwrap_or_else(|| SuiteRun::new("", "", Vec::new()));
+            // In the candidate's listing order.
+            run.benchmarks = b_names.iter().filter_map(|n| results.remove(n)).collect();
+            run.commit.clone_from(&side.version);
+            run.failures.clear();
+            run.complexity = SuiteRun::fit_complexity(&run.benchmarks);
+            run
+        };
+    let baseline = Baseline {
+        version: a.version.clone(),
+        run: side_run(a_template, a_results, &a),
+    };
+    let candidate = side_run(b_template, b_results, &b);
+    let policy = &loaded.config.regression;
+    let mut report = GuardReport::compare(
+        &candidate,
+        &baseline,
+        policy,
+        args.fail_on.into(),
+        Allow {
+            empty: false,
+            incomparable: args.allow_incomparable,
+        },
+    );
+    // Benchmarks on one side only.
+    report.new = b_names
+        .iter()
+        .filter(|n| !a_names.contains(n))
+        .cloned()
+        .collect();
+    report.missing = a_names
+        .iter()
+        .filter(|n| !b_names.contains(n))
+        .cloned()
+        .collect();
+    report.incomparable.extend(failed);
+    report.pair_rounds(&rounds, policy);
+    Ok(Compared { report, candidate })
+}
+
+/// Adds `result`'s samples to the same benchmark's earlier rounds.
+fn merge(into: &mut BTreeMap<String, BenchResult>, result: BenchResult) {
+    match into.get_mut(&result.name) {
+        Some(kept) => {
+            kept.samples_ns.extend_from_slice(&result.samples_ns);
+            kept.iterations += result.iterations;
+            if let Some(stats) = Stats::from_samples(&kept.samples_ns) {
+                kept.stats = stats;
+            }
+        }
+        None => {
+            into.insert(result.name.clone(), result);
+        }
+    }
+}
+
+/// The JSON document of `--output json`.
+#[derive(Serialize)]
+pub(crate) struct CompareJson<'a> {
+    baseline: &'a str,
+    candidate: &'a str,
+    passed: bool,
+    failures: Vec<String>,
+    benchmarks: Vec<RowJson<'a>>,
+    new: &'a [String],
+    missing: &'a [String],
+    incomparable: Vec<IncomparableJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct RowJson<'a> {
+    name: &'a str,
+    baseline_mean_ns: f64,
+    candidate_mean_ns: f64,
+    verdict: String,
+    comparison: &'a BaselineComparison,
+    paired: Option<&'a Paired>,
+}
+
+#[derive(Serialize)]
+struct IncomparableJson<'a> {
+    name: &'a str,
+    reason: &'a str,
+}
+
+impl<'a> CompareJson<'a> {
+    pub(crate) fn of(compared: &'a Compared) -> CompareJson<'a> {
+        let r = &compared.report;
+        CompareJson {
+            baseline: &r.baseline_version,
+            candidate: &r.commit,
+            passed: !r.failed(),
+            failures: r.failures(),
+            benchmarks: r
+                .rows
+                .iter()
+                .map(|row| RowJson {
+                    name: &row.name,
+                    baseline_mean_ns: row.baseline_mean,
+                    candidate_mean_ns: row.current_mean,
+                    verdict: row.comparison.comparison.verdict.describe(),
+                    comparison: &row.comparison,
+                    paired: row.paired.as_ref(),
+                })
+                .collect(),
+            new: &r.new,
+            missing: &r.missing,
+            incomparable: r
+                .incomparable
+                .iter()
+                .map(|(name, reason)| IncomparableJson { name, reason })
+                .collect(),
+        }
+    }
+}
+
+/// A private folder for the rounds' results files.
+fn scratch_dir() -> Result<PathBuf, Error> {
+    let dir = std::env::temp_dir().join(format!("benchscope-compare-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
+        action: "cannot create the scratch folder",
+        path: dir.clone(),
+        source,
+    })?;
+    Ok(dir)
+}
+
+/// The child's command: the side's executable in its package folder, with
+/// no exporter, no history, and the measurement mode left to the flags;
+/// none of this command's OTEL_* and BENCHSCOPE_* variables but the
+/// configuration file's.
+fn child(side: &Side) -> Command {
+    let mut cmd = Command::new(&side.exe);
+    // The target's own configuration, not the one this command exports by.
+    for (key, _) in std::env::vars_os() {
+        let key_text = key.to_string_lossy();
+        if key_text.starts_with("OTEL_")
+            || (key_text.starts_with("BENCHSCOPE_") && key_text != "BENCHSCOPE_CONFIG")
+        {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.current_dir(&side.dir)
+        .env("CARGO_MANIFEST_DIR", &side.dir)
+        .args([
+            "--bench",
+            "--no-history",
+            "--exporters",
+            "none",
+            "--traces",
+            "none",
+        ]);
+    cmd
+}
+
+/// The side's benchmarks matching `filter`.
+fn list(side: &Side, filter: Option<&str>) -> Result<Vec<String>, Error> {
+    let mut cmd = child(side);
+    cmd.arg("--list");
+    if let Some(f) = filter {
+        cmd.arg(f);
+    }
+    let out = output(cmd, &side.exe)?;
+    Ok(String::from_utf8_lossy(&out)
+        .lines()
+        .filter_map(|l| l.strip_suffix(": benchmark"))
+        .map(str::to_owned)
+        .collect())
+}
+
+/// One round: `name` measured once by `side`.
+fn run_round(side: &Side, name: &str, full: bool, file: &Path) -> Result<SuiteRun, Error> {
+    let mut cmd = child(side);
+    cmd.args([name, "--exact", "--output", "json"]).arg(file);
+    if !full {
+        cmd.arg("--quick");
+    }
+    let _ = std::fs::remove_file(file);
+    let status = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| spawn_error(&side.exe, &e))?;
+    // A failing benchmark still writes its results file; the file says why.
+    if !file.is_file() {
+        return Err(Error::Command {
+            command: side.exe.display().to_string(),
+            message: format!(
+                "wrote no results ({}): {}",
+                status.status,
+                last_line(&status.stderr)
+            ),
+        });
+    }
+    let run = SuiteRun::read_json(file)?;
+    if let Some(f) = run.failures.iter().find(|f| f.name == name) {
+        return Err(Error::Command {
+            command: side.exe.display().to_string(),
+            message: format!("failed the benchmark: {}", f.error),
+        });
+    }
+    Ok(run)
+}
+
+/// Every matching benchmark of `side` counted once under Callgrind.
+fn count(side: &Side, filter: Option<&str>, file: &Path) -> Result<SuiteRun, Error> {
+    let mut cmd = child(side);
+    cmd.args(["--quick", "--measure", "instructions", "--output", "json"])
+        .arg(file);
+    if let Some(f) = filter {
+        cmd.arg(f);
+    }
+    let _ = std::fs::remove_file(file);
+    let out = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| spawn_error(&side.exe, &e))?;
+    if !out.status.success() && !file.is_file() {
+        return Err(Error::Command {
+            command: format!("{} --measure instructions", side.exe.display()),
+            message: format!("failed ({}): {}", out.status, last_line(&out.stderr)),
+        });
+    }
+    SuiteRun::read_json(file)
+}
+
+/// Builds the target at the baseline revision (in a worktree) and at the
+/// working tree.
+fn build_both(args: &CompareArgs) -> Result<(Side, Side), Error> {
+    let (kind, target) = match (&args.bench, &args.example) {
+        (Some(b), _) => ("--bench", b.as_str()),
+        (None, Some(e)) => ("--example", e.as_str()),
+        (None, None) => {
+            return Err(Error::Config {
+                key: "--bench".into(),
+                value: String::new(),
+                reason: "name the target to compare: --bench NAME (a harness = false bench target) or --example NAME".into(),
+            });
+        }
+    };
+    let here = std::env::current_dir().map_err(|source| Error::Io {
+        action: "cannot read the working directory",
+        path: ".".into(),
+        source,
+    })?;
+    let root = PathBuf::from(git(&here, &["rev-parse", "--show-toplevel"])?);
+    let relative = here.strip_prefix(&root).unwrap_or(Path::new("")).to_owned();
+    let rev = match &args.rev {
+        Some(rev) => rev.clone(),
+        None => {
+            let branch = default_branch(&root)?;
+            let base =
+                git(&root, &["merge-base", "HEAD", &branch]).map_err(|e| Error::Command {
+                    command: format!("git merge-base HEAD {branch}"),
+                    message: format!(
+                        "found no merge base ({e}); name the revision: benchscope compare REV"
+                    ),
+                })?;
+            eprintln!("compare: baseline is the merge base of HEAD and {branch}");
+            base
+        }
+    };
+    let sha = git(&root, &["rev-parse", "--verify", &format!("{rev}^{{commit}}")]).map_err(|_| {
+        Error::Config {
+            key: "REV".into(),
+            value: rev.clone(),
+            reason: "not a commit of this repository; pass a branch, tag or commit (git rev-parse must know it)".into(),
+        }
+    })?;
+    let short = sha.chars().take(12).collect::<String>();
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|t| if t.is_absolute() { t } else { here.join(t) })
+        .unwrap_or_else(|| root.join("target"));
+    let work = target_dir.join("benchscope").join("compare");
+    // One worktree for every baseline revision, with a target folder of its
+    // own: cargo keys a path package's artifacts by name and version, not by
+    // folder, so two checkouts building into one target folder would take
+    // each other's binaries for fresh. Checking each revision out in the same
+    // place changes the files that differ, which cargo does see.
+    let tree = work.join("baseline");
+    let checked_out = git(&tree, &["rev-parse", "HEAD"]).ok();
+    if checked_out.as_deref() != Some(sha.as_str()) {
+        eprintln!(
+            "compare: checking out {rev} ({short}) in {}",
+            tree.display()
+        );
+        let switched = checked_out.is_some()
+            && git(&tree, &["checkout", "--quiet", "--force", "--detach", &sha]).is_ok();
+        if !switched {
+            if tree.exists() {
+                let _ = git(
+                    &root,
+                    &["worktree", "remove", "--force", &tree.to_string_lossy()],
+                );
+                let _ = std::fs::remove_dir_all(&tree);
+            }
+            let _ = git(&root, &["worktree", "prune"]);
+            git(
+                &root,
+                &[
+                    "worktree",
+                    "add",
+                    "--detach",
+                    "--force",
+                    &tree.to_string_lossy(),
+                    &sha,
+                ],
+            )?;
+        }
+    }
+    let head = git(&root, &["rev-parse", "--short=12", "HEAD"])?;
+    let dirty = !git(&root, &["status", "--porcelain", "--untracked-files=no"])?.is_empty();
+    let bin = work.join("bin");
+    std::fs::create_dir_all(&bin).map_err(|source| Error::Io {
+        action: "cannot create",
+        path: bin.clone(),
+        source,
+    })?;
+    eprintln!("compare: building {target} at {short}");
+    let a = build(
+        &tree.join(&relative),
+        args,
+        kind,
+        target,
+        &work.join("target"),
+        &bin.join(format!("baseline-{target}")),
+    )?;
+    eprintln!("compare: building {target} in the working tree");
+    let b = build(
+        &here,
+        args,
+        kind,
+        target,
+        &target_dir,
+        &bin.join(format!("working-{target}")),
+    )?;
+    Ok((
+        Side {
+            exe: a.0,
+            dir: a.1,
+            version: short,
+        },
+        Side {
+            exe: b.0,
+            dir: b.1,
+            version: if dirty { format!("{head}+dirty") } else { head },
+        },
+    ))
+}
+
+/// `cargo build --release` of the target in `dir`; the executable is copied
+/// to `keep` (the other side's build may overwrite the original). Returns
+/// the copy and the package's folder.
+fn build(
+    dir: &Path,
+    args: &CompareArgs,
+    kind: &str,
+    target: &str,
+    target_dir: &Path,
+    keep: &Path,
+) -> Result<(PathBuf, PathBuf), Error> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(&cargo);
+    cmd.current_dir(dir)
+        .env("CARGO_TARGET_DIR", target_dir)
+        .args([
+            "build",
+            "--release",
+            "--message-format=json-render-diagnostics",
+            kind,
+            target,
+        ]);
+    if let Some(p) = &args.package {
+        cmd.args(["--package", p]);
+    }
+    if let Some(f) = &args.features {
+        cmd.args(["--features", f]);
+    }
+    let shown = format!(
+        "cargo build --release {kind} {target} (in {})",
+        dir.display()
+    );
+    let out = cmd
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| Error::Command {
+            command: shown.clone(),
+            message: format!("could not start: {e}; is cargo on PATH?"),
+        })?;
+    if !out.status.success() {
+        return Err(Error::Command {
+            command: shown,
+            message: format!("failed ({}); its errors are above", out.status),
+        });
+    }
+    let built = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == target)
+        .find_map(|m| {
+            let exe = m["executable"].as_str()?.to_owned();
+            let manifest = PathBuf::from(m["manifest_path"].as_str()?);
+            Some((PathBuf::from(exe), manifest.parent()?.to_owned()))
+        });
+    let Some((exe, package)) = built else {
+        return Err(Error::Command {
+            command: shown,
+            message: format!("built no executable named {target}; check the name and --package"),
+        });
+    };
+    std::fs::copy(&exe, keep).map_err(|source| Error::Io {
+        action: "cannot copy the built target to",
+        path: keep.to_owned(),
+        source,
+    })?;
+    Ok((keep.to_owned(), package))
+}
+
+/// The default branch: origin's HEAD, else `main`, else `master`.
+fn default_branch(root: &Path) -> Result<String, Error> {
+    if let Ok(remote) = git(
+        root,
+        &["symbolic-ref", "--short", "refs/remotes/origin/HEAD"],
+    ) {
+        return Ok(remote);
+    }
+    for name in ["main", "master"] {
+        if git(root, &["rev-parse", "--verify", "--quiet", name]).is_ok() {
+            return Ok(name.into());
+        }
+    }
+    Err(Error::Command {
+        command: "git symbolic-ref refs/remotes/origin/HEAD".into(),
+        message: "found no default branch (no origin/HEAD, main or master); name the revision: benchscope compare REV".into(),
+    })
+}
+
+/// `git ARGS` in `dir`: its trimmed standard output.
+fn git(dir: &Path, args: &[&str]) -> Result<String, Error> {
+    let shown = format!("git {}", args.join(" "));
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| Error::Command {
+            command: shown.clone(),
+            message: format!("could not start: {e}; benchscope compare needs git on PATH"),
+        })?;
+    if !out.status.success() {
+        return Err(Error::Command {
+            command: shown,
+            message: format!("failed: {}", last_line(&out.stderr)),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+fn output(mut cmd: Command, exe: &Path) -> Result<Vec<u8>, Error> {
+    let out = cmd
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| spawn_error(exe, &e))?;
+    if !out.status.success() {
+        return Err(Error::Command {
+            command: exe.display().to_string(),
+            message: format!("failed ({}): {}", out.status, last_line(&out.stderr)),
+        });
+    }
+    Ok(out.stdout)
+}
+
+fn spawn_error(exe: &Path, e: &std::io::Error) -> Error {
+    Error::Command {
+        command: exe.display().to_string(),
+        message: format!("could not start: {e}"),
+    }
+}
+
+fn last_line(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("(nothing on standard error)")
+        .to_owned()
+}
