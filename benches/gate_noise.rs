@@ -19,8 +19,16 @@
 //!    another branch as a pull request's runs are. Target: the 1 % caught
 //!    by the counts in 30 of 30.
 //!
+//! 3. The paired A/B detector, `benchscope compare --baseline-exe A
+//!    --candidate-exe B` (default 10 rounds) on one benchmark of
+//!    gate_target, `gate/xorshift/20000` (about 10 µs): 30 A/A comparisons
+//!    against itself, then 10 each with 3 % and 10 % more work on the
+//!    candidate's side. Target: at most 1 false alarm in 30, the 3 %
+//!    caught in at least 9 of 10.
+//!
 //! ```text
-//! cargo bench -p benchscope-benches --bench gate_noise      # about 15 minutes
+//! cargo bench -p benchscope-benches --bench gate_noise      # about 45 minutes
+//! GATE_NOISE=paired cargo bench -p benchscope-benches --bench gate_noise   # part 3 only, about 30
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -28,6 +36,9 @@ use std::process::{Child, Command, Stdio};
 
 const AA_RUNS: usize = 30;
 const SLOW_RUNS: usize = 10;
+/// The paired detector's benchmark (about 10 µs): one, so that 50
+/// comparisons of 10 rounds each fit in half an hour.
+const PAIRED_BENCH: &str = "gate/xorshift/20000";
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -152,6 +163,55 @@ impl Bench {
     }
 }
 
+/// `benchscope compare` of gate_target (baseline: its usual work) against
+/// itself doing `work` percent; (flagged at any severity, blocking) from
+/// its JSON, and the exit code's verdict.
+fn paired(tool: &Path, dir: &Path, target: &Path, work: u32) -> Verdict {
+    let side = |name: &str, work: u32| {
+        let script = dir.join(name);
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nGATE_WORK={work} exec {} \"$@\"\n",
+                target.display()
+            ),
+        )
+        .expect("write the side's script");
+        let mut perms = std::fs::metadata(&script).expect("script").permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+        std::fs::set_permissions(&script, perms).expect("make it executable");
+        script
+    };
+    let out = Command::new(tool)
+        .args(["compare", "--output", "json", "--filter", PAIRED_BENCH])
+        .arg("--baseline-exe")
+        .arg(side("baseline.sh", 100))
+        .arg("--candidate-exe")
+        .arg(side("candidate.sh", work))
+        .env("BENCHSCOPE_EXPORTERS", "none")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .current_dir(dir)
+        .stderr(Stdio::null())
+        .output()
+        .expect("run benchscope compare");
+    let code = out.status.code();
+    assert!(
+        code == Some(0) || code == Some(1),
+        "compare exited {code:?}"
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("compare's JSON");
+    let rows = json["benchmarks"].as_array().expect("rows");
+    let severity =
+        |r: &serde_json::Value| r["comparison"]["comparison"]["verdict"]["severity"].clone();
+    Verdict {
+        flagged: rows.iter().filter(|r| !severity(r).is_null()).count(),
+        blocking: rows
+            .iter()
+            .filter(|r| severity(r) == "major" || severity(r) == "critical")
+            .count(),
+    }
+}
+
 fn tally(name: &str, verdicts: &[Verdict], comparisons: usize) {
     let failed = verdicts.iter().filter(|v| v.failed()).count();
     let blocking: usize = verdicts.iter().map(|v| v.blocking).sum();
@@ -187,11 +247,52 @@ fn main() {
     };
     let (quickstart, target) = (bench("quickstart"), bench("gate_target"));
     let _busy = Busy(
+        // Spins while this bench lives, even if it is killed.
         Command::new("sh")
-            .args(["-c", "while :; do :; done"])
+            .arg("-c")
+            .arg(format!(
+                "while kill -0 {} 2>/dev/null; do :; done",
+                std::process::id()
+            ))
             .spawn()
             .expect("start the busy process"),
     );
+    let paired_only = std::env::var("GATE_NOISE").is_ok_and(|v| v == "paired");
+    let mut paired_rows = Vec::new();
+    for (label, runs, work) in [
+        ("A/A (unchanged code)", AA_RUNS, 100),
+        ("3 % more work", SLOW_RUNS, 103),
+        ("10 % more work", SLOW_RUNS, 110),
+    ] {
+        let verdicts: Vec<Verdict> = (1..=runs)
+            .map(|i| {
+                let v = paired(&target.tool, &target.dir, &target.target, work);
+                eprintln!("paired, {label}: comparison {i}/{runs}: {v:?}");
+                v
+            })
+            .collect();
+        paired_rows.push((label, runs, verdicts));
+    }
+    println!("benchscope compare (paired rounds) of {PAIRED_BENCH}, one busy process beside it\n");
+    for (label, runs, verdicts) in &paired_rows {
+        println!("{runs} comparisons, {label}:");
+        tally("paired A/B (compare, 10 rounds)", verdicts, *runs);
+    }
+    let false_alarms = paired_rows[0].2.iter().filter(|v| v.failed()).count();
+    let caught = paired_rows[1].2.iter().filter(|v| v.failed()).count();
+    println!(
+        "\ntarget: paired, at most 1 false alarm in {AA_RUNS}: {}; 3 % caught in at least 9 of {SLOW_RUNS}: {}\n",
+        if false_alarms <= 1 { "met" } else { "NOT met" },
+        if caught * 10 >= SLOW_RUNS * 9 {
+            "met"
+        } else {
+            "NOT met"
+        }
+    );
+    if paired_only {
+        let _ = std::fs::remove_dir_all(Path::new(&dir));
+        return;
+    }
     for b in [&quickstart, &target] {
         eprintln!(
             "{}: baseline and 5 runs into the history",

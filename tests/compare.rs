@@ -172,6 +172,14 @@ fn a_slower_branch_fails_against_its_merge_base_and_says_so_everywhere() {
         "instructions doubled: {counts}"
     );
     assert_eq!(counts["severity"], "critical", "{counts}");
+    // The differential flame graph of the counts, drawn red where it grew.
+    let flame = changed["flame_graph"].as_str().expect("a flame graph");
+    let svg = std::fs::read_to_string(dir.join(flame)).unwrap();
+    assert!(svg.contains("<svg") && svg.contains("changed"), "{flame}");
+    assert!(
+        svg.contains("rgb(255,"),
+        "a frame that grew is red: {flame}"
+    );
     let steady = row("steady");
     let ratio = steady["paired"]["ratio"].as_f64().unwrap();
     assert!((0.9..1.1).contains(&ratio), "same code: {steady}");

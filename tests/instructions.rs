@@ -154,3 +154,70 @@ fn without_valgrind_the_error_names_the_package() {
     assert!(text.contains("apt-get install valgrind"), "{text}");
     assert!(text.contains("--measure"), "{text}");
 }
+
+#[test]
+fn each_count_leaves_a_flame_graph_that_the_report_links() {
+    const SORT: &str = "collections/sort_10k";
+    let dir = common::monitoring::scratch_dir("instructions-flame");
+    let out = quickstart_command()
+        .current_dir(&dir)
+        .args(["--quick", "--exporters", "none", "--exact", SORT])
+        .args(["--measure", "instructions", "--history", "history.db"])
+        .args(["--output", "json", "run.json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::output_text(&out));
+    let run = SuiteRun::read_json(&dir.join("run.json")).unwrap();
+    let counted = run.get(SORT).unwrap().instructions.expect("counted");
+
+    // Folded stacks under the benchmark's name, summing to what was counted.
+    let flames = dir.join("target/benchscope/flamegraphs");
+    let folded = std::fs::read_to_string(flames.join("collections_sort_10k.folded")).unwrap();
+    let mut total = 0u64;
+    for line in folded.lines() {
+        let (stack, count) = line.rsplit_once(' ').expect("stack count");
+        assert!(
+            stack == SORT || stack.starts_with("collections/sort_10k;"),
+            "{line}"
+        );
+        assert!(
+            !stack.contains("benchscope::measure::"),
+            "no harness frames: {line}"
+        );
+        total += count.parse::<u64>().unwrap();
+    }
+    assert!(folded.contains("sort"), "the sort's own frames: {folded}");
+    let expected = counted.instructions * counted.iterations as f64;
+    assert!(
+        (total as f64 - expected).abs() <= expected * 0.01,
+        "folded {total} vs counted {expected}"
+    );
+    // The SVG (the workspace builds benchscope with `flamegraph`).
+    let svg = std::fs::read_to_string(flames.join("collections_sort_10k.svg")).unwrap();
+    assert!(
+        svg.starts_with("<?xml") && svg.contains("<svg"),
+        "{}",
+        &svg[..200]
+    );
+    assert!(svg.contains("sort"), "frames drawn");
+
+    // `benchscope analyze` links it, copied beside the report.
+    let analyzed = common::benchscope_tool(&dir)
+        .args(["--history", "history.db", "analyze", "--out", "report"])
+        .output()
+        .unwrap();
+    assert!(
+        analyzed.status.success(),
+        "{}",
+        common::output_text(&analyzed)
+    );
+    let html = std::fs::read_to_string(dir.join("report/index.html")).unwrap();
+    assert!(
+        html.contains("href=\"flamegraphs/collections_sort_10k.svg\""),
+        "{html}"
+    );
+    assert!(
+        dir.join("report/flamegraphs/collections_sort_10k.svg")
+            .is_file()
+    );
+}

@@ -385,12 +385,14 @@ fn escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// Writes `index.html` into `dir` and returns its path.
+/// Writes `index.html` into `dir` and returns its path; each benchmark's
+/// flame graphs in `flames`, if any, are linked (and copied beside it).
 pub fn write_report(
     dir: &Path,
     trends: &[Trend],
     latest: Option<&SuiteRun>,
     baseline: Option<(&str, &SuiteRun)>,
+    flames: &Path,
 ) -> Result<PathBuf, Error> {
     let mut html = String::from(concat!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
@@ -475,6 +477,7 @@ pub fn write_report(
             &speedup_svg(t, reference)
                 .map_err(|e| named(e, || format!("speedup of {}", t.name)))?,
         );
+        html.push_str(&flame_links(&t.name, flames, dir)?);
         html.push_str("</section>\n");
     }
     html.push_str("</body></html>\n");
@@ -490,6 +493,45 @@ pub fn write_report(
         source,
     })?;
     Ok(path)
+}
+
+/// Links to the benchmark's flame graphs found in `flames` (written by
+/// `--measure instructions`, and `NAME.diff.svg` by `benchscope compare`),
+/// copied into the report's `flamegraphs/` folder so that it stands alone.
+fn flame_links(name: &str, flames: &Path, dir: &Path) -> Result<String, Error> {
+    let stem = crate::measure::flame::file_stem(name);
+    let mut links = Vec::new();
+    for (ext, label) in [
+        ("svg", "latest count"),
+        ("diff.svg", "against the baseline (benchscope compare)"),
+    ] {
+        let file = format!("{stem}.{ext}");
+        let from = flames.join(&file);
+        if !from.is_file() {
+            continue;
+        }
+        let to_dir = dir.join("flamegraphs");
+        let to = to_dir.join(&file);
+        std::fs::create_dir_all(&to_dir)
+            .and_then(|()| std::fs::copy(&from, &to))
+            .map_err(|source| Error::Io {
+                action: "cannot copy the flame graph to",
+                path: to.clone(),
+                source,
+            })?;
+        links.push(format!(
+            "<a href=\"flamegraphs/{}\">{label}</a>",
+            escape(&file)
+        ));
+    }
+    Ok(if links.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "<p class=\"flame\">Flame graphs of the instructions: {}</p>\n",
+            links.join(", ")
+        )
+    })
 }
 
 fn anchor(name: &str) -> String {

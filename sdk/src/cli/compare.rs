@@ -24,6 +24,7 @@ use crate::analysis::guard::{Allow, GuardReport};
 use crate::analysis::paired::Paired;
 use crate::config::Loaded;
 use crate::error::Error;
+use crate::measure::flame;
 use crate::measure::stats::Stats;
 use crate::results::{BaselineComparison, BenchResult, SuiteRun};
 
@@ -105,6 +106,26 @@ struct Side {
 pub(crate) struct Compared {
     pub report: GuardReport,
     pub candidate: SuiteRun,
+    /// Differential flame graphs written, by benchmark (`--measure
+    /// instructions` with the `flamegraph` feature).
+    pub flame_graphs: BTreeMap<String, PathBuf>,
+}
+
+impl Compared {
+    /// The differential flame graphs in words, for the table and the
+    /// Markdown summary; empty without any.
+    pub(crate) fn describe_flame_graphs(&self) -> String {
+        if self.flame_graphs.is_empty() {
+            return String::new();
+        }
+        let mut out = String::from(
+            "\nDifferential flame graphs of the instructions (baseline → candidate; red grew, blue shrank):\n",
+        );
+        for (name, path) in &self.flame_graphs {
+            out.push_str(&format!("- {name}: {}\n", path.display()));
+        }
+        out
+    }
 }
 
 /// Runs `benchscope compare`; prints progress on standard error.
@@ -206,6 +227,7 @@ pub(crate) fn run(loaded: &Loaded, args: &CompareArgs) -> Result<Compared, Error
             }
         }
     }
+    let mut flame_graphs = BTreeMap::new();
     if counting {
         for (side, who, into) in [(0, &a, &mut a_results), (1, &b, &mut b_results)] {
             eprintln!(
@@ -213,7 +235,8 @@ pub(crate) fn run(loaded: &Loaded, args: &CompareArgs) -> Result<Compared, Error
                 who.version
             );
             let file = scratch.join(format!("count-{side}.json"));
-            let run = count(who, args.filter.as_deref(), &file)?;
+            let flames = scratch.join(format!("flame-{side}"));
+            let run = count(who, args.filter.as_deref(), &file, &flames)?;
             for f in &run.failures {
                 eprintln!("warning: {}: {}: {}", who.version, f.name, f.error);
             }
@@ -223,6 +246,9 @@ pub(crate) fn run(loaded: &Loaded, args: &CompareArgs) -> Result<Compared, Error
                 }
             }
         }
+    }
+    if counting {
+        flame_graphs = differential_flame_graphs(&scratch, &b_names);
     }
     let [a_template, b_template] = templates;
     let side_run =
@@ -264,7 +290,12 @@ pub(crate) fn run(loaded: &Loaded, args: &CompareArgs) -> Result<Compared, Error
         .collect();
     report.incomparable.extend(failed);
     report.pair_rounds(&rounds, policy);
-    Ok(Compared { report, candidate })
+    let _ = std::fs::remove_dir_all(&scratch);
+    Ok(Compared {
+        report,
+        candidate,
+        flame_graphs,
+    })
 }
 
 /// Adds `result`'s samples to the same benchmark's earlier rounds.
@@ -304,6 +335,7 @@ struct RowJson<'a> {
     verdict: String,
     comparison: &'a BaselineComparison,
     paired: Option<&'a Paired>,
+    flame_graph: Option<&'a Path>,
 }
 
 #[derive(Serialize)]
@@ -330,6 +362,7 @@ impl<'a> CompareJson<'a> {
                     verdict: row.comparison.comparison.verdict.describe(),
                     comparison: &row.comparison,
                     paired: row.paired.as_ref(),
+                    flame_graph: compared.flame_graphs.get(&row.name).map(PathBuf::as_path),
                 })
                 .collect(),
             new: &r.new,
@@ -431,11 +464,67 @@ fn run_round(side: &Side, name: &str, full: bool, file: &Path) -> Result<SuiteRu
     Ok(run)
 }
 
-/// Every matching benchmark of `side` counted once under Callgrind.
-fn count(side: &Side, filter: Option<&str>, file: &Path) -> Result<SuiteRun, Error> {
+/// The differential flame graph of each benchmark both sides' counts left
+/// folded stacks for (in `scratch/flame-0` and `flame-1`), written to
+/// `target/benchscope/flamegraphs/NAME.diff.svg` here, beside the
+/// candidate's own; problems are warnings.
+fn differential_flame_graphs(scratch: &Path, names: &[String]) -> BTreeMap<String, PathBuf> {
+    let mut written = BTreeMap::new();
+    if !cfg!(feature = "flamegraph") {
+        eprintln!("note: differential flame graphs need benchscope's `flamegraph` feature");
+        return written;
+    }
+    let out = PathBuf::from(flame::DEFAULT_DIR);
+    for name in names {
+        let stem = flame::file_stem(name);
+        let read = |side: u8| {
+            std::fs::read_to_string(scratch.join(format!("flame-{side}/{stem}.folded"))).ok()
+        };
+        let (Some(before), Some(after)) = (read(0), read(1)) else {
+            continue;
+        };
+        let path = out.join(format!("{stem}.diff.svg"));
+        let drawn = std::fs::create_dir_all(&out)
+            .map_err(|e| format!("cannot create {}: {e}", out.display()))
+            .and_then(|()| draw_diff(&before, &after, name, &path));
+        match drawn {
+            Ok(()) => {
+                for ext in ["folded", "svg"] {
+                    let _ = std::fs::copy(
+                        scratch.join(format!("flame-1/{stem}.{ext}")),
+                        out.join(format!("{stem}.{ext}")),
+                    );
+                }
+                written.insert(name.clone(), path);
+            }
+            Err(e) => eprintln!("warning: {name}: no differential flame graph: {e}"),
+        }
+    }
+    written
+}
+
+#[cfg(feature = "flamegraph")]
+fn draw_diff(before: &str, after: &str, name: &str, path: &Path) -> Result<(), String> {
+    flame::diff_svg(
+        before,
+        after,
+        &format!("{name}: instructions, baseline → candidate"),
+        path,
+    )
+}
+
+#[cfg(not(feature = "flamegraph"))]
+fn draw_diff(_: &str, _: &str, _: &str, _: &Path) -> Result<(), String> {
+    Err("the `flamegraph` feature is off".into())
+}
+
+/// Every matching benchmark of `side` counted once under Callgrind, its
+/// flame graphs into `flames`.
+fn count(side: &Side, filter: Option<&str>, file: &Path, flames: &Path) -> Result<SuiteRun, Error> {
     let mut cmd = child(side);
     cmd.args(["--quick", "--measure", "instructions", "--output", "json"])
-        .arg(file);
+        .arg(file)
+        .env(flame::DIR_VAR, flames);
     if let Some(f) = filter {
         cmd.arg(f);
     }

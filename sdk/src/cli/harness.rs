@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 use std::io::IsTerminal;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::terminal::{Terminal, table};
@@ -16,6 +17,7 @@ use crate::config::MeasureMode;
 use crate::error::Error;
 use crate::measure::bencher::Bencher;
 use crate::measure::callgrind;
+use crate::measure::flame;
 use crate::measure::registry::BenchOptions;
 use crate::results::Failure;
 use crate::suite::runner::{Session, Suite, panic_message};
@@ -150,6 +152,10 @@ impl Harness {
                 config.measurement.instruction_iterations,
                 config.measurement.cache_sim,
                 std::env::temp_dir().join(format!("benchscope-callgrind-{}", std::process::id())),
+                Some(
+                    std::env::var_os(flame::DIR_VAR)
+                        .map_or_else(|| PathBuf::from(flame::DEFAULT_DIR), PathBuf::from),
+                ),
             )
             .map_err(|reason| Error::Config {
                 key: "--measure".into(),

@@ -278,14 +278,19 @@ fn run(tool: Tool) -> Result<ExitCode, Error> {
             let compared = super::compare::run(&loaded, &args)?;
             let report = &compared.report;
             match args.output {
-                super::compare::Output::Table => println!("{}", report.table()),
+                super::compare::Output::Table => {
+                    println!("{}{}", report.table(), compared.describe_flame_graphs());
+                }
                 super::compare::Output::Json => println!(
                     "{}",
                     serde_json::to_string_pretty(&super::compare::CompareJson::of(&compared))
                         .expect("the comparison serializes")
                 ),
             }
-            write_summary(args.summary, &report.markdown())?;
+            write_summary(
+                args.summary,
+                &format!("{}{}", report.markdown(), compared.describe_flame_graphs()),
+            )?;
             export_verdict(&loaded, &compared.candidate, report)?;
             Ok(if report.failed() {
                 ExitCode::FAILURE
@@ -335,6 +340,7 @@ fn run(tool: Tool) -> Result<ExitCode, Error> {
                     &trends,
                     runs.last(),
                     baseline.as_ref().map(|b| (b.version.as_str(), &b.run)),
+                    std::path::Path::new(crate::measure::flame::DEFAULT_DIR),
                 )?;
                 println!("report: {}", path.display());
             }

@@ -186,6 +186,7 @@ const OTHER_BENCHSCOPE_VARS: &[&str] = &[
     // Set by benchscope itself for the Callgrind child of a benchmark.
     crate::measure::callgrind::CHILD_VAR,
     crate::measure::callgrind::ITERATIONS_VAR,
+    crate::measure::flame::DIR_VAR,
 ];
 
 /// A configuration with the origin of each value, checked.

@@ -111,12 +111,20 @@ pub struct Counting {
     pub cache_sim: bool,
     /// Where Callgrind's output files go.
     pub out_dir: PathBuf,
+    /// Where each benchmark's flame graph goes (folded stacks, and an SVG
+    /// with the `flamegraph` feature); none when `None`.
+    pub flame_dir: Option<PathBuf>,
 }
 
 impl Counting {
     /// Finds `valgrind` on the `PATH`; the error names the package.
     #[cfg(feature = "harness")]
-    pub fn find(iterations: u64, cache_sim: bool, out_dir: PathBuf) -> Result<Counting, String> {
+    pub fn find(
+        iterations: u64,
+        cache_sim: bool,
+        out_dir: PathBuf,
+        flame_dir: Option<PathBuf>,
+    ) -> Result<Counting, String> {
         let found = std::env::var_os("PATH").and_then(|paths| {
             std::env::split_paths(&paths)
                 .map(|dir| dir.join("valgrind"))
@@ -128,6 +136,7 @@ impl Counting {
                 iterations: iterations.max(1),
                 cache_sim,
                 out_dir,
+                flame_dir,
             }),
             None => Err(
                 "instruction counts need Valgrind's Callgrind, and `valgrind` is not on the PATH: install it (Debian and Ubuntu: `apt-get install valgrind`; Fedora: `dnf install valgrind`), or measure time (`--measure time`)"
@@ -192,6 +201,18 @@ impl Counting {
             )
         })?;
         parse(&text, self.iterations)
+    }
+
+    /// Writes benchmark `name`'s flame graph from the output file its
+    /// [`count`](Counting::count) left; `None` without a `flame_dir`.
+    pub fn flame(&self, name: &str, index: usize) -> Option<Result<Vec<PathBuf>, String>> {
+        let dir = self.flame_dir.as_ref()?;
+        let out_file = self.out_dir.join(format!("callgrind.{index}.out"));
+        Some(
+            std::fs::read_to_string(&out_file)
+                .map_err(|e| format!("cannot read {}: {e}", out_file.display()))
+                .and_then(|text| super::flame::write(dir, name, &text, self.iterations)),
+        )
     }
 }
 

@@ -6,6 +6,7 @@ pub(crate) mod alloc;
 pub(crate) mod bencher;
 pub(crate) mod callgrind;
 pub(crate) mod complexity;
+pub(crate) mod flame;
 pub(crate) mod registry;
 pub(crate) mod stats;
 mod student_t;

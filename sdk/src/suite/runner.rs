@@ -448,15 +448,21 @@ impl<'a> Session<'a> {
             instructions: None,
         };
         if let Some(counting) = &self.suite.counting {
+            let index = self.benchmarks.len() + self.failures.len();
             let counted = std::env::current_exe()
                 .map_err(|e| format!("cannot find this program to run it under Callgrind: {e}"))
-                .and_then(|exe| {
-                    counting.count(&exe, name, self.benchmarks.len() + self.failures.len())
-                });
+                .and_then(|exe| counting.count(&exe, name, index));
             // A count that fails costs the count, not the time measured:
             // the result is kept and the failure listed (exit code 1).
             match counted {
-                Ok(counted) => result.instructions = Some(counted),
+                Ok(counted) => {
+                    result.instructions = Some(counted);
+                    // A flame graph that cannot be drawn costs a warning.
+                    if let Some(Err(e)) = counting.flame(name, index) {
+                        self.reporter
+                            .warning(&format!("benchmark `{name}`: no flame graph: {e}"));
+                    }
+                }
                 Err(message) => {
                     let error = Error::Counting {
                         name: name.into(),
