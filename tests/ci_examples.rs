@@ -100,26 +100,27 @@ fn the_gitlab_job_passes_the_gitlab_ci_schema() {
 #[test]
 fn every_benchscope_flag_the_examples_use_exists() {
     let help = Command::new(common::benchscope_binary())
-        .args(["guard", "--help"])
+        .args(["compare", "--help"])
         .output()
-        .expect("benchscope guard --help");
+        .expect("benchscope compare --help");
     let help = String::from_utf8_lossy(&help.stdout).into_owned();
     for name in ["github-actions.yml", "gitlab-ci.yml"] {
         let source = std::fs::read_to_string(example(name)).unwrap();
-        let guard_lines: Vec<&str> = source
+        let gate_lines: Vec<&str> = source
             .lines()
-            .filter(|l| l.contains("benchscope guard"))
+            .filter(|l| l.contains("benchscope compare"))
             .collect();
-        assert!(!guard_lines.is_empty(), "{name} runs no gate");
-        for line in guard_lines {
+        assert!(!gate_lines.is_empty(), "{name} runs no gate");
+        for line in gate_lines {
             for flag in line.split_whitespace().filter(|w| w.starts_with("--")) {
                 assert!(
                     help.contains(flag),
-                    "{name} uses `{flag}`, which guard does not have:\n{help}"
+                    "{name} uses `{flag}`, which compare does not have:\n{help}"
                 );
             }
         }
-        for text in ["--output json", "history.db"] {
+        // The merge base needs the whole git history in the checkout.
+        for text in ["--output json", "history.db", "--summary", "merge"] {
             assert!(source.contains(text), "{name} lacks {text}");
         }
     }

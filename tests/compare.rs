@@ -84,6 +84,14 @@ fn scratch_repo() -> PathBuf {
     dir
 }
 
+/// The tests here measure: one at a time, so that they do not load the
+/// machine under each other.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn label<'a>(labels: &'a std::collections::BTreeMap<String, String>, key: &str) -> &'a str {
     labels.get(key).map_or("", String::as_str)
 }
@@ -99,6 +107,7 @@ fn head(dir: &Path, rev: &str) -> String {
 
 #[test]
 fn a_slower_branch_fails_against_its_merge_base_and_says_so_everywhere() {
+    let _serial = serial();
     let dir = scratch_repo();
     let base = head(&dir, "main");
     let receiver = HttpReceiver::start(Answer::Ok);
@@ -109,7 +118,7 @@ fn a_slower_branch_fails_against_its_merge_base_and_says_so_everywhere() {
             "--bench",
             "demo",
             "--rounds",
-            "5",
+            "8",
             "--measure",
             "instructions",
             "--output",
@@ -152,7 +161,7 @@ fn a_slower_branch_fails_against_its_merge_base_and_says_so_everywhere() {
     };
     let changed = row("changed");
     let paired = &changed["paired"];
-    assert_eq!(paired["rounds"].as_array().unwrap().len(), 5);
+    assert_eq!(paired["rounds"].as_array().unwrap().len(), 8);
     let ratio = paired["ratio"].as_f64().unwrap();
     assert!((1.6..2.5).contains(&ratio), "twice the work: {ratio}");
     assert!(
@@ -181,21 +190,23 @@ fn a_slower_branch_fails_against_its_merge_base_and_says_so_everywhere() {
         "a frame that grew is red: {flame}"
     );
     let steady = row("steady");
+    // Same code: no verdict of a regression (its ratio is near 1 on a quiet
+    // machine; under heavy load the rounds spread, and the test says so).
     let ratio = steady["paired"]["ratio"].as_f64().unwrap();
-    assert!((0.9..1.1).contains(&ratio), "same code: {steady}");
-    assert_eq!(
-        steady["comparison"]["instructions"]["change"], 0.0,
+    assert!((0.67..1.5).contains(&ratio), "same code: {steady}");
+    assert_ne!(
+        steady["comparison"]["comparison"]["verdict"]["verdict"], "regressed",
         "{steady}"
     );
-    assert_ne!(
-        steady["comparison"]["comparison"]["verdict"]["severity"], "critical",
+    assert_eq!(
+        steady["comparison"]["instructions"]["change"], 0.0,
         "{steady}"
     );
 
     let markdown = std::fs::read_to_string(&summary).expect("step summary written");
     assert!(markdown.contains("performance regression"), "{markdown}");
     assert!(markdown.contains("| `changed` |"), "{markdown}");
-    assert!(markdown.contains("5 rounds, ratio"), "{markdown}");
+    assert!(markdown.contains("8 rounds, ratio"), "{markdown}");
 
     let received = receiver.received.latest_metrics();
     let speedups = common::otlp::points(&received["speedup_ratio"]);
@@ -222,7 +233,7 @@ fn a_slower_branch_fails_against_its_merge_base_and_says_so_everywhere() {
             .is_file()
     );
     let again = benchscope_tool(&dir)
-        .args(["compare", "main", "--bench", "demo", "--rounds", "3"])
+        .args(["compare", "main", "--bench", "demo", "--rounds", "6"])
         .args(["--filter", "changed"])
         .env("CARGO_TARGET_DIR", repo_root().join("target/real-crates"))
         .output()
@@ -264,6 +275,7 @@ fn bad_requests_are_clear_errors() {
 
 #[test]
 fn two_given_executables_are_compared_without_building() {
+    let _serial = serial();
     // The quickstart against itself: unchanged, exit 0, the table says how.
     let exe = common::quickstart_binary();
     let out = benchscope_tool(&repo_root())

@@ -189,7 +189,9 @@ impl GuardReport {
 
     /// Decides the time's verdict by paired rounds (`benchscope compare`):
     /// `rounds` holds each benchmark's (baseline, candidate) means, one
-    /// pair per round. The policy's α is shared over the rows (Bonferroni).
+    /// pair per round (their medians, as `benchscope compare` takes them).
+    /// The rows' baseline and current figures become the geometric means
+    /// of the rounds'. The policy's α is shared over the rows (Bonferroni).
     /// A row without enough rounds becomes incomparable: the samples alone
     /// are exactly what pairing is there to avoid.
     pub fn pair_rounds(
@@ -754,5 +756,53 @@ mod gate_tests {
             },
         );
         assert!(!lenient.failed(), "{}", lenient.table());
+    }
+
+    #[test]
+    fn paired_rounds_decide_the_time_and_too_few_make_a_row_incomparable() {
+        // The pooled samples say +30 % (major for Welch); the rounds, A and B
+        // alternating on a machine whose speed drifts, say 3 % slower.
+        let current = run("c0ffee", "pr", &[("drifting", 130.0), ("short", 100.0)]);
+        let mut report = GuardReport::compare(
+            &current,
+            &baseline(run(
+                "base",
+                "main",
+                &[("drifting", 100.0), ("short", 100.0)],
+            )),
+            &Policy::default(),
+            Severity::Major,
+            Allow::default(),
+        );
+        let rounds: Vec<(f64, f64)> = (0..10)
+            .map(|i| {
+                let drift = 1.0 + 0.5 * (i % 3) as f64;
+                let wobble = 1.0 + 0.002 * (i % 2) as f64;
+                (100.0 * drift, 103.0 * drift * wobble)
+            })
+            .collect();
+        let map = std::collections::BTreeMap::from([
+            ("drifting".to_owned(), rounds),
+            ("short".to_owned(), vec![(100.0, 100.0); 2]),
+        ]);
+        report.pair_rounds(&map, &Policy::default());
+        assert_eq!(report.rows.len(), 1);
+        let row = &report.rows[0];
+        let paired = row.paired.as_ref().expect("paired");
+        assert!((paired.ratio - 1.031).abs() < 0.002, "{paired:?}");
+        assert_eq!(paired.alpha, 0.005, "α shared over the two rows");
+        assert_eq!(
+            row.comparison.comparison.verdict,
+            Verdict::Regressed(Severity::Major)
+        );
+        assert!((row.comparison.comparison.change - 0.031).abs() < 0.002);
+        assert!(
+            report.table().contains("10 rounds, ratio 1.03"),
+            "{}",
+            report.table()
+        );
+        assert_eq!(report.incomparable.len(), 1);
+        assert!(report.incomparable[0].1.contains("2 paired round(s)"));
+        assert!(report.failed());
     }
 }

@@ -5,7 +5,9 @@
 //! thermal state) slows both sides of a pair alike and cancels in their
 //! ratio.
 //!
-//! Each round gives one mean per side; the test is Student's one-sample
+//! Each round gives one figure per side, its median time per iteration (a
+//! round is short, and its mean moves with the few samples a preemption
+//! hits; its median does not); the test is Student's one-sample
 //! t-test on the logarithms of the rounds' ratios `ln(B_i / A_i)` (a paired
 //! t-test on log-times: slowdowns act as factors, and a factor's logarithm
 //! is symmetric where the factor is not). The change is the geometric mean
@@ -31,7 +33,7 @@ pub const MIN_ROUNDS: usize = 3;
 /// One benchmark's paired rounds and what they say.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Paired {
-    /// Each round's mean per iteration, ns: (baseline, candidate).
+    /// Each round's median time per iteration, ns: (baseline, candidate).
     pub rounds: Vec<(f64, f64)>,
     /// Geometric mean of the rounds' ratios candidate / baseline.
     pub ratio: f64,

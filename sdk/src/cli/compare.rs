@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 
 use serde::Serialize;
 
-use super::tool::FailOn;
+use super::gate::FailOn;
 use crate::analysis::baseline::Baseline;
 use crate::analysis::guard::{Allow, GuardReport};
 use crate::analysis::paired::Paired;
@@ -32,7 +32,8 @@ use crate::results::{BaselineComparison, BenchResult, SuiteRun};
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct CompareArgs {
     /// The baseline revision (default: the merge base of HEAD with the
-    /// default branch: origin/HEAD, else main, else master).
+    /// default branch: origin/HEAD, else the first of main, master,
+    /// origin/main and origin/master that exists).
     #[arg(value_name = "REV")]
     pub rev: Option<String>,
     /// The bench target to build and run (`harness = false`).
@@ -193,7 +194,9 @@ pub(crate) fn run(loaded: &Loaded, args: &CompareArgs) -> Result<Compared, Error
                             error = Some(format!("{} did not measure it", who.version));
                             break;
                         };
-                        means[side] = result.stats.mean;
+                        // The round's median: robust to the few samples of a round
+                        // that a preemption hit.
+                        means[side] = result.stats.p50;
                         merge(into, result);
                         templates[side].get_or_insert(run);
                     }
@@ -700,19 +703,7 @@ fn build(
         "cargo build --release {kind} {target} (in {})",
         dir.display()
     );
-    let out = cmd
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| Error::Command {
-            command: shown.clone(),
-            message: format!("could not start: {e}; is cargo on PATH?"),
-        })?;
-    if !out.status.success() {
-        return Err(Error::Command {
-            command: shown,
-            message: format!("failed ({}); its errors are above", out.status),
-        });
-    }
+    let out = checked(cmd.stderr(Stdio::inherit()), &shown, "is cargo on PATH?")?;
     let built = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
@@ -736,7 +727,8 @@ fn build(
     Ok((keep.to_owned(), package))
 }
 
-/// The default branch: origin's HEAD, else `main`, else `master`.
+/// The default branch: origin's HEAD, else the first of `main`, `master`,
+/// `origin/main` and `origin/master` that exists.
 fn default_branch(root: &Path) -> Result<String, Error> {
     if let Ok(remote) = git(
         root,
@@ -744,7 +736,7 @@ fn default_branch(root: &Path) -> Result<String, Error> {
     ) {
         return Ok(remote);
     }
-    for name in ["main", "master"] {
+    for name in ["main", "master", "origin/main", "origin/master"] {
         if git(root, &["rev-parse", "--verify", "--quiet", name]).is_ok() {
             return Ok(name.into());
         }
@@ -757,37 +749,38 @@ fn default_branch(root: &Path) -> Result<String, Error> {
 
 /// `git ARGS` in `dir`: its trimmed standard output.
 fn git(dir: &Path, args: &[&str]) -> Result<String, Error> {
-    let shown = format!("git {}", args.join(" "));
-    let out = Command::new("git")
-        .current_dir(dir)
+    let mut cmd = Command::new("git");
+    cmd.current_dir(dir)
         .args(args)
         .stdin(Stdio::null())
-        .output()
-        .map_err(|e| Error::Command {
-            command: shown.clone(),
-            message: format!("could not start: {e}; benchscope compare needs git on PATH"),
-        })?;
-    if !out.status.success() {
-        return Err(Error::Command {
-            command: shown,
-            message: format!("failed: {}", last_line(&out.stderr)),
-        });
-    }
+        .stderr(Stdio::piped());
+    let shown = format!("git {}", args.join(" "));
+    let out = checked(&mut cmd, &shown, "benchscope compare needs git on PATH")?;
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
 fn output(mut cmd: Command, exe: &Path) -> Result<Vec<u8>, Error> {
-    let out = cmd
-        .stderr(Stdio::piped())
-        .output()
-        .map_err(|e| spawn_error(exe, &e))?;
+    cmd.stderr(Stdio::piped());
+    Ok(checked(&mut cmd, &exe.display().to_string(), "")?.stdout)
+}
+
+/// Runs `cmd` (shown as `shown`) to its end; an error when it cannot start
+/// (with `hint`) or fails (with the last line it wrote on standard error,
+/// when piped).
+fn checked(cmd: &mut Command, shown: &str, hint: &str) -> Result<std::process::Output, Error> {
+    let out = cmd.output().map_err(|e| Error::Command {
+        command: shown.into(),
+        message: format!("could not start: {e}; {hint}")
+            .trim_end_matches("; ")
+            .into(),
+    })?;
     if !out.status.success() {
         return Err(Error::Command {
-            command: exe.display().to_string(),
+            command: shown.into(),
             message: format!("failed ({}): {}", out.status, last_line(&out.stderr)),
         });
     }
-    Ok(out.stdout)
+    Ok(out)
 }
 
 fn spawn_error(exe: &Path, e: &std::io::Error) -> Error {
@@ -802,6 +795,6 @@ fn last_line(bytes: &[u8]) -> String {
         .lines()
         .rev()
         .find(|l| !l.trim().is_empty())
-        .unwrap_or("(nothing on standard error)")
+        .unwrap_or("(no message here; see its output above)")
         .to_owned()
 }

@@ -5,6 +5,8 @@
 
 #[cfg(feature = "cli")]
 mod compare;
+#[cfg(feature = "cli")]
+mod gate;
 pub(crate) mod harness;
 mod terminal;
 #[cfg(feature = "cli")]
