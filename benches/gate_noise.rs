@@ -69,6 +69,8 @@ impl Drop for Busy {
 }
 
 struct Bench {
+    /// Count instructions too (off for `GATE_NOISE=guard`).
+    count: bool,
     dir: PathBuf,
     target: PathBuf,
     tool: PathBuf,
@@ -94,7 +96,12 @@ impl Bench {
         let json = self.dir.join("run.json");
         let out = Command::new(&self.target)
             .args(["--quick", "--exporters", "none", "--history", "history.db"])
-            .args(["--measure", "instructions", "--output", "json"])
+            .args(if self.count {
+                &["--measure", "instructions"][..]
+            } else {
+                &[]
+            })
+            .args(["--output", "json"])
             .arg(&json)
             .args(extra)
             .env("BENCHSCOPE_BRANCH", branch)
@@ -154,10 +161,15 @@ impl Bench {
                 })
                 .count()
         };
+        // A complexity class that grew fails the gate as well.
+        let class = usize::from(
+            text.lines()
+                .any(|l| l.starts_with("complexity") && l.ends_with("REGRESSED")),
+        );
         (
             Verdict {
-                flagged: rows("  REGRESSED (", false),
-                blocking: rows("  REGRESSED (", true),
+                flagged: rows("  REGRESSED (", false) + class,
+                blocking: rows("  REGRESSED (", true) + class,
             },
             Verdict {
                 flagged: rows(", REGRESSED (", false),
@@ -240,10 +252,16 @@ fn main() {
     let release = root().join("target/release");
     let dir = std::env::temp_dir().join(format!("benchscope-gate-noise-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
+    // `GATE_NOISE=paired`: the paired rows only; `guard`: the quickstart's
+    // A/A under the time gates only (no counting), about 4 minutes.
+    let mode = std::env::var("GATE_NOISE").unwrap_or_default();
+    let paired_only = mode == "paired";
+    let guard_only = mode == "guard";
     let bench = |name: &str| {
         let sub = dir.join(name);
         std::fs::create_dir_all(&sub).expect("scratch folder");
         Bench {
+            count: !guard_only,
             dir: sub,
             target: release.join("examples").join(name),
             tool: release.join("benchscope"),
@@ -261,13 +279,15 @@ fn main() {
             .spawn()
             .expect("start the busy process"),
     );
-    let paired_only = std::env::var("GATE_NOISE").is_ok_and(|v| v == "paired");
     let mut paired_rows = Vec::new();
     for (label, runs, work) in [
         ("A/A (unchanged code)", AA_RUNS, 100),
         ("3 % more work", SLOW_RUNS, 103),
         ("10 % more work", SLOW_RUNS, 110),
-    ] {
+    ]
+    .into_iter()
+    .filter(|_| !guard_only)
+    {
         let verdicts: Vec<Verdict> = (1..=runs)
             .map(|i| {
                 let v = paired(&target.tool, &target.dir, &target.target, work);
@@ -277,7 +297,11 @@ fn main() {
             .collect();
         paired_rows.push((label, runs, verdicts));
     }
-    println!("benchscope compare (paired rounds) of {PAIRED_BENCH}*, one busy process beside it\n");
+    if !guard_only {
+        println!(
+            "benchscope compare (paired rounds) of {PAIRED_BENCH}*, one busy process beside it\n"
+        );
+    }
     for (label, runs, verdicts) in &paired_rows {
         println!("{runs} comparisons, {label}:");
         tally(
@@ -286,22 +310,27 @@ fn main() {
             runs * PAIRED_BENCHMARKS,
         );
     }
-    let false_alarms = paired_rows[0].2.iter().filter(|v| v.failed()).count();
-    let caught = paired_rows[1].2.iter().filter(|v| v.failed()).count();
-    println!(
-        "\ntarget: paired, at most 1 false alarm in {AA_RUNS}: {}; 3 % caught in at least 9 of {SLOW_RUNS}: {}\n",
-        if false_alarms <= 1 { "met" } else { "NOT met" },
-        if caught * 10 >= SLOW_RUNS * 9 {
-            "met"
-        } else {
-            "NOT met"
-        }
-    );
+    if !guard_only {
+        let false_alarms = paired_rows[0].2.iter().filter(|v| v.failed()).count();
+        let caught = paired_rows[1].2.iter().filter(|v| v.failed()).count();
+        println!(
+            "\ntarget: paired, at most 1 false alarm in {AA_RUNS}: {}; 3 % caught in at least 9 of {SLOW_RUNS}: {}\n",
+            if false_alarms <= 1 { "met" } else { "NOT met" },
+            if caught * 10 >= SLOW_RUNS * 9 {
+                "met"
+            } else {
+                "NOT met"
+            }
+        );
+    }
     if paired_only {
         let _ = std::fs::remove_dir_all(Path::new(&dir));
         return;
     }
-    for b in [&quickstart, &target] {
+    for b in [&quickstart, &target]
+        .into_iter()
+        .filter(|b| !guard_only || b.target == quickstart.target)
+    {
         eprintln!(
             "{}: baseline and 5 runs into the history",
             b.target.display()
@@ -327,7 +356,10 @@ fn main() {
         ("gate_target, 1 % more work", &target, AA_RUNS, 101, "pr"),
         ("gate_target, 3 % more work", &target, SLOW_RUNS, 103, "pr"),
         ("gate_target, 10 % more work", &target, SLOW_RUNS, 110, "pr"),
-    ] {
+    ]
+    .into_iter()
+    .filter(|(_, b, ..)| !guard_only || b.target == quickstart.target)
+    {
         let mut verdicts: Verdicts = Default::default();
         let mut benchmarks = 0;
         for i in 1..=runs {
@@ -348,8 +380,30 @@ fn main() {
         scenarios.push((label.to_owned(), benchmarks, runs, verdicts));
     }
     println!(
-        "the gate on a shared runner: --quick --measure instructions, one busy process beside it\n"
+        "the gate on a shared runner: --quick{}, one busy process beside it\n",
+        if guard_only {
+            ""
+        } else {
+            " --measure instructions"
+        }
     );
+    if guard_only {
+        let (label, benchmarks, runs, (samples, default, _)) = &scenarios[0];
+        println!("{runs} runs, {label}, time only: false alarms");
+        tally("samples alone (--samples-only)", samples, runs * benchmarks);
+        tally(
+            "default (samples + noise between runs)",
+            default,
+            runs * benchmarks,
+        );
+        let false_alarms = default.iter().filter(|v| v.failed()).count();
+        println!(
+            "\ntarget: at most 1 false alarm in {AA_RUNS} at the default gate: {}",
+            if false_alarms <= 1 { "met" } else { "NOT met" }
+        );
+        let _ = std::fs::remove_dir_all(Path::new(&dir));
+        return;
+    }
     println!("instruction counts over the {AA_RUNS} A/A runs (per iteration):");
     for (name, values) in &counts {
         let lo = values.iter().copied().fold(f64::INFINITY, f64::min);

@@ -76,12 +76,37 @@ pub struct ClassChange {
     pub baseline: Class,
     /// This run's class.
     pub current: Class,
+    /// This run's largest case (the result at the largest size), whose own
+    /// comparison must confirm a class that grew.
+    pub largest: Option<String>,
 }
 
 impl ClassChange {
     /// Whether the class grew: a regression of its own.
     pub fn regressed(&self) -> bool {
         self.current > self.baseline
+    }
+
+    /// Whether the largest case's own comparison in `rows` confirms the
+    /// change: a class that grows makes the largest size slower (time) or
+    /// allocate more (allocated bytes). Between neighbouring classes such
+    /// as O(n) and O(n log n), noise in a few sizes can tip the fit on its
+    /// own; a change the largest case does not show is not counted. True
+    /// when the largest case is not among the rows (nothing to ask).
+    pub fn confirmed(&self, rows: &[GuardRow]) -> bool {
+        let Some(row) = self
+            .largest
+            .as_ref()
+            .and_then(|l| rows.iter().find(|r| &r.name == l))
+        else {
+            return true;
+        };
+        let c = &row.comparison;
+        if self.measure == "time" {
+            c.comparison.verdict.severity().is_some()
+        } else {
+            c.allocations.is_some_and(|a| a.regressed)
+        }
     }
 
     /// The change in words: `scaling/sort time: O(n log n) → O(n^2)`.
@@ -143,11 +168,21 @@ impl GuardReport {
                 let then = before
                     .iter()
                     .find(|b| b.benchmark == now.benchmark && b.measure == now.measure)?;
+                let top = now.points.iter().map(|p| p.0).fold(f64::MIN, f64::max);
+                let largest = current
+                    .benchmarks
+                    .iter()
+                    .find(|b| {
+                        b.name.starts_with(&now.benchmark)
+                            && b.label("param").and_then(|p| p.parse::<f64>().ok()) == Some(top)
+                    })
+                    .map(|b| b.name.clone());
                 (then.fit.class != now.fit.class).then_some(ClassChange {
                     benchmark: now.benchmark,
                     measure: now.measure,
                     baseline: then.fit.class,
                     current: now.fit.class,
+                    largest,
                 })
             })
             .collect();
@@ -176,8 +211,13 @@ impl GuardReport {
         means: &std::collections::BTreeMap<String, Vec<f64>>,
         alpha: f64,
     ) {
+        let tail = super::noise::machine_tail(means);
         for row in &mut self.rows {
-            let noise = RunNoise::of(means.get(&row.name).map_or(&[][..], Vec::as_slice), alpha);
+            let noise = RunNoise::with_tail(
+                means.get(&row.name).map_or(&[][..], Vec::as_slice),
+                alpha,
+                tail,
+            );
             let verdict = &mut row.comparison.comparison.verdict;
             if matches!(verdict, Verdict::Regressed(_)) && noise.explains(row.current_mean) {
                 row.overruled = Some(*verdict);
@@ -245,7 +285,7 @@ impl GuardReport {
         let grew: Vec<String> = self
             .class_changes
             .iter()
-            .filter(|c| c.regressed())
+            .filter(|c| c.regressed() && c.confirmed(&self.rows))
             .map(ClassChange::describe)
             .collect();
         if !grew.is_empty() {
@@ -275,6 +315,18 @@ impl GuardReport {
     /// allowed.
     pub fn failed(&self) -> bool {
         !self.failures().is_empty()
+    }
+
+    /// A class change's verdict for the table and the summary.
+    fn class_verdict(&self, change: &ClassChange) -> String {
+        match (change.regressed(), change.confirmed(&self.rows)) {
+            (true, true) => "  REGRESSED".into(),
+            (true, false) => format!(
+                "  not counted: its largest case, {}, did not regress",
+                change.largest.as_deref().unwrap_or("?")
+            ),
+            (false, _) => "  improved".into(),
+        }
     }
 
     /// A row's figures as text: baseline, current, change, speedup, p-value, verdict.
@@ -351,11 +403,7 @@ impl GuardReport {
                 out,
                 "complexity {}{}",
                 change.describe(),
-                if change.regressed() {
-                    "  REGRESSED"
-                } else {
-                    ""
-                }
+                self.class_verdict(change)
             );
         }
         for name in &self.new {
@@ -413,11 +461,9 @@ impl GuardReport {
                     c.measure,
                     c.baseline,
                     c.current,
-                    if c.regressed() {
-                        "regressed"
-                    } else {
-                        "improved"
-                    }
+                    self.class_verdict(c)
+                        .trim()
+                        .replacen("REGRESSED", "regressed", 1)
                 );
             }
         }
@@ -565,6 +611,36 @@ mod tests {
     }
 
     #[test]
+    fn a_class_change_the_largest_case_does_not_show_is_not_counted() {
+        let base = Baseline {
+            version: "main".into(),
+            run: sized("find", |n| 10.0 + n),
+        };
+        // O(n log n) by the fit, but the largest size as fast as before.
+        let top = 16384.0f64;
+        let scale = (10.0 + top) / (top * top.log2());
+        let report = GuardReport::compare(
+            &sized("find", |n| scale * n * n.log2()),
+            &base,
+            &Policy::default(),
+            Severity::Major,
+            Allow::default(),
+        );
+        assert_eq!(report.class_changes.len(), 1, "{}", report.table());
+        let change = &report.class_changes[0];
+        assert!(change.regressed());
+        assert!(!change.confirmed(&report.rows));
+        assert!(!report.failed(), "{}", report.table());
+        assert!(
+            report
+                .table()
+                .contains("not counted: its largest case, find/16384, did not regress"),
+            "{}",
+            report.table()
+        );
+    }
+
+    #[test]
     fn a_complexity_class_that_grows_fails_the_gate() {
         let base = Baseline {
             version: "main".into(),
@@ -584,6 +660,7 @@ mod tests {
                 measure: "time".into(),
                 baseline: Class::Linear,
                 current: Class::Quadratic,
+                largest: Some("find/16384".into()),
             }]
         );
         assert!(worse.failed());

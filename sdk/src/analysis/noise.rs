@@ -35,8 +35,12 @@ pub enum RunNoise {
         mean: f64,
         /// Standard deviation of the logarithms of their means.
         std_dev: f64,
-        /// Upper prediction bound of one more run's mean, ns.
+        /// Upper bound of one more run's mean, ns: the prediction bound,
+        /// or the machine's largest shift above this level if higher.
         upper: f64,
+        /// The largest shift any benchmark's run has shown on this machine
+        /// above its own usual level, as a factor ([`machine_tail`]).
+        tail: f64,
     },
     /// Too few runs to say (`runs` of [`MIN_RUNS`]).
     TooFew {
@@ -48,30 +52,69 @@ pub enum RunNoise {
 impl RunNoise {
     /// The spread of `means` (oldest first; the last [`MAX_RUNS`] count) at
     /// significance `alpha`.
+    #[cfg(test)]
     pub fn of(means: &[f64], alpha: f64) -> RunNoise {
-        let logs: Vec<f64> = means
-            .iter()
-            .copied()
-            .filter(|m| m.is_finite() && *m > 0.0)
-            .map(f64::ln)
-            .collect();
-        let recent = &logs[logs.len().saturating_sub(MAX_RUNS)..];
+        RunNoise::with_tail(means, alpha, 1.0)
+    }
+
+    /// The spread of `means` (oldest first; the last [`MAX_RUNS`] count) at
+    /// significance `alpha`, with the bound raised to `tail` (a factor, from
+    /// [`machine_tail`]) times the runs' geometric mean when that is higher:
+    /// a shift some benchmark has shown on this machine is one this
+    /// benchmark can show too.
+    pub fn with_tail(means: &[f64], alpha: f64, tail: f64) -> RunNoise {
+        let Some(recent) = recent_logs(means) else {
+            return RunNoise::TooFew {
+                runs: means.iter().filter(|m| m.is_finite() && **m > 0.0).count(),
+            };
+        };
         let n = recent.len();
-        if n < MIN_RUNS {
-            return RunNoise::TooFew { runs: n };
-        }
         let mean = recent.iter().sum::<f64>() / n as f64;
         let var = recent.iter().map(|m| (m - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
         let std_dev = var.sqrt();
         let t = quantile_upper(1.0 - alpha.clamp(1e-9, 0.5), (n - 1) as f64);
+        let predicted = (mean + t * std_dev * (1.0 + 1.0 / n as f64).sqrt()).exp();
         RunNoise::Spread {
             runs: n,
             mean: mean.exp(),
             std_dev,
-            upper: (mean + t * std_dev * (1.0 + 1.0 / n as f64).sqrt()).exp(),
+            upper: predicted.max(mean.exp() * tail),
+            tail,
         }
     }
+}
 
+/// The logarithms of the last [`MAX_RUNS`] positive means, when there are
+/// [`MIN_RUNS`] or more.
+fn recent_logs(means: &[f64]) -> Option<Vec<f64>> {
+    let logs: Vec<f64> = means
+        .iter()
+        .copied()
+        .filter(|m| m.is_finite() && *m > 0.0)
+        .map(f64::ln)
+        .collect();
+    let recent = logs[logs.len().saturating_sub(MAX_RUNS)..].to_vec();
+    (recent.len() >= MIN_RUNS).then_some(recent)
+}
+
+/// The largest shift the machine has shown: over every benchmark with
+/// [`MIN_RUNS`] or more recent runs, how far its slowest recent run's mean
+/// was above the geometric mean of its recent runs, as a factor (1.0 when
+/// no benchmark has enough runs). On a runner whose neighbours slow a whole
+/// run now and then, such bursts are rare for any one benchmark but show
+/// in the pool of all of them.
+pub fn machine_tail(means: &std::collections::BTreeMap<String, Vec<f64>>) -> f64 {
+    means
+        .values()
+        .filter_map(|m| recent_logs(m))
+        .map(|logs| {
+            let center = logs.iter().sum::<f64>() / logs.len() as f64;
+            logs.iter().fold(0.0f64, |top, l| top.max(l - center)).exp()
+        })
+        .fold(1.0, f64::max)
+}
+
+impl RunNoise {
     /// Whether a run whose mean is `current` ns is within what the earlier
     /// runs have shown (never, with too few runs).
     pub fn explains(&self, current: f64) -> bool {
@@ -84,9 +127,12 @@ impl RunNoise {
     /// In words, for the gate's table.
     pub fn describe(&self, current: f64) -> String {
         match *self {
-            RunNoise::Spread { runs, upper, .. } if current <= upper => format!(
-                "within the last {runs} runs' spread on this machine (up to {})",
-                crate::format::format_ns(upper)
+            RunNoise::Spread {
+                runs, upper, tail, ..
+            } if current <= upper => format!(
+                "within the last {runs} runs' spread on this machine (up to {}; its benchmarks have run up to {:+.0} % over their usual)",
+                crate::format::format_ns(upper),
+                (tail - 1.0) * 100.0
             ),
             RunNoise::Spread { runs, upper, .. } => format!(
                 "beyond the last {runs} runs' spread on this machine (up to {})",
@@ -128,5 +174,26 @@ mod tests {
         let noise = RunNoise::of(&means, 0.01);
         assert!(matches!(noise, RunNoise::Spread { runs: 20, .. }));
         assert!(!noise.explains(150.0));
+    }
+
+    #[test]
+    fn a_burst_one_benchmark_has_shown_covers_the_others() {
+        // `a` is tight; `b` once ran 50 % over its usual level.
+        let tight: Vec<f64> = (0..10).map(|i| 100.0 + f64::from(i % 2)).collect();
+        let mut bursty: Vec<f64> = vec![200.0; 9];
+        bursty.push(300.0);
+        let means = std::collections::BTreeMap::from([
+            ("a".to_owned(), tight.clone()),
+            ("b".to_owned(), bursty),
+            ("too-few".to_owned(), vec![1.0, 100.0]),
+        ]);
+        let tail = machine_tail(&means);
+        assert!((1.3..1.5).contains(&tail), "{tail}");
+        assert!(!RunNoise::of(&tight, 0.01).explains(130.0));
+        let widened = RunNoise::with_tail(&tight, 0.01, tail);
+        assert!(widened.explains(130.0), "{widened:?}");
+        assert!(!widened.explains(160.0), "{widened:?}");
+        assert!(widened.describe(130.0).contains("over their usual"));
+        assert_eq!(machine_tail(&std::collections::BTreeMap::new()), 1.0);
     }
 }
