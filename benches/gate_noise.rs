@@ -149,6 +149,12 @@ impl Bench {
             text,
             String::from_utf8_lossy(&out.stderr)
         );
+        // Which rows the default gate flagged, for the log.
+        if !samples_only {
+            for line in text.lines().filter(|l| l.contains("REGRESSED")) {
+                eprintln!("    flagged: {}", line.trim());
+            }
+        }
         // A row's verdict cell starts with the time's verdict; the
         // instruction count's follows it ("..., REGRESSED (major))").
         let rows = |pattern: &str, blocking: bool| {
@@ -401,6 +407,10 @@ fn main() {
             "\ntarget: at most 1 false alarm in {AA_RUNS} at the default gate: {}",
             if false_alarms <= 1 { "met" } else { "NOT met" }
         );
+        // `GATE_NOISE_KEEP=FILE` keeps the runs' history for a closer look.
+        if let Some(keep) = std::env::var_os("GATE_NOISE_KEEP") {
+            std::fs::copy(quickstart.dir.join("history.db"), keep).expect("keep the history");
+        }
         let _ = std::fs::remove_dir_all(Path::new(&dir));
         return;
     }

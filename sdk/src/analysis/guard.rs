@@ -203,7 +203,8 @@ impl GuardReport {
     /// in earlier runs on this machine (oldest first). A slowdown the
     /// samples call a regression is not one while the current mean is
     /// within the upper prediction bound of those runs (at significance
-    /// `alpha`); with fewer than [`noise::MIN_RUNS`](super::noise::MIN_RUNS)
+    /// `alpha` shared over the rows, Bonferroni: the run as a whole, not
+    /// each benchmark, is wrong at most that often); with fewer than [`noise::MIN_RUNS`](super::noise::MIN_RUNS)
     /// runs the samples alone decide, and the row says so. Allocation
     /// counts are not weighed: they do not jitter.
     pub fn weigh_history(
@@ -212,6 +213,7 @@ impl GuardReport {
         alpha: f64,
     ) {
         let tail = super::noise::machine_tail(means);
+        let alpha = alpha / self.rows.len().max(1) as f64;
         for row in &mut self.rows {
             let noise = RunNoise::with_tail(
                 means.get(&row.name).map_or(&[][..], Vec::as_slice),
@@ -717,6 +719,17 @@ mod tests {
         report.weigh_history(&means, 0.01);
         let blocking: Vec<&str> = report.blocking().iter().map(|r| r.name.as_str()).collect();
         assert_eq!(blocking, ["b", "c"]);
+        // The α is shared over the three rows.
+        let tail = crate::analysis::noise::machine_tail(&means);
+        let row = |name: &str| report.rows.iter().find(|r| r.name == name).unwrap();
+        assert_eq!(
+            row("a").noise,
+            Some(RunNoise::with_tail(&means["a"], 0.01 / 3.0, tail))
+        );
+        assert_ne!(
+            row("a").noise,
+            Some(RunNoise::with_tail(&means["a"], 0.01, tail))
+        );
         let table = report.table();
         assert!(
             table.contains(
