@@ -111,16 +111,11 @@ fn recent_logs(means: &[f64], last: usize) -> Option<Vec<f64>> {
     (recent.len() >= MIN_RUNS).then_some(recent)
 }
 
-/// The median of `xs` (not empty).
+/// The median of `xs`.
 fn median(xs: &[f64]) -> f64 {
     let mut sorted = xs.to_vec();
     sorted.sort_by(f64::total_cmp);
-    let mid = sorted.len() / 2;
-    if sorted.len() % 2 == 0 {
-        (sorted[mid - 1] + sorted[mid]) / 2.0
-    } else {
-        sorted[mid]
-    }
+    crate::measure::stats::percentile(&sorted, 50.0)
 }
 
 /// The largest shift the machine has shown: over every benchmark with
