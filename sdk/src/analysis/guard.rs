@@ -168,15 +168,15 @@ impl GuardReport {
                 let then = before
                     .iter()
                     .find(|b| b.benchmark == now.benchmark && b.measure == now.measure)?;
-                let top = now.points.iter().map(|p| p.0).fold(f64::MIN, f64::max);
                 let largest = current
                     .benchmarks
                     .iter()
-                    .find(|b| {
-                        b.name.starts_with(&now.benchmark)
-                            && b.label("param").and_then(|p| p.parse::<f64>().ok()) == Some(top)
+                    .filter_map(|b| match b.sized_case() {
+                        Some((group, size)) if group == now.benchmark => Some((size, b)),
+                        _ => None,
                     })
-                    .map(|b| b.name.clone());
+                    .max_by(|x, y| x.0.total_cmp(&y.0))
+                    .map(|(_, b)| b.name.clone());
                 (then.fit.class != now.fit.class).then_some(ClassChange {
                     benchmark: now.benchmark,
                     measure: now.measure,

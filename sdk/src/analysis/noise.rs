@@ -77,12 +77,11 @@ impl RunNoise {
     /// some benchmark has shown on this machine is one this benchmark can
     /// show too.
     pub fn with_tail(means: &[f64], alpha: f64, tail: f64) -> RunNoise {
-        let Some(recent) = recent_logs(means, MAX_RUNS) else {
-            return RunNoise::TooFew {
-                runs: means.iter().filter(|m| m.is_finite() && **m > 0.0).count(),
-            };
-        };
+        let recent = recent_logs(means, MAX_RUNS);
         let n = recent.len();
+        if n < MIN_RUNS {
+            return RunNoise::TooFew { runs: n };
+        }
         let mean = recent.iter().sum::<f64>() / n as f64;
         let var = recent.iter().map(|m| (m - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
         let std_dev = var.sqrt();
@@ -98,17 +97,16 @@ impl RunNoise {
     }
 }
 
-/// The logarithms of the last `last` positive means, when there are
-/// [`MIN_RUNS`] or more.
-fn recent_logs(means: &[f64], last: usize) -> Option<Vec<f64>> {
-    let logs: Vec<f64> = means
+/// The logarithms of the last `last` positive means.
+fn recent_logs(means: &[f64], last: usize) -> Vec<f64> {
+    let mut logs: Vec<f64> = means
         .iter()
         .copied()
         .filter(|m| m.is_finite() && *m > 0.0)
         .map(f64::ln)
         .collect();
-    let recent = logs[logs.len().saturating_sub(last)..].to_vec();
-    (recent.len() >= MIN_RUNS).then_some(recent)
+    logs.drain(..logs.len().saturating_sub(last));
+    logs
 }
 
 /// The median of `xs`.
@@ -129,7 +127,8 @@ fn median(xs: &[f64]) -> f64 {
 pub fn machine_tail(means: &std::collections::BTreeMap<String, Vec<f64>>) -> f64 {
     means
         .values()
-        .filter_map(|m| recent_logs(m, TAIL_RUNS))
+        .map(|m| recent_logs(m, TAIL_RUNS))
+        .filter(|logs| logs.len() >= MIN_RUNS)
         .map(|logs| {
             let center = median(&logs);
             logs.iter().fold(0.0f64, |top, l| top.max(l - center)).exp()

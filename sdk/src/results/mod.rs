@@ -194,6 +194,20 @@ impl BenchResult {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The benchmark this result is a sized case of, and its size: a
+    /// result with a numeric `param` label is a case of the benchmark
+    /// named by its name without `/param` (what complexity is fitted over).
+    pub fn sized_case(&self) -> Option<(&str, f64)> {
+        let param = self.label("param")?;
+        let size = param.parse::<f64>().ok()?;
+        let group = self
+            .name
+            .strip_suffix(param)
+            .and_then(|n| n.strip_suffix('/'))
+            .unwrap_or(&self.name);
+        Some((group, size))
+    }
+
     /// The first figure that is out of range (not finite, negative, or
     /// inconsistent with the others), in words; `Ok` when none is.
     pub fn check(&self) -> Result<(), String> {
@@ -326,32 +340,19 @@ impl SuiteRun {
     /// at [`MIN_SIZES`](crate::complexity::MIN_SIZES) sizes or
     /// more. Time is fitted always, allocated bytes when counted.
     pub fn fit_complexity(benchmarks: &[BenchResult]) -> Vec<ComplexityResult> {
-        let mut groups: Vec<(String, Vec<&BenchResult>)> = Vec::new();
+        let mut groups: Vec<(String, Vec<(f64, &BenchResult)>)> = Vec::new();
         for b in benchmarks {
-            let Some(param) = b.label("param") else {
+            let Some((name, size)) = b.sized_case() else {
                 continue;
             };
-            if param.parse::<f64>().is_err() {
-                continue;
-            }
-            let name = b
-                .name
-                .strip_suffix(param)
-                .and_then(|n| n.strip_suffix('/'))
-                .unwrap_or(&b.name)
-                .to_owned();
-            match groups.iter_mut().find(|(n, _)| *n == name) {
-                Some((_, members)) => members.push(b),
-                None => groups.push((name, vec![b])),
+            match groups.iter_mut().find(|(n, _)| n == name) {
+                Some((_, members)) => members.push((size, b)),
+                None => groups.push((name.to_owned(), vec![(size, b)])),
             }
         }
         let mut out = Vec::new();
         for (name, members) in groups {
-            let size = |b: &BenchResult| b.label("param").and_then(|p| p.parse::<f64>().ok());
-            let time: Vec<(f64, f64)> = members
-                .iter()
-                .filter_map(|b| Some((size(b)?, b.stats.mean)))
-                .collect();
+            let time: Vec<(f64, f64)> = members.iter().map(|(n, b)| (*n, b.stats.mean)).collect();
             if let Ok(fit) = classify(&time) {
                 out.push(ComplexityResult {
                     benchmark: name.clone(),
@@ -362,7 +363,7 @@ impl SuiteRun {
             }
             let bytes: Option<Vec<(f64, f64)>> = members
                 .iter()
-                .map(|b| Some((size(b)?, b.allocations?.bytes)))
+                .map(|(n, b)| Some((*n, b.allocations?.bytes)))
                 .collect();
             if let Some(bytes) = bytes
                 && let Ok(fit) = classify(&bytes)
