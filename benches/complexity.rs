@@ -64,7 +64,7 @@ fn main() {
             let fit = results
                 .complexity
                 .iter()
-                .find(|c| c.benchmark == name && c.measure == "time")
+                .find(|c| c.benchmark == name && c.measure == benchscope::Fitted::Time)
                 .unwrap_or_else(|| panic!("no fit for {name}"));
             chosen
                 .entry(name)

@@ -27,7 +27,15 @@
 //!    candidate's side. Target: at most 1 false alarm in 30, the 3 %
 //!    caught in at least 9 of 10.
 //!
+//! `GATE_NOISE=guard` measures the time gate alone (no counting), as
+//! issue 24 asks: the A/A above; the smallest slowdown it catches in 9 of
+//! 10 runs per benchmark (ten of the A/A runs' samples scaled by 5 to
+//! 200 % and judged again, each left out of its own history); and, after
+//! one gate_target run under six busy processes enters the history, a
+//! 2x slowdown of one benchmark (`GATE_ONLY=20000`) in 10 runs.
+//!
 //! ```text
+//! GATE_NOISE=guard cargo bench -p benchscope-benches --bench gate_noise    # about 6 minutes
 //! cargo bench -p benchscope-benches --bench gate_noise      # about 35 minutes
 //! GATE_NOISE=paired cargo bench -p benchscope-benches --bench gate_noise   # part 3 only, about 17
 //! ```
@@ -93,8 +101,20 @@ impl Verdict {
 impl Bench {
     /// One run; returns each benchmark's instructions per iteration.
     fn run(&self, branch: &str, work: u32, extra: &[&str]) -> Vec<(String, f64)> {
+        self.run_env(branch, work, &[], extra)
+    }
+
+    /// One run with more environment variables (`GATE_ONLY`).
+    fn run_env(
+        &self,
+        branch: &str,
+        work: u32,
+        env: &[(&str, &str)],
+        extra: &[&str],
+    ) -> Vec<(String, f64)> {
         let json = self.dir.join("run.json");
         let out = Command::new(&self.target)
+            .envs(env.iter().copied())
             .args(["--quick", "--exporters", "none", "--history", "history.db"])
             .args(if self.count {
                 &["--measure", "instructions"][..]
@@ -183,6 +203,123 @@ impl Bench {
             },
         )
     }
+}
+
+impl Bench {
+    /// The benchmarks the default gate blocks on (a time verdict of major
+    /// or critical that the history did not overrule) when it judges
+    /// `results` (a results file in the bench's folder) against baseline
+    /// `aa`.
+    fn blocked(&self, results: &str) -> Vec<String> {
+        let out = Command::new(&self.tool)
+            .args(["--history", "history.db", "guard", "--baseline", "aa"])
+            .args(["--results", results])
+            .env("BENCHSCOPE_EXPORTERS", "none")
+            .env_remove("GITHUB_STEP_SUMMARY")
+            .current_dir(&self.dir)
+            .output()
+            .expect("run benchscope guard");
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.lines()
+            .filter(|l| l.contains("  REGRESSED (major)") || l.contains("  REGRESSED (critical)"))
+            .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+            .collect()
+    }
+}
+
+/// Slowdowns tried on real runs for the gate's sensitivity, percent.
+const SLOWDOWNS: [u32; 12] = [5, 10, 15, 20, 25, 30, 40, 50, 75, 100, 150, 200];
+
+/// Runs whose results the sensitivity is measured on.
+const SENSITIVITY_RUNS: usize = 10;
+
+/// The smallest slowdown the default gate catches, per benchmark: each of
+/// the kept A/A runs (`aa-N.json`, recorded in the history) has its
+/// samples scaled by 1 + s and is judged again (its own record is left
+/// out of the history by its start, commit and branch, as for any
+/// `--results` file). A benchmark's figure is the smallest s caught in at
+/// least 9 of the 10 runs.
+fn sensitivity(quickstart: &Bench, kept: usize) -> Vec<(String, Option<u32>)> {
+    let mut caught: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
+    for i in 0..kept {
+        let run = benchscope::SuiteRun::read_json(&quickstart.dir.join(format!("aa-{i}.json")))
+            .expect("a kept run");
+        for name in run.benchmarks.iter().map(|b| b.name.clone()) {
+            caught
+                .entry(name)
+                .or_insert_with(|| vec![0; SLOWDOWNS.len()]);
+        }
+        for (k, slowdown) in SLOWDOWNS.iter().enumerate() {
+            let mut scaled = run.clone();
+            let factor = 1.0 + f64::from(*slowdown) / 100.0;
+            for b in &mut scaled.benchmarks {
+                let samples: Vec<f64> = b.samples_ns.iter().map(|s| s * factor).collect();
+                b.stats = benchscope::Stats::from_samples(&samples).expect("stats");
+                b.samples_ns = samples;
+                b.baseline = None;
+            }
+            scaled
+                .write_json(&quickstart.dir.join("scaled.json"))
+                .expect("write the scaled run");
+            for name in quickstart.blocked("scaled.json") {
+                if let Some(counts) = caught.get_mut(&name) {
+                    counts[k] += 1;
+                }
+            }
+        }
+        eprintln!("sensitivity: run {}/{kept}", i + 1);
+    }
+    caught
+        .into_iter()
+        .map(|(name, counts)| {
+            let smallest = SLOWDOWNS
+                .iter()
+                .zip(&counts)
+                .find(|(_, n)| **n * 10 >= kept * 9)
+                .map(|(s, _)| *s);
+            (name, smallest)
+        })
+        .collect()
+}
+
+/// After one run under six busy processes enters the history of
+/// gate_target, `runs` runs in which only `gate/xorshift/20000` does twice
+/// the work: how many the default gate fails on that benchmark, and how
+/// many benchmarks of the overloaded run stayed disturbed.
+fn after_overload(target: &Bench, runs: usize) -> (usize, usize) {
+    target.run("main", 100, &["--save-baseline", "aa"]);
+    for _ in 0..5 {
+        target.run("main", 100, &[]);
+    }
+    {
+        let _six: Vec<Busy> = (0..6)
+            .map(|_| {
+                Busy(
+                    Command::new("sh")
+                        .arg("-c")
+                        .arg("while :; do :; done")
+                        .spawn()
+                        .expect("start a busy process"),
+                )
+            })
+            .collect();
+        target.run("main", 100, &[]);
+    }
+    let overloaded = benchscope::SuiteRun::read_json(&target.dir.join("run.json"))
+        .expect("the overloaded run's results");
+    let disturbed = overloaded
+        .benchmarks
+        .iter()
+        .filter(|b| b.disturbed())
+        .count();
+    let mut failed = 0;
+    for i in 1..=runs {
+        target.run_env("pr", 200, &[("GATE_ONLY", "20000")], &[]);
+        let blocked = target.blocked("run.json");
+        eprintln!("after an overloaded run: 2x run {i}/{runs}: blocked {blocked:?}");
+        failed += usize::from(blocked.iter().any(|b| b == "gate/xorshift/20000"));
+    }
+    (failed, disturbed)
 }
 
 /// `benchscope compare` of gate_target (baseline: its usual work) against
@@ -370,6 +507,13 @@ fn main() {
         let mut benchmarks = 0;
         for i in 1..=runs {
             let counted = b.run(branch, work, &[]);
+            if guard_only && i <= SENSITIVITY_RUNS {
+                std::fs::copy(
+                    b.dir.join("run.json"),
+                    b.dir.join(format!("aa-{}.json", i - 1)),
+                )
+                .expect("keep the run's results");
+            }
             benchmarks = counted.len();
             if work == 100 {
                 for (name, count) in counted {
@@ -406,6 +550,24 @@ fn main() {
         println!(
             "\ntarget: at most 1 false alarm in {AA_RUNS} at the default gate: {}",
             if false_alarms <= 1 { "met" } else { "NOT met" }
+        );
+        println!(
+            "\nsmallest slowdown the default gate catches in 9 of {SENSITIVITY_RUNS} (each A/A run's samples scaled, judged again):"
+        );
+        for (name, smallest) in sensitivity(&quickstart, SENSITIVITY_RUNS) {
+            println!(
+                "  {name:<28} {}",
+                smallest.map_or("over 200 %".to_owned(), |s| format!("{s} %"))
+            );
+        }
+        let (failed, disturbed) = after_overload(&target, SLOW_RUNS);
+        println!(
+            "\nafter one run under six busy processes ({disturbed} of its 4 benchmarks flagged disturbed), a 2x slowdown of gate/xorshift/20000: caught in {failed}/{SLOW_RUNS} (target 10/{SLOW_RUNS}: {})",
+            if failed == SLOW_RUNS {
+                "met"
+            } else {
+                "NOT met"
+            }
         );
         // `GATE_NOISE_KEEP=FILE` keeps the runs' history for a closer look.
         if let Some(keep) = std::env::var_os("GATE_NOISE_KEEP") {

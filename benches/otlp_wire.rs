@@ -60,6 +60,7 @@ fn result(i: usize) -> BenchResult {
         incomparable: None,
         allocations: None,
         instructions: None,
+        disturbance: None,
     }
 }
 

@@ -1,1 +1,3 @@
-//! Host package for workspace-level examples, tests and benches.
+//! The root package: it holds the workspace's runnable examples
+//! (`examples/quickstart.rs`, `examples/scaling.rs`) and nothing else; the
+//! tests and benchmarks are the packages in `tests/` and `benches/`.

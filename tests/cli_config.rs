@@ -291,3 +291,48 @@ fn ctrl_c_flushes_what_was_recorded() {
         "{name} finished before the interrupt but its mean was not flushed: {means:?}"
     );
 }
+
+#[test]
+fn extreme_configuration_values_stop_with_exit_2() {
+    let d = common::monitoring::scratch_dir("hard-extreme");
+    for (file, key) in [
+        ("[otlp]\ntimeout = \"584542046090years\"\n", "timeout"),
+        (
+            "[otlp]\ntimeout = \"18446744073709551615s 600ms\"\n",
+            "timeout",
+        ),
+        (
+            "[measurement]\nsamples = 4000000000\nmax_time = \"20h\"\n",
+            "samples",
+        ),
+        ("[prometheus]\nlinger = \"90days\"\n", "linger"),
+    ] {
+        let config = d.join("extreme.toml");
+        std::fs::write(&config, file).unwrap();
+        let out = common::quickstart_command()
+            .args(["--quick", "--config", config.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{file}: {}",
+            common::output_text(&out)
+        );
+        assert!(
+            common::output_text(&out).contains(key),
+            "{file}: {}",
+            common::output_text(&out)
+        );
+        assert!(
+            !common::output_text(&out).contains("panicked"),
+            "{file}: {}",
+            common::output_text(&out)
+        );
+        assert!(
+            !common::output_text(&out).contains("benchscope: running"),
+            "{file}: {}",
+            common::output_text(&out)
+        );
+    }
+}

@@ -245,6 +245,32 @@ fn a_slower_branch_fails_against_its_merge_base_and_says_so_everywhere() {
         "{text}"
     );
     assert!(!text.contains("checking out"), "worktree reused: {text}");
+
+    // A file edited in the kept worktree would be built and labelled as the
+    // clean revision: compare refuses, names the file and the fix, builds
+    // nothing, and leaves the edit where it was.
+    let tree = repo_root().join("target/real-crates/benchscope/compare/baseline");
+    let edited = tree.join("benches/demo.rs");
+    let original = std::fs::read_to_string(&edited).unwrap();
+    std::fs::write(&edited, original.replace("spin(", "3 * spin(")).unwrap();
+    let refused = benchscope_tool(&dir)
+        .args(["compare", "main", "--bench", "demo", "--rounds", "6"])
+        .env("CARGO_TARGET_DIR", repo_root().join("target/real-crates"))
+        .output()
+        .unwrap();
+    let text = output_text(&refused);
+    assert_eq!(refused.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("modified (benches/demo.rs)") && text.contains("checkout --force HEAD"),
+        "{text}"
+    );
+    assert!(!text.contains("compare: building"), "{text}");
+    assert!(
+        std::fs::read_to_string(&edited)
+            .unwrap()
+            .contains("3 * spin(")
+    );
+    std::fs::write(&edited, original).unwrap();
 }
 
 #[test]

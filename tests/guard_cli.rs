@@ -5,9 +5,9 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Command, Output};
 
-use benchscope::{BenchResult, SuiteRun};
+use benchscope::{History, SuiteRun};
 
 fn dir(name: &str) -> PathBuf {
     common::monitoring::scratch_dir(&format!("guard-{name}"))
@@ -15,17 +15,7 @@ fn dir(name: &str) -> PathBuf {
 
 /// A results file whose benchmarks have the given means (±1 % spread).
 fn results(path: &Path, commit: &str, means: &[(&str, f64)]) {
-    let benchmarks = means
-        .iter()
-        .map(|(name, mean)| {
-            let samples: Vec<f64> = (0..60)
-                .map(|i| mean * (1.0 + (i % 5) as f64 * 0.002))
-                .collect();
-            BenchResult::from_samples(*name, samples).unwrap()
-        })
-        .collect();
-    let run = SuiteRun::new(commit, "main", benchmarks);
-    run.write_json(path).unwrap();
+    common::run_with(commit, means).write_json(path).unwrap();
 }
 
 fn guard(dir: &Path, args: &[&str]) -> Output {
@@ -38,6 +28,13 @@ fn guard(dir: &Path, args: &[&str]) -> Output {
 
 fn text(out: &Output) -> String {
     common::output_text(out)
+}
+
+/// `benchscope guard --results RESULTS --baseline base.json EXTRA...` in `d`.
+fn judge(d: &Path, results: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["guard", "--results", results, "--baseline", "base.json"];
+    args.extend_from_slice(extra);
+    common::tool_output(d, &args)
 }
 
 #[test]
@@ -247,10 +244,294 @@ fn a_shift_earlier_runs_on_this_machine_have_shown_passes_the_gate() {
         &[("parse", 1000.0), ("sort", 6500.0)],
     );
     let out = guard(&d, &args(&[]));
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(
-        text(&out).contains("beyond the last 6 runs' spread"),
-        "{}",
-        text(&out)
+    common::assert_says(&out, 1, "beyond the last 6 runs' spread");
+}
+
+/// A run of these means (±1 % spread inside the run), recorded in the
+/// history at `d/history.db`; returned as recorded.
+fn record(d: &Path, commit: &str, means: &[(&str, f64)]) -> SuiteRun {
+    results(&d.join("recorded.json"), commit, means);
+    let run = SuiteRun::read_json(&d.join("recorded.json")).unwrap();
+    benchscope::History::open(&d.join("history.db"))
+        .unwrap()
+        .record(&run)
+        .unwrap();
+    run
+}
+
+/// The usual run of the three benchmarks below, `i`-th of its kind: each
+/// wanders by up to ±3 % from run to run.
+fn usual(i: usize) -> [(&'static str, f64); 3] {
+    let wander = 1.0 + [0.0, 0.02, -0.02, 0.03, -0.01, 0.01, -0.03][i % 7];
+    [
+        ("parse", 1000.0 * wander),
+        ("sort", 5000.0 / wander),
+        ("sum", 300.0 * wander),
+    ]
+}
+
+/// A folder with a baseline (`base.json`) and six usual runs in its
+/// history.
+fn seeded(name: &str) -> PathBuf {
+    let d = dir(name);
+    results(&d.join("base.json"), "base", &usual(0));
+    for i in 0..6 {
+        record(&d, "usual", &usual(i));
+    }
+    d
+}
+
+fn gate_with_history(d: &Path, results_file: &str) -> Output {
+    guard(
+        d,
+        &[
+            "--history",
+            "history.db",
+            "guard",
+            "--results",
+            results_file,
+            "--baseline",
+            "base.json",
+        ],
+    )
+}
+
+#[test]
+fn one_slow_run_in_the_history_does_not_blind_the_gate() {
+    let d = seeded("blinded");
+    // `sort` three times slower: a real regression.
+    results(
+        &d.join("slow.json"),
+        "slow",
+        &[("parse", 1000.0), ("sort", 15_000.0), ("sum", 300.0)],
     );
+    let before = gate_with_history(&d, "slow.json");
+    assert_eq!(before.status.code(), Some(1), "{}", text(&before));
+    // One run in which every benchmark ran three times slower (a machine
+    // the probe did not see loaded), and one in which only `parse` did ten
+    // times the work (a one-off).
+    let [(_, p), (_, s), (_, m)] = usual(0);
+    record(
+        &d,
+        "overloaded",
+        &[("parse", 3.0 * p), ("sort", 3.0 * s), ("sum", 3.0 * m)],
+    );
+    record(
+        &d,
+        "one-off",
+        &[("parse", 10.0 * p), ("sort", s), ("sum", m)],
+    );
+    let after = gate_with_history(&d, "slow.json");
+    common::assert_says(
+        &after,
+        1,
+        "REGRESSED (critical) (beyond the last 8 runs' spread",
+    );
+    // And a slowdown of `sum` by half is still caught, after 19 usual runs more.
+    for i in 0..19 {
+        record(&d, "usual", &usual(i));
+    }
+    results(
+        &d.join("slower-sum.json"),
+        "slower-sum",
+        &[("parse", 1000.0), ("sort", 5000.0), ("sum", 450.0)],
+    );
+    let later = gate_with_history(&d, "slower-sum.json");
+    common::assert_says(
+        &later,
+        1,
+        "REGRESSED (critical) (beyond the last 20 runs' spread",
+    );
+}
+
+#[test]
+fn a_results_file_of_a_recorded_run_is_not_inside_its_own_spread() {
+    let d = seeded("own-run");
+    // The run judged is in the history too, as CI records it before the gate.
+    let slow = record(
+        &d,
+        "slow",
+        &[("parse", 2000.0), ("sort", 5000.0), ("sum", 300.0)],
+    );
+    slow.write_json(&d.join("slow.json")).unwrap();
+    let by_file = gate_with_history(&d, "slow.json");
+    assert_eq!(by_file.status.code(), Some(1), "{}", text(&by_file));
+    assert!(
+        text(&by_file).contains("beyond the last 6 runs' spread"),
+        "the run is not one of its own history's runs: {}",
+        text(&by_file)
+    );
+    // The latest run, judged from the history itself: the same verdict.
+    let latest = guard(
+        &d,
+        &[
+            "--history",
+            "history.db",
+            "guard",
+            "--baseline",
+            "base.json",
+        ],
+    );
+    common::assert_says(&latest, 1, "beyond the last 6 runs' spread");
+}
+
+#[test]
+fn a_benchmark_that_failed_or_did_not_run_fails_the_gate_unless_allowed() {
+    let d = dir("failed");
+    results(
+        &d.join("base.json"),
+        "base",
+        &[("parse", 1000.0), ("sort", 5000.0), ("sum", 300.0)],
+    );
+    // `sort` panicked in this run, and `sum` was filtered away.
+    results(&d.join("now.json"), "now", &[("parse", 1000.0)]);
+    let mut now = SuiteRun::read_json(&d.join("now.json")).unwrap();
+    now.failures.push(benchscope::Failure {
+        name: "sort".into(),
+        error: "benchmark `sort` panicked: index out of bounds".into(),
+    });
+    now.write_json(&d.join("now.json")).unwrap();
+    let gate = |extra: &[&str]| {
+        let mut args = vec!["guard", "--results", "now.json", "--baseline", "base.json"];
+        args.extend_from_slice(extra);
+        guard(&d, &args)
+    };
+    let strict = gate(&[]);
+    let out = text(&strict);
+    assert_eq!(strict.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("sort") && out.contains("FAILED in this run: benchmark `sort` panicked"),
+        "{out}"
+    );
+    assert!(
+        out.contains("1 benchmark(s) failed in this run (--allow-failed"),
+        "{out}"
+    );
+    assert!(
+        out.contains("1 benchmark(s) of the baseline did not run (--allow-missing"),
+        "{out}"
+    );
+    let summary = std::fs::read_to_string(d.join("summary.md")).unwrap();
+    assert!(summary.contains("Failed in this run: `sort`"), "{summary}");
+    assert_eq!(gate(&["--allow-failed"]).status.code(), Some(1));
+    assert_eq!(gate(&["--allow-missing"]).status.code(), Some(1));
+    let lenient = gate(&["--allow-failed", "--allow-missing"]);
+    assert_eq!(lenient.status.code(), Some(0), "{}", text(&lenient));
+}
+
+#[test]
+fn an_absurd_baseline_is_reported_as_incomparable_and_the_results_stay_readable() {
+    let d = common::monitoring::scratch_dir("hard-nonfinite");
+    let mut base = common::run_with("absurd", &[("strings/parse_u64", 100.0)]);
+    // Samples whose sum overflows: the mean of the file is finite, the
+    // test's arithmetic is not.
+    base.benchmarks[0].samples_ns = vec![1e308; 40];
+    base.benchmarks[0].stats.mean = 1e308;
+    base.write_json(&d.join("base.json")).unwrap();
+    let out = common::quick_parse_u64()
+        .current_dir(&d)
+        .args([
+            "--exporters",
+            "none",
+            "--no-history",
+            "--baseline",
+            "base.json",
+            "--output",
+            "json",
+            "out.json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("could not compare"), "{}", text(&out));
+    let written = std::fs::read_to_string(d.join("out.json")).unwrap();
+    let back = SuiteRun::read_json(&d.join("out.json")).expect("the results read back, checked");
+    let reason = back.benchmarks[0]
+        .incomparable
+        .as_deref()
+        .unwrap_or_default();
+    assert!(reason.contains("no finite change"), "{reason}");
+    assert!(back.benchmarks[0].baseline.is_none());
+    // The gate reads it back and blocks on it, unless told to let it pass.
+    let gate = judge(&d, "out.json", &[]);
+    common::assert_says(&gate, 1, "COULD NOT COMPARE");
+    let lenient = judge(&d, "out.json", &["--allow-incomparable"]);
+    assert_eq!(lenient.status.code(), Some(0), "{}", text(&lenient));
+    // A results file with a null where a number goes is refused with its name.
+    std::fs::write(
+        d.join("poisoned.json"),
+        written.replacen("\"mad\":", "\"mad\": null, \"x\":", 1),
+    )
+    .unwrap();
+    let refused = judge(&d, "poisoned.json", &[]);
+    common::assert_says(&refused, 2, "poisoned.json");
+}
+
+#[test]
+fn a_gate_that_compares_nothing_fails_unless_asked_to_pass() {
+    let d = common::monitoring::scratch_dir("hard-empty");
+    common::run_with("base", &[("old", 100.0)])
+        .write_json(&d.join("base.json"))
+        .unwrap();
+    common::run_with("now", &[("renamed", 100.0)])
+        .write_json(&d.join("now.json"))
+        .unwrap();
+    let strict = judge(&d, "now.json", &[]);
+    common::assert_says(&strict, 1, "nothing was compared");
+    let allowed = judge(&d, "now.json", &["--allow-empty"]);
+    assert_eq!(allowed.status.code(), Some(0), "{}", text(&allowed));
+}
+
+#[test]
+fn an_imported_baseline_is_not_the_latest_run() {
+    let d = common::monitoring::scratch_dir("hard-import");
+    {
+        let mut h = History::open(&d.join("target/benchscope/history.db")).unwrap();
+        h.record(&common::run_with("latest-run", &[("parse", 200.0)]))
+            .unwrap();
+    }
+    common::run_with("imported", &[("parse", 100.0)])
+        .write_json(&d.join("base.json"))
+        .unwrap();
+    assert!(
+        common::tool_output(&d, &["baseline", "import", "main", "base.json"])
+            .status
+            .success()
+    );
+    // The gate compares the latest run (twice as slow), not the import with itself.
+    let gate = common::tool_output(&d, &["guard", "--baseline", "main"]);
+    common::assert_says(&gate, 1, "REGRESSED (critical)");
+}
+
+#[test]
+fn the_gate_starts_no_live_server_even_when_configured() {
+    let d = common::monitoring::scratch_dir("hard-guardlive");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    std::fs::write(
+        d.join("benchscope.toml"),
+        format!(
+            "exporters = [\"live\"]\n[live]\naddr = \"{}\"\n",
+            taken.local_addr().unwrap()
+        ),
+    )
+    .unwrap();
+    common::run_with("base", &[("parse", 100.0)])
+        .write_json(&d.join("base.json"))
+        .unwrap();
+    common::run_with("now", &[("parse", 100.0)])
+        .write_json(&d.join("now.json"))
+        .unwrap();
+    let mut cmd = Command::new(common::benchscope_binary());
+    for (key, _) in std::env::vars() {
+        if key.starts_with("OTEL_") || key.starts_with("BENCHSCOPE_") {
+            cmd.env_remove(key);
+        }
+    }
+    let out = cmd
+        .current_dir(&d)
+        .args(["guard", "--results", "now.json", "--baseline", "base.json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!text(&out).contains("in use"), "{}", text(&out));
 }

@@ -278,3 +278,152 @@ fn plain_sqlite_file(path: &Path) {
     conn.execute_batch("CREATE TABLE notes (text TEXT); INSERT INTO notes VALUES ('hello');")
         .unwrap();
 }
+
+// What readers and failed restores leave behind: nothing.
+
+#[test]
+fn a_backup_that_is_not_a_benchscope_history_changes_nothing() {
+    let d = common::monitoring::scratch_dir("hard-restore");
+    let history = d.join("history.db");
+    {
+        let mut h = History::open(&history).unwrap();
+        h.record(&common::run_with("one", &[("parse", 100.0)]))
+            .unwrap();
+        h.record(&common::run_with("two", &[("parse", 100.0)]))
+            .unwrap();
+    }
+    // Fold the log in, so the file alone is the history.
+    let backup = d.join("good.db");
+    assert!(
+        common::tool_output(
+            &d,
+            &["--history", "history.db", "history", "backup", "good.db"]
+        )
+        .status
+        .success()
+    );
+    let before = std::fs::read(&history).unwrap();
+
+    let foreign = d.join("foreign.db");
+    {
+        let conn = rusqlite::Connection::open(&foreign).unwrap();
+        conn.execute_batch("CREATE TABLE foo (x); PRAGMA user_version = 1;")
+            .unwrap();
+    }
+    let wrong_columns = d.join("columns.db");
+    {
+        let conn = rusqlite::Connection::open(&wrong_columns).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE runs (id INTEGER PRIMARY KEY, what TEXT);
+             CREATE TABLE results (run_id INTEGER, name TEXT);
+             CREATE TABLE baselines (name TEXT PRIMARY KEY);
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+    }
+    for bad in [&foreign, &wrong_columns] {
+        let out = tool(
+            &d.join("history.db"),
+            &["history", "restore", bad.to_str().unwrap()],
+        );
+        common::assert_says(&out, 2, "not a benchscope history's");
+        assert_eq!(
+            std::fs::read(&history).unwrap(),
+            before,
+            "the history changed"
+        );
+        assert!(
+            !std::fs::read_dir(&d).unwrap().any(|e| e
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains(".restore-")),
+            "a temporary file was left behind"
+        );
+    }
+    // The good backup still restores, and the history reads back whole.
+    {
+        let mut h = History::open(&history).unwrap();
+        h.record(&common::run_with("three", &[("parse", 100.0)]))
+            .unwrap();
+    }
+    let out = tool(
+        &d.join("history.db"),
+        &["history", "restore", backup.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", common::output_text(&out));
+    let h = History::open(&history).unwrap();
+    let commits: Vec<String> = h
+        .runs(None)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.commit)
+        .collect();
+    assert_eq!(commits, ["one", "two"]);
+}
+
+#[test]
+fn a_failed_output_still_keeps_the_run_in_the_history() {
+    let d = common::monitoring::scratch_dir("hard-output");
+    let history = d.join("h.db");
+    let out = common::quick_parse_u64()
+        .args([
+            "--exporters",
+            "none",
+            "--history",
+            history.to_str().unwrap(),
+            "--output",
+            "json",
+            "/proc/no-such-dir/results.json",
+        ])
+        .output()
+        .unwrap();
+    common::assert_says(&out, 2, "results.json");
+    assert_eq!(
+        History::open(&history).unwrap().runs(None).unwrap().len(),
+        1
+    );
+}
+
+#[test]
+fn another_programs_database_is_left_alone() {
+    let d = common::monitoring::scratch_dir("hard-foreign");
+    let foreign = d.join("app.db");
+    {
+        let conn = rusqlite::Connection::open(&foreign).unwrap();
+        conn.execute_batch("CREATE TABLE users (name TEXT); INSERT INTO users VALUES ('ada');")
+            .unwrap();
+    }
+    let before = std::fs::read(&foreign).unwrap();
+    let out = common::quick_parse_u64()
+        .args(["--exporters", "none"])
+        .env("BENCHSCOPE_HISTORY", &foreign)
+        .output()
+        .unwrap();
+    common::assert_says(&out, 2, "another program's SQLite database");
+    assert_eq!(std::fs::read(&foreign).unwrap(), before);
+}
+
+#[test]
+fn readers_of_the_history_create_nothing() {
+    let d = common::monitoring::scratch_dir("hard-readers");
+    for args in [
+        &["analyze"][..],
+        &["guard", "--baseline-branch", "main"][..],
+        &["history", "backup", "copy.db"][..],
+    ] {
+        let out = common::tool_output(&d, args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            common::output_text(&out)
+        );
+        assert!(
+            common::output_text(&out).contains("no history here yet"),
+            "{args:?}: {}",
+            common::output_text(&out)
+        );
+        assert!(!d.join("target").exists(), "{args:?} created the history");
+    }
+}

@@ -129,12 +129,7 @@ fn counts_are_deterministic_and_reach_every_output() {
             .unwrap()
     };
     let out = guard("fewer.json");
-    assert_eq!(out.status.code(), Some(1), "{}", common::output_text(&out));
-    assert!(
-        common::output_text(&out).contains("(+2.00 %, REGRESSED (major))"),
-        "{}",
-        common::output_text(&out)
-    );
+    common::assert_says(&out, 1, "(+2.00 %, REGRESSED (major))");
     let out = guard("first.json");
     let text = common::output_text(&out);
     assert!(text.contains("(+0.00 %)"), "{text}");

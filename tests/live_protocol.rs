@@ -4,6 +4,7 @@
 //! refused; 100 clients all get every benchmark's final figures; a client
 //! that never reads does not make the server's memory grow past a bound.
 
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
@@ -19,8 +20,18 @@ use tungstenite::{Message, WebSocket};
 type Client = WebSocket<TcpStream>;
 
 fn server() -> (LiveHub, LiveServer) {
+    server_with(256)
+}
+
+fn server_with(max_clients: usize) -> (LiveHub, LiveServer) {
     let hub = LiveHub::new();
-    let server = LiveServer::start("127.0.0.1:0".parse().unwrap(), None, 256, hub.clone()).unwrap();
+    let server = LiveServer::start(
+        "127.0.0.1:0".parse().unwrap(),
+        None,
+        max_clients,
+        hub.clone(),
+    )
+    .unwrap();
     (hub, server)
 }
 
@@ -86,10 +97,26 @@ fn a_client_gets_a_snapshot_then_the_stream() {
         (sample["done"].as_u64(), sample["ns"].as_f64()),
         (Some(1), Some(123.0))
     );
-    hub.bench_finished(&result("a"));
+    // A benchmark the machine disturbed says so, for the page's badge.
+    let mut disturbed = result("a");
+    disturbed.disturbance = Some(benchscope::Disturbance {
+        disturbed: true,
+        retaken: 20,
+        kept: 7,
+        ..Default::default()
+    });
+    hub.bench_finished(&disturbed);
     let finished = next_json(&mut ws);
     assert_eq!(finished["type"], "benchmark_finished");
     assert_eq!(finished["stats"]["samples"], 20);
+    assert_eq!(finished["disturbance"]["disturbed"], true);
+    assert_eq!(finished["disturbance"]["retaken"], 20);
+    assert!(
+        finished["disturbance"]["describe"]
+            .as_str()
+            .is_some_and(|d| d.contains("20 sample(s) retaken, 7 disturbed kept")),
+        "{finished}"
+    );
     ws.send(Message::Text(r#"{"type":"ping"}"#.into())).unwrap();
     assert_eq!(next_json(&mut ws)["type"], "pong");
 }
@@ -291,4 +318,111 @@ fn a_client_that_never_reads_does_not_grow_memory_or_slow_publishing() {
         "20 000 messages published in {publishing:?}; memory growth {growth:.1} MiB; {} dropped for the stalled client",
         hub.dropped()
     );
+}
+
+#[test]
+fn oversized_frames_are_refused_before_they_are_read() {
+    let (_hub, server) = server_with(64);
+    let addr = server.local_addr();
+    let before = rss_mib();
+    let mut clients = Vec::new();
+    for _ in 0..40 {
+        let mut ws = connect(addr);
+        // A text frame that announces 15 MiB, then 1 MiB of it: the server
+        // must refuse it at the header, not buffer it.
+        let stream = ws.get_mut();
+        let len: u64 = 15 << 20;
+        let mut header = vec![0x81, 0x80 | 127];
+        header.extend_from_slice(&len.to_be_bytes());
+        header.extend_from_slice(&[1, 2, 3, 4]);
+        stream.write_all(&header).unwrap();
+        let chunk = vec![b'x'; 64 * 1024];
+        for _ in 0..16 {
+            if stream.write_all(&chunk).is_err() {
+                break;
+            }
+        }
+        clients.push(ws);
+    }
+    for ws in &mut clients {
+        let (code, reason) = close_of(ws);
+        assert_eq!(code, CloseCode::Size, "{reason}");
+        assert!(reason.contains("4096"), "{reason}");
+    }
+    let grown = rss_mib() - before;
+    assert!(
+        grown < 64.0,
+        "40 oversized frames grew the process by {grown:.0} MiB"
+    );
+    // The server still serves.
+    let mut ws = connect(addr);
+    assert!(matches!(ws.read().unwrap(), Message::Text(_)));
+}
+
+#[test]
+fn clients_past_the_cap_are_closed_with_the_reason() {
+    let (hub, server) = server_with(3);
+    let addr = server.local_addr();
+    let kept: Vec<_> = (0..3).map(|_| connect(addr)).collect();
+    let start = Instant::now();
+    while hub.clients() < 3 {
+        assert!(start.elapsed() < Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut extra = connect(addr);
+    let (code, reason) = close_of(&mut extra);
+    assert_eq!(code, CloseCode::Again);
+    assert!(reason.contains("live.max_clients"), "{reason}");
+    drop(kept);
+}
+
+#[test]
+fn a_rebinding_page_gets_no_stream_and_tokens_may_hold_any_character() {
+    let (_hub, server) = server_with(8);
+    let addr = server.local_addr();
+    let upgrade = |host: &str, origin: &str| {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        write!(
+            stream,
+            "GET /ws HTTP/1.1\r\nHost: {host}\r\nOrigin: {origin}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        )
+        .unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut head = [0u8; 64];
+        let n = stream.read(&mut head).unwrap();
+        String::from_utf8_lossy(&head[..n]).into_owned()
+    };
+    let port = addr.port();
+    assert!(
+        upgrade(
+            &format!("127.0.0.1:{port}"),
+            &format!("http://127.0.0.1:{port}")
+        )
+        .starts_with("HTTP/1.1 101")
+    );
+    // A page on a name that resolves to 127.0.0.1: Host and Origin agree.
+    let rebinding = upgrade(
+        &format!("evil.example:{port}"),
+        &format!("http://evil.example:{port}"),
+    );
+    assert!(rebinding.starts_with("HTTP/1.1 403"), "{rebinding}");
+
+    // A token with `&`, `#` and `%`, percent-encoded in the page's address.
+    let hub = LiveHub::new();
+    let guarded = LiveServer::start(
+        "127.0.0.1:0".parse().unwrap(),
+        Some("a&b#c%d e".into()),
+        8,
+        hub,
+    )
+    .unwrap();
+    let addr = guarded.local_addr();
+    let stream = TcpStream::connect(addr).unwrap();
+    let ok = tungstenite::client(format!("ws://{addr}/ws?token=a%26b%23c%25d%20e"), stream);
+    assert!(ok.is_ok(), "the right token, percent-encoded, is accepted");
+    let stream = TcpStream::connect(addr).unwrap();
+    let wrong = tungstenite::client(format!("ws://{addr}/ws?token=a&b"), stream);
+    assert!(wrong.is_err(), "a wrong token is refused");
 }

@@ -13,7 +13,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Stdio};
@@ -73,17 +72,7 @@ fn run_suite(addr: SocketAddr, baseline: &Path, args: &[&str], linger: &str) -> 
         .args(["--serve-after", linger, "--baseline"])
         .arg(baseline)
         .args(args);
-    let mut child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut lines = stderr.lines().map_while(Result::ok);
-    let finished = lines
-        .by_ref()
-        .any(|l| l.starts_with("benchscope: suite finished"));
-    assert!(finished, "the quickstart did not finish");
+    let (child, lines) = common::start_until_finished(cmd);
     // Keep draining stderr so the child never blocks on a full pipe.
     std::thread::spawn(move || lines.for_each(drop));
     Suite(child)

@@ -4,10 +4,12 @@
 
 mod common;
 
-use std::net::{SocketAddr, TcpListener};
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::Stdio;
 use std::sync::Mutex;
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use benchscope::config::Config;
 use benchscope::internals::Instruments;
@@ -332,4 +334,99 @@ fn a_suite_larger_than_the_sdk_default_limit_keeps_every_series() {
         "series folded into the overflow series"
     );
     telemetry.shutdown().unwrap();
+}
+
+#[test]
+fn a_half_open_request_does_not_hold_the_process() {
+    let d = common::monitoring::scratch_dir("hard-halfopen");
+    let (metrics, live) = (common::free_addr(), common::free_addr());
+    let mut child = common::quick_parse_u64()
+        .args([
+            "--exporters",
+            "prometheus,live",
+            "--prometheus-addr",
+            &metrics.to_string(),
+            "--live-addr",
+            &live.to_string(),
+            "--history",
+            d.join("h.db").to_str().unwrap(),
+            "--output",
+            "json",
+            d.join("out.json").to_str().unwrap(),
+        ])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Both servers get a request that never ends.
+    let mut half_open = Vec::new();
+    for addr in [metrics, live] {
+        let start = Instant::now();
+        let stream = loop {
+            match TcpStream::connect(addr) {
+                Ok(s) => break s,
+                Err(_) if start.elapsed() < Duration::from_secs(20) => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                Err(e) => panic!("{addr} never listened: {e}"),
+            }
+        };
+        let mut stream = stream;
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+            .unwrap();
+        half_open.push(stream);
+    }
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the process stayed alive with a half-open request"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(status.success(), "{stderr}");
+    // The quick suite of one benchmark takes about a second; the servers
+    // give a stalled request at most 5 s and stop within 2 s.
+    assert!(
+        start.elapsed() < Duration::from_secs(9),
+        "{:?}: {stderr}",
+        start.elapsed()
+    );
+    assert!(
+        d.join("out.json").is_file() && d.join("h.db").is_file(),
+        "{stderr}"
+    );
+    drop(half_open);
+}
+
+#[test]
+fn metrics_beyond_loopback_come_with_a_warning() {
+    let out = common::quick_parse_u64()
+        .args([
+            "--exporters",
+            "prometheus",
+            "--prometheus-addr",
+            "0.0.0.0:0",
+            "--no-history",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::output_text(&out));
+    assert!(
+        common::output_text(&out)
+            .contains("warning: --prometheus-addr = 0.0.0.0:0 serves /metrics beyond loopback"),
+        "{}",
+        common::output_text(&out)
+    );
 }

@@ -150,7 +150,7 @@ fn cases_allocations_and_complexity_reach_every_output() {
     let sort_bytes = results
         .complexity
         .iter()
-        .find(|c| c.benchmark == "scaling/sort" && c.measure == "allocated_bytes")
+        .find(|c| c.benchmark == "scaling/sort" && c.measure.as_str() == "allocated_bytes")
         .unwrap();
     assert_eq!(
         sort_bytes.fit.class,
@@ -169,7 +169,8 @@ fn cases_allocations_and_complexity_reach_every_output() {
             .complexity
             .iter()
             .find(|f| {
-                Some(f.benchmark.as_str()) == c.label("benchmark_name") && f.measure == "time"
+                Some(f.benchmark.as_str()) == c.label("benchmark_name")
+                    && f.measure.as_str() == "time"
             })
             .expect("exported fit is in the results");
         assert_eq!(c.label("class"), Some(fitted.fit.class.as_str()));

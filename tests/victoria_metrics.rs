@@ -12,7 +12,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
 use common::victoria::VictoriaMetrics;
@@ -59,31 +58,22 @@ fn victoria_metrics_gets_the_same_series_over_otlp_as_prometheus_scrapes() {
 
     // Both paths in one run: /metrics for the scrape, OTLP/HTTP to VictoriaMetrics.
     let metrics_addr = free_addr();
-    let mut child = quickstart()
-        .args([
-            "--quick",
-            "--exporters",
-            "prometheus,otlp",
-            "--serve-after",
-            "3s",
-            "--baseline",
-        ])
-        .arg(&baseline)
-        .args(["--prometheus-addr", &metrics_addr.to_string()])
-        .args([
-            "--otlp-endpoint",
-            &format!("http://{}/opentelemetry", vm.addr),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut lines = stderr.lines().map_while(Result::ok);
-    let finished = lines
-        .by_ref()
-        .any(|l| l.starts_with("benchscope: suite finished"));
-    assert!(finished, "the quickstart did not finish");
+    let mut cmd = quickstart();
+    cmd.args([
+        "--quick",
+        "--exporters",
+        "prometheus,otlp",
+        "--serve-after",
+        "3s",
+        "--baseline",
+    ])
+    .arg(&baseline)
+    .args(["--prometheus-addr", &metrics_addr.to_string()])
+    .args([
+        "--otlp-endpoint",
+        &format!("http://{}/opentelemetry", vm.addr),
+    ]);
+    let (mut child, lines) = common::start_until_finished(cmd);
     let scraped: Vec<Series> = parse(&scrape(metrics_addr));
     let warnings: Vec<String> = lines.filter(|l| l.starts_with("warning")).collect();
     let status = child.wait().unwrap();

@@ -1,12 +1,12 @@
 //! criterion's `Bencher` on benchscope's timing loops: every form is one of
-//! `benchscope::__private::loops`, measured by benchscope's runner.
+//! `benchscope::harness::loops`, measured by benchscope's runner.
 
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use benchscope::__private::MeasureDyn;
-use benchscope::__private::loops::{self, Chunks};
 use benchscope::AsyncExecutor;
+use benchscope::harness::MeasureDyn;
+use benchscope::harness::loops::{self, Chunks};
 
 use crate::measurement::{Measurement, WallTime};
 

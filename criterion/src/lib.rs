@@ -50,7 +50,7 @@ use std::cell::RefCell;
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use benchscope::__private::{BenchOptions, Harness};
+use benchscope::harness::{BenchOptions, Harness};
 
 pub use bencher::{AsyncBencher, BatchSize, Bencher};
 pub use group::{BenchmarkGroup, BenchmarkId, IntoBenchmarkId};
@@ -209,14 +209,19 @@ pub(crate) struct Settings {
 impl Settings {
     /// The benchmark's options, or why they are out of range.
     fn options(&self) -> Result<BenchOptions, String> {
+        let range = &BenchOptions::SAMPLES;
         let samples = match self.samples {
             None => None,
-            Some(n @ 2..=1_000_000) => Some(n as u32),
-            Some(n) => {
-                return Err(format!(
-                    "sample_size({n}) is out of range: give between 2 and 1000000 samples"
-                ));
-            }
+            Some(n) => match u32::try_from(n).ok().filter(|n| range.contains(n)) {
+                Some(n) => Some(n),
+                None => {
+                    return Err(format!(
+                        "sample_size({n}) is out of range: give between {} and {} samples",
+                        range.start(),
+                        range.end()
+                    ));
+                }
+            },
         };
         for (name, d) in [
             ("warm_up_time", self.warm_up),

@@ -177,7 +177,16 @@ fn registration(
     };
     let mut fields = TokenStream::new();
     if let Some(n) = &options.samples {
-        fields.extend(some("samples", n.span(), quote!(#n)));
+        // Checked against the runtime's bound while the crate compiles: an
+        // out-of-range count is a compile error at the literal.
+        fields.extend(some(
+            "samples",
+            n.span(),
+            quote_spanned!(n.span()=> {
+                const SAMPLES: u32 = #krate::__private::BenchOptions::checked_samples(#n);
+                SAMPLES
+            }),
+        ));
     }
     for (field, opt) in [
         ("warmup", &options.warmup),

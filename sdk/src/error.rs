@@ -57,6 +57,35 @@ pub enum Error {
         /// What is wrong and what is accepted.
         reason: String,
     },
+    /// A command-line argument is invalid or cannot be honoured.
+    #[error("invalid {flag} = {value:?}: {reason}")]
+    Argument {
+        /// The flag or positional argument.
+        flag: String,
+        /// The value as given.
+        value: String,
+        /// What is wrong and what to do.
+        reason: String,
+    },
+    /// The command line's filter selects none of the target's benchmarks.
+    #[error(
+        "invalid FILTER = {filter:?}: no benchmark matches it, so nothing would be measured; {defined} benchmarks are defined (--list shows them)"
+    )]
+    NoMatch {
+        /// The filter given.
+        filter: String,
+        /// Benchmarks the target defines.
+        defined: usize,
+    },
+    /// A process run to count one benchmark under Callgrind was asked for
+    /// one its target does not define.
+    #[error("invalid {variable} = {name:?}: no benchmark of this target has that name")]
+    NoSuchCountedBenchmark {
+        /// The variable that named it.
+        variable: &'static str,
+        /// The name asked for.
+        name: String,
+    },
     /// The configuration file is not valid.
     #[error("invalid configuration file {path}: {message}")]
     ConfigFile {

@@ -63,7 +63,7 @@ fn accepted(loaded: &Loaded) {
         );
     }
     assert!(c.collection_interval.as_millis() >= 100);
-    assert!(c.measurement.samples >= 2 && c.measurement.samples <= crate::config::MAX_SAMPLES);
+    assert!(crate::measure::registry::BenchOptions::SAMPLES.contains(&c.measurement.samples));
     assert!(c.measurement.min_time <= c.measurement.max_time);
     let printed = loaded.render();
     assert!(

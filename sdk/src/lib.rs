@@ -55,6 +55,7 @@
 mod analysis;
 #[cfg(feature = "harness")]
 mod cli;
+mod command;
 pub mod config;
 mod error;
 mod exporters;
@@ -73,14 +74,16 @@ pub use analysis::history::{History, ReadableRuns, RunInfo};
 pub use config::Config;
 pub use error::Error;
 pub use measure::alloc::CountingAlloc;
-pub use measure::bencher::{AsyncBencher, AsyncExecutor, Bencher, Progress};
+pub use measure::bencher::{AsyncBencher, Bencher};
+pub use measure::executor::AsyncExecutor;
 pub use measure::registry::{Benchmark, Case, Throughput, benchmarks};
+pub use measure::sampling::Progress;
 pub use measure::stats::{Outliers, Stats};
 pub use results::report::{Endpoints, Reporter, Silent};
 pub use results::{
     AllocChange, Allocations, BaselineComparison, BenchResult, Comparison, ComplexityResult,
-    CountChange, ExportStatus, Failure, Instructions, SCHEMA_VERSION, Severity, SuiteRun,
-    ThroughputResult, Verdict,
+    CountChange, Disturbance, ExportStatus, Failure, Fitted, Instructions, SCHEMA_VERSION,
+    Severity, SuiteRun, ThroughputResult, Verdict,
 };
 pub use suite::runner::Suite;
 pub use suite::telemetry::{Telemetry, init};
@@ -223,10 +226,54 @@ macro_rules! __tokio_runtime {
     };
 }
 
+/// The seam for front-ends: programs that define their benchmarks as they
+/// run instead of with `#[monitored_bench]` (benchscope-criterion, which
+/// gives criterion's API on benchscope, is one) measure them through a
+/// [`Harness`](harness::Harness), with the same command line, outputs,
+/// history and exporters as a `benchscope::main!()` target. Versioned by
+/// [`VERSION`](harness::VERSION): a front-end checks it, and a change that
+/// breaks front-ends raises it.
+///
+/// ```no_run
+/// # #[cfg(not(feature = "harness"))] fn main() {}
+/// # #[cfg(feature = "harness")]
+/// fn main() {
+///     use benchscope::harness::{BenchOptions, Harness};
+///     let mut harness = match Harness::from_env(false) {
+///         Ok(harness) => harness,
+///         Err(code) => std::process::exit(code.into()),
+///     };
+///     let options = BenchOptions { samples: Some(50), ..BenchOptions::default() };
+///     harness
+///         .bench("parse".into(), Vec::new(), options, &mut |b| {
+///             b.iter(|| "42".parse::<u64>())
+///         })
+///         .expect("the telemetry pipeline starts");
+///     std::process::exit(harness.finish().into());
+/// }
+/// ```
+pub mod harness {
+    /// A bench target's run (`harness` feature).
+    #[cfg(feature = "harness")]
+    pub use crate::cli::harness::{Harness, Mode};
+    pub use crate::measure::bencher::MeasureDyn;
+    pub use crate::measure::loops;
+    pub use crate::measure::registry::BenchOptions;
+
+    /// The version of this seam; 1 is the first.
+    pub const VERSION: u32 = 1;
+}
+
+/// The `benchscope` command's entry point, for its binary; not API.
+#[cfg(feature = "cli")]
+#[doc(hidden)]
+pub fn tool_main() -> std::process::ExitCode {
+    crate::cli::tool::main()
+}
+
 /// What `#[monitored_bench]` and `main!` expand to; not API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::measure::bencher::{MeasureDyn, loops};
     pub use crate::measure::registry::{
         BENCHES, BenchOptions, Benchmark, CaseSpec, ParamText, ViaDebug, ViaDisplay,
     };
@@ -256,21 +303,10 @@ pub mod __private {
             .unwrap_or_else(|e| panic!("could not start the tokio runtime of this benchmark: {e}"))
     }
 
-    /// A bench target's run, for benchmarks defined as the program goes
-    /// (benchscope-criterion).
-    #[cfg(feature = "harness")]
-    pub use crate::cli::harness::{Harness, Mode};
-
     /// What `main!` calls.
     #[cfg(feature = "harness")]
     pub fn harness_main() -> std::process::ExitCode {
         crate::cli::harness::main()
-    }
-
-    /// What the `benchscope` binary calls.
-    #[cfg(feature = "cli")]
-    pub fn tool_main() -> std::process::ExitCode {
-        crate::cli::tool::main()
     }
 }
 
@@ -279,7 +315,7 @@ pub mod __private {
 #[cfg(feature = "internals")]
 #[doc(hidden)]
 pub mod internals {
-    pub use crate::measure::bencher::{Settings, clock_cost_ns, measure};
+    pub use crate::measure::sampling::{Settings, clock_cost_ns, measure};
     pub use crate::otel::instruments::{Instruments, execution_time_histogram};
 
     #[cfg(feature = "live")]

@@ -141,12 +141,7 @@ impl LocalStack {
                 .unwrap()
                 .iter()
                 .map(|s| {
-                    let labels = s["metric"]
-                        .as_object()
-                        .unwrap()
-                        .iter()
-                        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
-                        .collect();
+                    let labels = labels_of(s);
                     (labels, value(&s["value"]))
                 })
                 .collect(),
@@ -193,12 +188,7 @@ impl LocalStack {
             .unwrap()
             .iter()
             .map(|s| {
-                let labels = s["metric"]
-                    .as_object()
-                    .unwrap()
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
-                    .collect();
+                let labels = labels_of(s);
                 let values = s["values"]
                     .as_array()
                     .unwrap()
@@ -316,4 +306,14 @@ impl Webhook {
     pub fn notifications(&self) -> Vec<Notification> {
         self.received.lock().unwrap().clone()
     }
+}
+
+/// A query result's series labels.
+fn labels_of(series: &serde_json::Value) -> std::collections::BTreeMap<String, String> {
+    series["metric"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+        .collect()
 }

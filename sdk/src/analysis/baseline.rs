@@ -96,21 +96,31 @@ impl Baseline {
         history: &History,
         except: Option<i64>,
     ) -> Result<Baseline, Error> {
-        // The latest run that reads back whole: one bad run does not take
-        // the branch's baseline away.
-        let run = history
-            .runs(Some(branch))?
-            .iter()
-            .rev()
-            .filter(|r| Some(r.id) != except)
-            .find_map(|r| history.run(r.id).ok())
-            .ok_or_else(|| Error::NoBaseline {
-                name: format!("latest run of branch {branch}"),
-                hint: format!(
-                    "{} has no readable run of branch {branch}",
-                    history.path().display()
-                ),
-            })?;
+        // The latest run that reads back whole and that the machine did
+        // not disturb: one bad run, or one measured under load, does not
+        // become the branch's baseline. When every run was disturbed, the
+        // latest readable one serves, and its rows say so.
+        let mut latest = None;
+        for info in history.runs(Some(branch))?.iter().rev() {
+            if Some(info.id) == except {
+                continue;
+            }
+            let Ok(run) = history.run(info.id) else {
+                continue;
+            };
+            if !run.benchmarks.iter().any(BenchResult::disturbed) {
+                latest = Some(run);
+                break;
+            }
+            latest.get_or_insert(run);
+        }
+        let run = latest.ok_or_else(|| Error::NoBaseline {
+            name: format!("latest run of branch {branch}"),
+            hint: format!(
+                "{} has no readable run of branch {branch}",
+                history.path().display()
+            ),
+        })?;
         Ok(Baseline {
             version: format!("{branch}@{}", short_commit(&run.commit)),
             run,

@@ -12,7 +12,7 @@ use plotters::prelude::*;
 use super::analyze::Trend;
 use crate::error::Error;
 use crate::format::{format_ns, time_unit};
-use crate::results::{BenchResult, ComplexityResult, SuiteRun};
+use crate::results::{BenchResult, ComplexityResult, Fitted, SuiteRun};
 
 const WIDTH: u32 = 720;
 const HEIGHT: u32 = 280;
@@ -278,7 +278,7 @@ pub fn scaling_svg(
     fit: &ComplexityResult,
     baseline: Option<&[(f64, f64)]>,
 ) -> Result<String, Error> {
-    let time = fit.measure == "time";
+    let time = fit.measure == Fitted::Time;
     let all = fit
         .points
         .iter()
@@ -597,7 +597,7 @@ mod tests {
             .collect();
         let fit = ComplexityResult {
             benchmark: "scan".into(),
-            measure: "time".into(),
+            measure: Fitted::Time,
             fit: crate::measure::complexity::classify(&points).unwrap(),
             points: points.clone(),
         };

@@ -52,6 +52,18 @@ impl Default for Policy {
 }
 
 impl Policy {
+    /// The severity of a slowdown by `change` (0.25 = 25 % slower), at or
+    /// above the noise floor.
+    pub fn severity(&self, change: f64) -> Severity {
+        if change >= self.critical {
+            Severity::Critical
+        } else if change >= self.major {
+            Severity::Major
+        } else {
+            Severity::Minor
+        }
+    }
+
     /// Compares `current` samples with `baseline` samples; `None` when either
     /// side has fewer than two samples or the baseline's mean is not positive.
     pub fn compare(&self, baseline: &[f64], current: &[f64]) -> Option<Comparison> {
@@ -75,12 +87,8 @@ pub(crate) fn compare(baseline: &[f64], current: &[f64], policy: &Policy) -> Opt
         Verdict::Unchanged
     } else if change < 0.0 {
         Verdict::Improved
-    } else if change >= policy.critical {
-        Verdict::Regressed(Severity::Critical)
-    } else if change >= policy.major {
-        Verdict::Regressed(Severity::Major)
     } else {
-        Verdict::Regressed(Severity::Minor)
+        Verdict::Regressed(policy.severity(change))
     };
     Some(Comparison {
         change,

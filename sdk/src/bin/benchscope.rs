@@ -2,5 +2,5 @@
 //! see `benchscope --help`.
 
 fn main() -> std::process::ExitCode {
-    benchscope::__private::tool_main()
+    benchscope::tool_main()
 }

@@ -33,7 +33,11 @@ pub enum Mode {
     Measure,
 }
 
-/// A bench target's run in progress; not API (benchscope-criterion's).
+/// A bench target's run in progress: [`Harness::from_env`] reads the
+/// command line and configuration, [`Harness::bench`] lists, tests or
+/// measures each benchmark as the program defines it, and
+/// [`Harness::finish`] writes the outputs and gives the exit code. See
+/// [`benchscope::harness`](crate::harness).
 pub struct Harness {
     command: Command,
     mode: Mode,
@@ -52,9 +56,19 @@ pub struct Harness {
     /// filter that selects none of this target's benchmarks is not an error
     /// (`cargo bench -- FILTER` runs every target with it).
     criterion_rules: bool,
-    /// This process is the Callgrind child of one benchmark: its name, the
-    /// iterations to count, and whether it ran.
-    child: Option<(String, u64, bool)>,
+    /// This process is the Callgrind child of one benchmark.
+    child: Option<CallgrindChild>,
+}
+
+/// What a process run under Callgrind to count one benchmark does.
+#[derive(Debug)]
+struct CallgrindChild {
+    /// The benchmark to count.
+    target: String,
+    /// Iterations to count.
+    iterations: u64,
+    /// Whether it has run.
+    ran: bool,
 }
 
 impl std::fmt::Debug for Harness {
@@ -105,7 +119,11 @@ impl Harness {
             let iterations = var(callgrind::ITERATIONS_VAR)
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(1);
-            (name, iterations, false)
+            CallgrindChild {
+                target: name,
+                iterations,
+                ran: false,
+            }
         });
         let command = Command::from_args(args, env)?;
         if child.is_some() {
@@ -157,8 +175,8 @@ impl Harness {
                         .map_or_else(|| PathBuf::from(flame::DEFAULT_DIR), PathBuf::from),
                 ),
             )
-            .map_err(|reason| Error::Config {
-                key: "--measure".into(),
+            .map_err(|reason| Error::Argument {
+                flag: "--measure".into(),
                 value: "instructions".into(),
                 reason,
             })?;
@@ -171,8 +189,8 @@ impl Harness {
             if let Some(branch) = &args.baseline_branch {
                 #[cfg(feature = "history")]
                 {
-                    let history = history.as_ref().ok_or_else(|| Error::Config {
-                        key: "--baseline-branch".into(),
+                    let history = history.as_ref().ok_or_else(|| Error::Argument {
+                        flag: "--baseline-branch".into(),
                         value: branch.clone(),
                         reason: "the history is off; drop --no-history".into(),
                     })?;
@@ -203,7 +221,7 @@ impl Harness {
         suite: Suite,
         #[cfg(feature = "history")] history: Option<crate::analysis::history::History>,
         criterion_rules: bool,
-        child: Option<(String, u64, bool)>,
+        child: Option<CallgrindChild>,
     ) -> Harness {
         Harness {
             command,
@@ -247,13 +265,17 @@ impl Harness {
         options: BenchOptions,
         body: &mut dyn FnMut(&mut Bencher<'_>),
     ) -> Result<(), Error> {
-        if let Some((target, iterations, ran)) = &mut self.child {
-            if name == *target && !*ran {
-                *ran = true;
+        if let Some(child) = &mut self.child {
+            if name == child.target && !child.ran {
+                child.ran = true;
                 let mut progress = |_| {};
-                let mut bencher = Bencher::counting(*iterations, &mut progress);
+                let mut bencher = Bencher::counting(child.iterations, &mut progress);
                 body(&mut bencher);
             }
+            return Ok(());
+        }
+        if let Err(error) = options.check() {
+            self.fail(name, error);
             return Ok(());
         }
         self.defined += 1;
@@ -343,14 +365,13 @@ impl Harness {
     }
 
     pub(crate) fn finish_with_errors(mut self) -> Result<u8, Error> {
-        if let Some((name, _, ran)) = &self.child {
-            if *ran {
+        if let Some(child) = &self.child {
+            if child.ran {
                 return Ok(0);
             }
-            return Err(Error::Config {
-                key: callgrind::CHILD_VAR.into(),
-                value: name.clone(),
-                reason: "no benchmark of this target has that name".into(),
+            return Err(Error::NoSuchCountedBenchmark {
+                variable: callgrind::CHILD_VAR,
+                name: child.target.clone(),
             });
         }
         if self.selected == 0 && self.mode != Mode::List {
@@ -362,13 +383,9 @@ impl Harness {
                 );
                 return Ok(0);
             }
-            return Err(Error::Config {
-                key: "FILTER".into(),
-                value: self.command.args.filter.clone().unwrap_or_default(),
-                reason: format!(
-                    "no benchmark matches it, so nothing would be measured; {} benchmarks are defined (--list shows them)",
-                    self.defined
-                ),
+            return Err(Error::NoMatch {
+                filter: self.command.args.filter.clone().unwrap_or_default(),
+                defined: self.defined,
             });
         }
         let failed = u8::from(!self.failures.is_empty());

@@ -343,8 +343,8 @@ impl Command {
             Ok(())
         })?;
         if let Some((flag, value, instead)) = &args.unsupported {
-            return Err(Error::Config {
-                key: format!("--{flag}"),
+            return Err(Error::Argument {
+                flag: format!("--{flag}"),
                 value: value.clone(),
                 reason: format!("not supported: {instead}"),
             });
@@ -353,8 +353,8 @@ impl Command {
             None => None,
             Some([format, file]) if format == "json" => Some(PathBuf::from(file)),
             Some(other) => {
-                return Err(Error::Config {
-                    key: "--output".into(),
+                return Err(Error::Argument {
+                    flag: "--output".into(),
                     value: other.join(" "),
                     reason: "the only format is json: write --output json FILE".into(),
                 });
@@ -438,14 +438,17 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.loaded.config.prometheus.addr.port(), 9999);
-        assert_eq!(c.loaded.source("prometheus.addr"), "flag --prometheus-addr");
+        assert_eq!(
+            c.loaded.source("prometheus.addr").to_string(),
+            "flag --prometheus-addr"
+        );
     }
 
     #[test]
     fn every_address_and_path_flag_reaches_the_configuration() {
         let c = command(&["--live-addr", "127.0.0.1:9876"]).unwrap();
         assert_eq!(c.loaded.config.live.addr.port(), 9876);
-        assert_eq!(c.loaded.source("live.addr"), "flag --live-addr");
+        assert_eq!(c.loaded.source("live.addr").to_string(), "flag --live-addr");
         let c = command(&["--history", "elsewhere/h.db"]);
         if cfg!(feature = "history") {
             let c = c.unwrap();
@@ -453,7 +456,10 @@ mod tests {
                 c.loaded.config.history.path,
                 PathBuf::from("elsewhere/h.db")
             );
-            assert_eq!(c.loaded.source("history.path"), "flag --history");
+            assert_eq!(
+                c.loaded.source("history.path").to_string(),
+                "flag --history"
+            );
         } else {
             let e = c.unwrap_err().to_string();
             assert!(e.contains("--history") && e.contains("`history`"), "{e}");

@@ -7,10 +7,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::error::Error;
 use crate::format::{format_bytes, format_change, format_count, format_ns, format_rate};
-use crate::measure::bencher::Progress;
 use crate::measure::complexity::Class;
+use crate::measure::sampling::Progress;
 use crate::results::report::Endpoints;
-use crate::results::{BenchResult, CountChange, Reporter, SuiteRun};
+use crate::results::{BenchResult, CountChange, Fitted, Reporter, SuiteRun};
 
 /// Reports progress on standard error.
 #[derive(Debug)]
@@ -136,6 +136,10 @@ pub(crate) fn table(run: &SuiteRun) -> String {
     if cache {
         header.extend(["L1 miss/iter", "LL miss/iter", "est. cycles"]);
     }
+    let probed = run.benchmarks.iter().any(|b| b.disturbance.is_some());
+    if probed {
+        header.push("retaken");
+    }
     header.push("vs baseline");
     let mut rows: Vec<Vec<String>> = Vec::new();
     for b in &run.benchmarks {
@@ -198,6 +202,13 @@ pub(crate) fn table(run: &SuiteRun) -> String {
                 row.push(v.map_or(String::new(), format_count));
             }
         }
+        if probed {
+            row.push(match &b.disturbance {
+                Some(d) if d.disturbed => format!("{} DISTURBED", d.retaken),
+                Some(d) => d.retaken.to_string(),
+                None => String::new(),
+            });
+        }
         row.push(vs);
         rows.push(row);
     }
@@ -232,6 +243,16 @@ pub(crate) fn table(run: &SuiteRun) -> String {
         let _ = writeln!(out, "{}: FAILED: {}", f.name, f.error);
     }
     for b in &run.benchmarks {
+        if let Some(d) = b.disturbance.filter(|d| d.disturbed) {
+            let _ = writeln!(
+                out,
+                "{}: DISTURBED by the rest of the machine ({}): its figures include that interference; the gate leaves it out of the noise between runs. Run it again on a quieter machine.",
+                b.name,
+                d.describe()
+            );
+        }
+    }
+    for b in &run.benchmarks {
         if let Some(reason) = &b.incomparable {
             let _ = writeln!(
                 out,
@@ -256,7 +277,7 @@ fn complexity_table(run: &SuiteRun) -> String {
     let shown: Vec<_> = run
         .complexity
         .iter()
-        .filter(|c| c.measure == "time" || c.points.iter().any(|p| p.1 > 0.0))
+        .filter(|c| c.measure == Fitted::Time || c.points.iter().any(|p| p.1 > 0.0))
         .collect();
     let width = shown
         .iter()
@@ -266,7 +287,7 @@ fn complexity_table(run: &SuiteRun) -> String {
     let mut out = String::from("\ncomplexity (sizes from each case's parameter):\n");
     for c in shown {
         let value = |v: f64| {
-            if c.measure == "time" {
+            if c.measure == Fitted::Time {
                 format_ns(v)
             } else {
                 format_bytes(v)

@@ -68,6 +68,14 @@ pub(crate) enum ToolCommand {
         /// samples, figures out of range; by default that fails).
         #[arg(long)]
         allow_incomparable: bool,
+        /// Pass when benchmarks of the baseline are not in the run (filtered
+        /// away on purpose, or removed; by default that fails).
+        #[arg(long)]
+        allow_missing: bool,
+        /// Pass when benchmarks failed in the run (panicked, never iterated;
+        /// by default that fails).
+        #[arg(long)]
+        allow_failed: bool,
         /// Decide on the samples alone: do not weigh the spread of earlier
         /// runs on this machine from the history (weighed by default, when
         /// the history holds 5 or more of them).
@@ -175,6 +183,8 @@ fn run(tool: Tool) -> Result<ExitCode, Error> {
             summary,
             allow_empty,
             allow_incomparable,
+            allow_missing,
+            allow_failed,
             samples_only,
         } => {
             let history = if results.is_none() || baseline_branch.is_some() {
@@ -189,7 +199,17 @@ fn run(tool: Tool) -> Result<ExitCode, Error> {
                 None
             };
             let (current, current_id) = match &results {
-                Some(path) => (SuiteRun::read_json(path)?, None),
+                // A results file of a run the history also recorded is that
+                // run: found by its start, commit and branch, so that it is
+                // never inside its own spread.
+                Some(path) => {
+                    let run = SuiteRun::read_json(path)?;
+                    let id = match &history {
+                        Some(h) => h.find(&run)?,
+                        None => None,
+                    };
+                    (run, id)
+                }
                 None => {
                     let h = history.as_ref().ok_or_else(no_history)?;
                     let id = h.latest(None)?.ok_or_else(|| Error::History {
@@ -208,8 +228,8 @@ fn run(tool: Tool) -> Result<ExitCode, Error> {
                     current_id,
                 )?,
                 (None, None) => {
-                    return Err(Error::Config {
-                        key: "--baseline".into(),
+                    return Err(Error::Argument {
+                        flag: "--baseline".into(),
                         value: String::new(),
                         reason: "name a baseline (--baseline NAME|FILE) or a branch (--baseline-branch BRANCH)".into(),
                     });
@@ -218,6 +238,8 @@ fn run(tool: Tool) -> Result<ExitCode, Error> {
             let allow = Allow {
                 empty: allow_empty,
                 incomparable: allow_incomparable,
+                missing: allow_missing,
+                failed: allow_failed,
             };
             let mut report = GuardReport::compare(
                 &current,
@@ -235,7 +257,9 @@ fn run(tool: Tool) -> Result<ExitCode, Error> {
                         };
                         let branch = Some(baseline.run.branch.as_str()).filter(|b| !b.is_empty());
                         let means = h.means_by_benchmark(&machine, branch, current_id)?;
-                        report.weigh_history(&means, config.regression.alpha);
+                        let baseline_runs =
+                            h.means_of_commit(&machine, &baseline.run.commit, current_id)?;
+                        report.weigh_history(&means, &baseline_runs, &config.regression);
                     }
                     None => eprintln!(
                         "note: no history at {}: the samples alone decide (the noise between runs is weighed from 5 earlier runs on this machine)",
@@ -391,8 +415,8 @@ fn run(tool: Tool) -> Result<ExitCode, Error> {
 }
 
 fn no_history() -> Error {
-    Error::Config {
-        key: "--history".into(),
+    Error::Argument {
+        flag: "--history".into(),
         value: "none".into(),
         reason: "this needs the history, which is off; drop BENCHSCOPE_HISTORY=none or pass --results FILE".into(),
     }

@@ -1,8 +1,10 @@
 //! Loading the configuration from its sources, each winning over the one
 //! before: the defaults ([`Config::default`]), a `benchscope.toml` file,
 //! the environment (the standard `OTEL_*` variables and `BENCHSCOPE_*`), and
-//! the command line. [`Loaded`] remembers where each value came from, for
-//! `--print-config` and for error messages; `validate.rs` then checks the
+//! the command line. [`Loaded`] remembers where each value came from
+//! ([`Source`]), for `--print-config` (`render.rs`) and for error
+//! messages; the commit, branch and CI pipeline left unset are found by
+//! `context.rs`; `validate.rs` then checks the
 //! merged result once, whatever the source of each value.
 //!
 //! ```
@@ -10,20 +12,21 @@
 //! let env = [("BENCHSCOPE_ENVIRONMENT".to_string(), "nightly".to_string())];
 //! let loaded = Loaded::load(None, env).unwrap();
 //! assert_eq!(loaded.config.environment, "nightly");
-//! assert_eq!(loaded.source("environment"), "env BENCHSCOPE_ENVIRONMENT");
+//! assert_eq!(loaded.source("environment").to_string(), "env BENCHSCOPE_ENVIRONMENT");
 //! ```
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize as _;
 
+use super::parse::{parse_addr, parse_duration, parse_list, parse_pairs};
 use super::schema::{
     Compression, Config, ExporterKind, FILE_NAME, MeasureMode, OtlpProtocol, Temporality,
     TraceExporterKind,
 };
+use super::source::Source;
 use super::validate::{Origins, validate};
 use crate::error::Error;
 
@@ -200,7 +203,7 @@ pub struct Loaded {
     /// Things worth knowing that are not errors (an endpoint served beyond
     /// loopback, say); the command line prints them.
     pub warnings: Vec<String>,
-    sources: BTreeMap<String, String>,
+    sources: BTreeMap<String, Source>,
 }
 
 impl Config {
@@ -315,11 +318,15 @@ impl Loaded {
             .is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
         if in_ci && !loaded.sources.contains_key("environment") {
             loaded.config.environment = "ci".into();
-            loaded.sources.insert("environment".into(), "env CI".into());
+            loaded
+                .sources
+                .insert("environment".into(), Source::Env("CI".into()));
         }
         loaded.apply_env(&env)?;
         flags(&mut loaded)?;
-        loaded.detect_context(&env);
+        for (key, source) in super::context::detect(&mut loaded.config, &env) {
+            loaded.sources.insert(key.into(), source);
+        }
         Ok(loaded)
     }
 
@@ -341,9 +348,8 @@ impl Loaded {
         let table: toml::Table = toml::from_str(text).map_err(|e| bad(e.to_string()))?;
         self.config = Config::deserialize(toml::Value::Table(table.clone()))
             .map_err(|e| bad(e.to_string()))?;
-        let origin = format!("file {}", path.display());
         for key in flatten(&table, "") {
-            self.sources.insert(key, origin.clone());
+            self.sources.insert(key, Source::File(path.to_owned()));
         }
         self.file = Some(path.to_owned());
         Ok(())
@@ -371,101 +377,48 @@ impl Loaded {
         for (var, key, form) in ENV {
             if let Some(value) = env.get(*var) {
                 self.set(key, value, *form, var)?;
-                self.sources.insert(key.to_string(), format!("env {var}"));
+                self.sources
+                    .insert(key.to_string(), Source::Env(var.to_string()));
             }
         }
         Ok(())
-    }
-
-    /// Fills the commit, branch, pipeline and trigger left unset, from CI
-    /// variables (GitHub Actions, GitLab CI) or git.
-    fn detect_context(&mut self, env: &BTreeMap<String, String>) {
-        let var = |names: &[&'static str]| {
-            names.iter().find_map(|n| {
-                env.get(*n)
-                    .filter(|v| !v.is_empty())
-                    .map(|v| (v.clone(), format!("env {n}")))
-            })
-        };
-        let found = [
-            (
-                "commit",
-                var(&["GITHUB_SHA", "CI_COMMIT_SHA"])
-                    .or_else(|| git(&["rev-parse", "HEAD"]).map(|c| (c, "git".into()))),
-            ),
-            (
-                "branch",
-                var(&["GITHUB_HEAD_REF", "GITHUB_REF_NAME", "CI_COMMIT_REF_NAME"]).or_else(|| {
-                    git(&["rev-parse", "--abbrev-ref", "HEAD"]).map(|b| (b, "git".into()))
-                }),
-            ),
-            (
-                "pipeline",
-                var(&["GITHUB_WORKFLOW", "CI_PIPELINE_NAME", "CI_JOB_NAME"]),
-            ),
-            ("trigger", var(&["GITHUB_EVENT_NAME", "CI_PIPELINE_SOURCE"])),
-        ];
-        for (key, value) in found {
-            let c = &mut self.config;
-            let slot = match key {
-                "commit" => &mut c.commit,
-                "branch" => &mut c.branch,
-                "pipeline" => &mut c.pipeline,
-                _ => &mut c.trigger,
-            };
-            if !slot.is_empty() {
-                continue;
-            }
-            let fallback = match key {
-                "pipeline" => "local",
-                "trigger" => "manual",
-                _ => "unknown",
-            };
-            let (value, origin) = value.unwrap_or_else(|| (fallback.into(), "default".into()));
-            *slot = value;
-            if origin != "default" {
-                self.sources.insert(key.into(), origin);
-            }
-        }
     }
 
     /// Sets `key` from a command-line flag.
     #[cfg(feature = "harness")]
     pub(crate) fn set_flag(&mut self, key: &str, value: &str, flag: &str) -> Result<(), Error> {
         self.set(key, value, Form::Text, flag)?;
-        self.sources.insert(key.to_owned(), format!("flag {flag}"));
+        self.sources
+            .insert(key.to_owned(), Source::Flag(flag.to_owned()));
         Ok(())
     }
 
     /// Where the value of `key` (a dotted path such as `otlp.timeout`) came
-    /// from: `default`, `file PATH`, `env VAR`, `flag --FLAG` or `git`.
-    pub fn source(&self, key: &str) -> &str {
+    /// from.
+    pub fn source(&self, key: &str) -> &Source {
+        static DEFAULT: Source = Source::Default;
         self.sources
             .iter()
             .filter(|(k, _)| *k == key || key.starts_with(&format!("{k}.")))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v)
             .next_back()
-            .unwrap_or("default")
+            .unwrap_or(&DEFAULT)
     }
 }
 
 impl Origins for Loaded {
     fn is_default(&self, key: &str) -> bool {
-        self.source(key) == "default"
+        *self.source(key) == Source::Default
     }
 
     /// The variable or flag that set `key`, the key and its file, or the
     /// key alone for a default.
     fn label(&self, key: &str) -> String {
-        let source = self.source(key);
-        if let Some(var) = source.strip_prefix("env ") {
-            var.to_owned()
-        } else if let Some(flag) = source.strip_prefix("flag ") {
-            flag.to_owned()
-        } else if let Some(file) = source.strip_prefix("file ") {
-            format!("{key} (in {file})")
-        } else {
-            key.to_owned()
+        match self.source(key) {
+            Source::Env(var) => var.clone(),
+            Source::Flag(flag) => flag.clone(),
+            Source::File(file) => format!("{key} (in {})", file.display()),
+            Source::Default | Source::Git => key.to_owned(),
         }
     }
 }
@@ -589,106 +542,6 @@ impl Loaded {
         }
         Ok(())
     }
-
-    /// The effective configuration as TOML, each value followed by where it
-    /// came from; header values and the live token are redacted.
-    pub fn render(&self) -> String {
-        let mut config = self.config.clone();
-        for value in config.otlp.headers.values_mut() {
-            *value = "<redacted>".into();
-        }
-        if !config.live.token.is_empty() {
-            config.live.token = "<redacted>".into();
-        }
-        let table = match toml::Value::try_from(&config) {
-            Ok(toml::Value::Table(t)) => t,
-            _ => return String::new(),
-        };
-        let mut out = String::new();
-        if let Some(file) = &self.file {
-            out.push_str(&format!("# configuration file: {}\n", file.display()));
-        }
-        self.render_table(&table, "", &mut out);
-        out
-    }
-
-    fn render_table(&self, table: &toml::Table, prefix: &str, out: &mut String) {
-        for (key, value) in table.iter().filter(|(_, v)| !v.is_table()) {
-            let path = format!("{prefix}{key}");
-            out.push_str(&format!(
-                "{} = {}  # {}\n",
-                toml_key(key),
-                toml_text(value),
-                self.source(&path)
-            ));
-        }
-        for (key, value) in table {
-            if let toml::Value::Table(inner) = value {
-                let path = format!("{prefix}{key}");
-                let header = format!("{prefix}{}", toml_key(key));
-                out.push_str(&format!("\n[{header}]  # {}\n", self.source(&path)));
-                self.render_table(inner, &format!("{header}."), out);
-            }
-        }
-    }
-}
-
-/// A key as TOML writes it: bare when it can be, quoted otherwise (a
-/// resource attribute or header name may hold any character).
-fn toml_key(key: &str) -> String {
-    let bare = !key.is_empty()
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if bare {
-        key.to_owned()
-    } else {
-        toml_string(key)
-    }
-}
-
-/// A basic string: TOML forbids raw control characters, DEL included.
-fn toml_string(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// A value as TOML writes it. (Written here: the `toml` crate's writer is
-/// one more crate in every build, for this one view.)
-fn toml_text(value: &toml::Value) -> String {
-    match value {
-        toml::Value::String(s) => toml_string(s),
-        toml::Value::Integer(i) => i.to_string(),
-        toml::Value::Float(f) if f.is_nan() => "nan".into(),
-        toml::Value::Float(f) if f.is_infinite() => if *f > 0.0 { "inf" } else { "-inf" }.into(),
-        toml::Value::Float(f) => format!("{f:?}"),
-        toml::Value::Boolean(b) => b.to_string(),
-        toml::Value::Datetime(d) => d.to_string(),
-        toml::Value::Array(items) => format!(
-            "[{}]",
-            items.iter().map(toml_text).collect::<Vec<_>>().join(", ")
-        ),
-        toml::Value::Table(t) => format!(
-            "{{ {} }}",
-            t.iter()
-                .map(|(k, v)| format!("{} = {}", toml_key(k), toml_text(v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
 }
 
 fn flatten(table: &toml::Table, prefix: &str) -> Vec<String> {
@@ -703,97 +556,6 @@ fn flatten(table: &toml::Table, prefix: &str) -> Vec<String> {
         }
     }
     keys
-}
-
-fn git(args: &[&str]) -> Option<String> {
-    let out = std::process::Command::new("git")
-        .args(args)
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()?;
-    let text = String::from_utf8(out.stdout).ok()?.trim().to_owned();
-    (out.status.success() && !text.is_empty()).then_some(text)
-}
-
-/// Parses a duration such as `500ms`, `2s` or `1m 30s`.
-pub(crate) fn parse_duration(key: &str, value: &str) -> Result<Duration, Error> {
-    humantime::parse_duration(value.trim()).map_err(|e| Error::Config {
-        key: key.into(),
-        value: value.into(),
-        reason: format!("{e}; write a duration such as 500ms, 2s or 1m"),
-    })
-}
-
-/// Parses a socket address such as `127.0.0.1:9464`.
-fn parse_addr(key: &str, value: &str) -> Result<SocketAddr, Error> {
-    value.trim().parse().map_err(|_| Error::Config {
-        key: key.into(),
-        value: value.into(),
-        reason: "write an IP address and port, such as 127.0.0.1:9464".into(),
-    })
-}
-
-/// Parses `key=value,key2=value2` with percent-encoded keys and values (the
-/// OpenTelemetry convention): a `,` `=` or `%` inside one is written `%2C`,
-/// `%3D`, `%25`.
-fn parse_pairs(key: &str, value: &str) -> Result<BTreeMap<String, String>, Error> {
-    let mut out = BTreeMap::new();
-    for pair in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').ok_or_else(|| Error::Config {
-            key: key.into(),
-            value: value.into(),
-            reason: format!("`{pair}` is not key=value; write key1=value1,key2=value2"),
-        })?;
-        let decode = |s: &str| {
-            percent_encoding::percent_decode_str(s.trim())
-                .decode_utf8()
-                .map(|s| s.into_owned())
-                .map_err(|_| Error::Config {
-                    key: key.into(),
-                    value: value.into(),
-                    reason: format!("`{pair}` does not decode to UTF-8 text"),
-                })
-        };
-        let k = decode(k)?;
-        if k.is_empty() {
-            return Err(Error::Config {
-                key: key.into(),
-                value: value.into(),
-                reason: format!("`{pair}` has an empty key; write key1=value1,key2=value2"),
-            });
-        }
-        out.insert(k, decode(v)?);
-    }
-    Ok(out)
-}
-
-fn parse_list<T: Copy + PartialEq>(
-    key: &str,
-    value: &str,
-    valid: &[(&str, T)],
-) -> Result<Vec<T>, Error> {
-    let mut out = Vec::new();
-    for word in value.split(',').map(str::trim).filter(|w| !w.is_empty()) {
-        if word == "none" {
-            continue;
-        }
-        let kind = valid
-            .iter()
-            .find(|(name, _)| *name == word)
-            .map(|(_, kind)| *kind)
-            .ok_or_else(|| Error::Config {
-                key: key.into(),
-                value: value.into(),
-                reason: format!(
-                    "unknown exporter `{word}`; valid: {}, none",
-                    valid.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
-                ),
-            })?;
-        if !out.contains(&kind) {
-            out.push(kind);
-        }
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -863,8 +625,11 @@ mod tests {
         assert_eq!(c.collection_interval, Duration::from_millis(500));
         assert_eq!(c.service_name, "parser-benches");
         assert_eq!(c.resource_attributes["region"], "eu-west");
-        assert_eq!(l.source("otlp.timeout"), "env OTEL_EXPORTER_OTLP_TIMEOUT");
-        assert_eq!(l.source("prometheus.addr"), "default");
+        assert_eq!(
+            *l.source("otlp.timeout"),
+            Source::Env("OTEL_EXPORTER_OTLP_TIMEOUT".into())
+        );
+        assert_eq!(*l.source("prometheus.addr"), Source::Default);
     }
 
     #[test]
@@ -892,7 +657,7 @@ mod tests {
     fn ci_runs_are_labelled_ci_unless_configured() {
         let l = load(&[("CI", "true")]).unwrap();
         assert_eq!(l.config.environment, "ci");
-        assert_eq!(l.source("environment"), "env CI");
+        assert_eq!(*l.source("environment"), Source::Env("CI".into()));
         let l = load(&[("CI", "true"), ("BENCHSCOPE_ENVIRONMENT", "prod")]).unwrap();
         assert_eq!(l.config.environment, "prod");
         assert_eq!(load(&[]).unwrap().config.environment, "dev");
@@ -945,8 +710,11 @@ mod tests {
         assert_eq!(l.config.environment, "ci");
         assert_eq!(l.config.otlp.timeout, Duration::from_secs(3));
         assert_eq!(l.config.otlp.endpoint, "http://env:4318");
-        assert!(l.source("otlp.timeout").starts_with("file "));
-        assert_eq!(l.source("otlp.endpoint"), "env OTEL_EXPORTER_OTLP_ENDPOINT");
+        assert!(matches!(l.source("otlp.timeout"), Source::File(_)));
+        assert_eq!(
+            *l.source("otlp.endpoint"),
+            Source::Env("OTEL_EXPORTER_OTLP_ENDPOINT".into())
+        );
         let rendered = l.render();
         assert!(
             rendered.contains("environment = \"ci\"  # file "),
@@ -978,34 +746,5 @@ mod tests {
         assert!(e.contains(FILE_NAME), "{e}");
         let l = with_file("max_series_per_metric = 50000\n", &[]).unwrap();
         assert_eq!(l.config.max_series_per_metric, 50_000);
-    }
-
-    #[test]
-    fn print_config_quotes_what_toml_cannot_write_bare() {
-        let l = load(&[
-            (
-                "OTEL_RESOURCE_ATTRIBUTES",
-                "service.namespace=x,caf%C3%A9=b,sp%20ace=%7F%00%22",
-            ),
-            ("OTEL_SERVICE_NAME", "tab\there"),
-        ])
-        .unwrap();
-        let rendered = l.render();
-        let back: toml::Table =
-            toml::from_str(&rendered).unwrap_or_else(|e| panic!("{e}\n{rendered}"));
-        let attrs = back["resource_attributes"].as_table().unwrap();
-        assert_eq!(attrs["sp ace"].as_str(), Some("\u{7f}\u{0}\""));
-        assert_eq!(attrs["café"].as_str(), Some("b"));
-        assert_eq!(back["service_name"].as_str(), Some("tab\there"));
-    }
-
-    #[test]
-    fn headers_are_redacted_when_printed() {
-        let l = load(&[("OTEL_EXPORTER_OTLP_HEADERS", "authorization=secret")]).unwrap();
-        let rendered = l.render();
-        assert!(
-            !rendered.contains("secret") && rendered.contains("<redacted>"),
-            "{rendered}"
-        );
     }
 }

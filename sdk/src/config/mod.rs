@@ -5,8 +5,12 @@
 //! [`Loaded`]), and checked once when merged. Every key, its default and its
 //! variable are listed in the README.
 
+mod context;
 mod load;
+mod parse;
+mod render;
 mod schema;
+mod source;
 #[cfg(feature = "tls")]
 pub(crate) mod tls;
 mod validate;
@@ -19,8 +23,7 @@ pub use schema::{
     MeasurementConfig, OtlpConfig, OtlpProtocol, PrometheusConfig, Signal, Temporality, TlsFiles,
     TraceExporterKind,
 };
-#[cfg(feature = "internals")]
-pub(crate) use validate::MAX_SAMPLES;
+pub use source::Source;
 
 #[cfg(test)]
 mod tests {

@@ -11,8 +11,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::regression::Policy;
-use crate::measure::bencher::Settings;
 use crate::measure::registry::BenchOptions;
+use crate::measure::sampling::Settings;
 
 /// The file looked for in the crate root when no `--config` or
 /// `BENCHSCOPE_CONFIG` names one.
@@ -515,7 +515,7 @@ impl MeasurementConfig {
     /// Settings for one benchmark: its own options win over these defaults.
     pub(crate) fn resolve(&self, options: &BenchOptions) -> Settings {
         Settings {
-            samples: options.samples.unwrap_or(self.samples).max(1),
+            samples: options.samples.unwrap_or(self.samples),
             warmup: options.warmup.unwrap_or(self.warmup),
             min_time: options.min_time.unwrap_or(self.min_time),
             max_time: options.max_time.unwrap_or(self.max_time),

@@ -27,10 +27,6 @@ const DAY: Duration = Duration::from_secs(86_400);
 /// Whether this build can reach an `https://` endpoint.
 const TLS: bool = cfg!(feature = "tls");
 
-/// Most samples a benchmark may take: ten thousand are kept in the history,
-/// and a million is already 8 MB of samples per benchmark.
-pub(crate) const MAX_SAMPLES: u32 = 1_000_000;
-
 /// Checks `c`; returns the warnings worth printing, or the first error.
 pub(crate) fn validate(c: &Config, origins: &dyn Origins) -> Result<Vec<String>, Error> {
     let check = Check { config: c, origins };
@@ -69,11 +65,12 @@ pub(crate) fn validate(c: &Config, origins: &dyn Origins) -> Result<Vec<String>,
             "it is shorter than measurement.min_time; raise max_time or lower min_time",
         ));
     }
+    let samples = &crate::measure::registry::BenchOptions::SAMPLES;
     check.count(
         "measurement.samples",
         m.samples as usize,
-        2,
-        MAX_SAMPLES as usize,
+        *samples.start() as usize,
+        *samples.end() as usize,
     )?;
     check.count(
         "measurement.instruction_iterations",

@@ -32,7 +32,7 @@ const ROOT: &str = "benchscope_counted_region";
 /// Frames of benchscope's own loops, left out of the stacks.
 const HARNESS: [&str; 2] = [
     "benchscope::measure::callgrind::",
-    "benchscope::measure::bencher::loops::",
+    "benchscope::measure::loops::",
 ];
 
 /// Deepest stack kept.

@@ -6,8 +6,12 @@ pub(crate) mod alloc;
 pub(crate) mod bencher;
 pub(crate) mod callgrind;
 pub(crate) mod complexity;
+pub(crate) mod disturbance;
+pub(crate) mod executor;
 pub(crate) mod flame;
+pub mod loops;
 pub(crate) mod registry;
+pub(crate) mod sampling;
 pub(crate) mod stats;
 mod student_t;
 

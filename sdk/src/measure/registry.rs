@@ -286,11 +286,19 @@ impl<T: std::fmt::Debug + ?Sized> ViaDebug for ParamText<'_, T> {
     }
 }
 
-/// Per-benchmark options written in the attribute; every field left `None`
-/// takes the suite's configured default. The attribute's options map onto
-/// these fields one to one.
+/// Per-benchmark options: what `#[monitored_bench(...)]` writes, and what a
+/// front-end hands [`Harness::bench`](crate::harness::Harness::bench);
+/// every field left `None` takes the suite's configured default. The
+/// attribute's options map onto these fields one to one, and the rules on
+/// their values live here: [`BenchOptions::check`].
+///
+/// ```
+/// use benchscope::harness::BenchOptions;
+/// let options = BenchOptions { samples: Some(50), ..BenchOptions::default() };
+/// assert!(options.check().is_ok());
+/// assert!(BenchOptions { samples: Some(1), ..options }.check().is_err());
+/// ```
 #[derive(Debug, Clone, Default, PartialEq)]
-#[doc(hidden)]
 pub struct BenchOptions {
     /// Number of samples to take.
     pub samples: Option<u32>,
@@ -313,6 +321,38 @@ pub struct BenchOptions {
     /// Thread counts to run the routine on at once, one case each (`0`:
     /// the available parallelism); empty: this thread alone.
     pub threads: &'static [usize],
+}
+
+impl BenchOptions {
+    /// The samples a benchmark may take: at least 2 for a spread and a
+    /// confidence interval; at most a million (ten thousand are kept in the
+    /// history, and a million is already 8 MB of samples per benchmark).
+    pub const SAMPLES: std::ops::RangeInclusive<u32> = 2..=1_000_000;
+
+    /// `n` when it is within [`BenchOptions::SAMPLES`]; a panic otherwise,
+    /// which in a constant (as the attribute expands `samples = N`) is a
+    /// compile error.
+    #[doc(hidden)]
+    pub const fn checked_samples(n: u32) -> u32 {
+        assert!(
+            n >= *Self::SAMPLES.start() && n <= *Self::SAMPLES.end(),
+            "`samples` must be from 2 to 1000000"
+        );
+        n
+    }
+
+    /// The first option out of range, in words: a front-end reports it as
+    /// the benchmark's failure.
+    pub fn check(&self) -> Result<(), String> {
+        match self.samples {
+            Some(n) if !Self::SAMPLES.contains(&n) => Err(format!(
+                "{n} samples is out of range: give from {} to {}",
+                Self::SAMPLES.start(),
+                Self::SAMPLES.end()
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Work done by one iteration, for a throughput figure.

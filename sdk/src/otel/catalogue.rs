@@ -92,6 +92,10 @@ catalogue! {
         "Estimated cycles per iteration, instructions + 10 x L1 misses + 100 x last-level misses, in the latest run (--measure instructions --cache-sim).";
     COMPLEXITY = "benchmark_complexity_class", "gauge", "1", ["benchmark_name", "environment", "measure", "class"],
         "Complexity class fitted to a benchmark's sizes (measure time or allocated_bytes): 0 O(1), 1 O(log n), 2 O(n), 3 O(n log n), 4 O(n^2), 5 O(n^3); the class label names it.";
+    DISTURBED = "benchmark_disturbed", "gauge", "1", ["benchmark_name", "environment"],
+        "1 when the latest run's measurement stayed disturbed by the rest of the machine (more disturbed samples than could be retaken), else 0.";
+    RETAKEN = "benchmark_retaken_samples", "gauge", "1", ["benchmark_name", "environment"],
+        "Samples of the latest run found disturbed (the thread waited for a CPU, or the host stole it, for over 1 % of the sample) and taken again.";
     BUILD_INFO = "benchscope_build_info", "gauge", "1", ["version"],
         "Always 1; the benchscope version that produced the series.";
 }

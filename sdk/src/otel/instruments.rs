@@ -55,6 +55,8 @@ pub struct Instruments {
     instructions: Gauge<f64>,
     cache_misses: Gauge<f64>,
     cycles: Gauge<f64>,
+    disturbed: Gauge<u64>,
+    retaken: Gauge<u64>,
 }
 
 fn gauge(meter: &Meter, spec: MetricSpec) -> Gauge<f64> {
@@ -132,6 +134,8 @@ impl Instruments {
             instructions: gauge(meter, INSTRUCTIONS),
             cache_misses: gauge(meter, CACHE_MISSES),
             cycles: gauge(meter, CYCLES),
+            disturbed: u_gauge(meter, DISTURBED),
+            retaken: u_gauge(meter, RETAKEN),
         }
     }
 
@@ -187,6 +191,10 @@ impl Instruments {
             let mut attrs = base.clone();
             attrs.push(KeyValue::new("unit", t.unit.clone()));
             self.throughput.record(t.per_second, &attrs);
+        }
+        if let Some(d) = &result.disturbance {
+            self.disturbed.record(u64::from(d.disturbed), &base);
+            self.retaken.record(u64::from(d.retaken), &base);
         }
         if let Some(a) = &result.allocations {
             self.allocations.record(a.allocs, &with("op", "alloc"));
@@ -261,7 +269,7 @@ impl Instruments {
                 &[
                     KeyValue::new("benchmark_name", fit.benchmark.clone()),
                     KeyValue::new("environment", environment.to_owned()),
-                    KeyValue::new("measure", fit.measure.clone()),
+                    KeyValue::new("measure", fit.measure.as_str()),
                     KeyValue::new("class", fit.fit.class.as_str()),
                 ],
             );

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Error;
 pub use crate::measure::callgrind::Instructions;
 use crate::measure::complexity::{Fit, classify};
+pub use crate::measure::disturbance::Disturbance;
 use crate::measure::stats::Stats;
 pub use report::Reporter;
 pub use verdict::{AllocChange, BaselineComparison, Comparison, CountChange, Severity, Verdict};
@@ -20,9 +21,10 @@ pub use verdict::{AllocChange, BaselineComparison, Comparison, CountChange, Seve
 /// Version of the JSON results format, described by
 /// `docs/results.schema.json`. Version 1 also had `stats.median` (always
 /// equal to `stats.p50`); version 3 added cases' labels, `allocations`,
-/// `baseline.allocations` and `complexity`. Older files read as the
-/// current version.
-pub const SCHEMA_VERSION: u32 = 3;
+/// `baseline.allocations` and `complexity`; version 4 added each
+/// benchmark's `disturbance` (how the rest of the machine disturbed its
+/// samples). Older files read as the current version.
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// One run of a suite.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -55,15 +57,40 @@ pub struct SuiteRun {
     pub complexity: Vec<ComplexityResult>,
 }
 
+/// The figure a complexity class is fitted to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fitted {
+    /// The mean time per iteration, ns.
+    Time,
+    /// The bytes allocated per iteration.
+    AllocatedBytes,
+}
+
+impl Fitted {
+    /// As JSON results and the metric's `measure` label write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fitted::Time => "time",
+            Fitted::AllocatedBytes => "allocated_bytes",
+        }
+    }
+}
+
+impl std::fmt::Display for Fitted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// How a benchmark's figure grows with the size of its cases: the class
 /// chosen and its fit (see `measure::complexity` for the criterion).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ComplexityResult {
     /// The benchmark: its cases' name without the size.
     pub benchmark: String,
-    /// What was fitted: `time` (mean ns per iteration) or
-    /// `allocated_bytes` (bytes allocated per iteration).
-    pub measure: String,
+    /// What was fitted.
+    pub measure: Fitted,
     /// The class chosen, with its fit.
     pub fit: Fit,
     /// The points fitted: (size, figure).
@@ -145,6 +172,10 @@ pub struct BenchResult {
     /// (`--measure instructions`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instructions: Option<Instructions>,
+    /// How the rest of the machine disturbed the samples, when measured
+    /// (not for imported figures).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disturbance: Option<Disturbance>,
 }
 
 /// Work per second.
@@ -183,7 +214,14 @@ impl BenchResult {
             incomparable: None,
             allocations: None,
             instructions: None,
+            disturbance: None,
         })
+    }
+
+    /// True when the benchmark stayed disturbed while it was measured
+    /// ([`Disturbance::disturbed`]).
+    pub fn disturbed(&self) -> bool {
+        self.disturbance.is_some_and(|d| d.disturbed)
     }
 
     /// The value of label `key`, if the benchmark has it.
@@ -356,7 +394,7 @@ impl SuiteRun {
             if let Ok(fit) = classify(&time) {
                 out.push(ComplexityResult {
                     benchmark: name.clone(),
-                    measure: "time".into(),
+                    measure: Fitted::Time,
                     fit,
                     points: time,
                 });
@@ -370,7 +408,7 @@ impl SuiteRun {
             {
                 out.push(ComplexityResult {
                     benchmark: name,
-                    measure: "allocated_bytes".into(),
+                    measure: Fitted::AllocatedBytes,
                     fit,
                     points: bytes,
                 });

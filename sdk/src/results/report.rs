@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use super::{BenchResult, SuiteRun};
 use crate::error::Error;
-use crate::measure::bencher::Progress;
+use crate::measure::sampling::Progress;
 
 /// Hears how a suite run goes; the CLI's terminal view and the live page
 /// are two. Every method is called between samples, never inside a timed

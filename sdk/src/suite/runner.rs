@@ -14,9 +14,10 @@ use super::telemetry::Telemetry;
 use crate::analysis::baseline::Baseline;
 use crate::config::{Config, MeasurementConfig};
 use crate::error::Error;
-use crate::measure::bencher::{Bencher, Progress};
+use crate::measure::bencher::Bencher;
 use crate::measure::callgrind::Counting;
 use crate::measure::registry::{BenchOptions, Benchmark, Case};
+use crate::measure::sampling::Progress;
 use crate::measure::stats::Stats;
 use crate::otel::instruments::Pipeline;
 use crate::otel::resources::Phase;
@@ -446,6 +447,7 @@ impl<'a> Session<'a> {
             incomparable: None,
             allocations,
             instructions: None,
+            disturbance: measurement.disturbance,
         };
         if let Some(counting) = &self.suite.counting {
             let index = self.benchmarks.len() + self.failures.len();

@@ -15,28 +15,14 @@ use std::time::Duration;
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry_sdk::Resource;
-#[cfg(any(
-    feature = "otlp-http",
-    feature = "otlp-grpc",
-    feature = "stdout",
-    feature = "live"
-))]
-use opentelemetry_sdk::metrics::PeriodicReader;
-use opentelemetry_sdk::metrics::{Instrument, ManualReader, SdkMeterProvider, Stream};
+use opentelemetry_sdk::metrics::{Instrument, SdkMeterProvider, Stream};
 
 use crate::config::{Config, ExporterKind, Loaded};
 use crate::error::Error;
-#[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
-use crate::exporters::health::{Cause, Watched};
+use crate::exporters::Exporters;
 use crate::exporters::health::{Health, WarnFn};
 #[cfg(feature = "live")]
-use crate::exporters::live::{LiveExporter, LiveHub, server::LiveServer};
-#[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
-use crate::exporters::otlp;
-#[cfg(feature = "prometheus")]
-use crate::exporters::prometheus::{PrometheusEndpoint, PrometheusReader};
-#[cfg(feature = "stdout")]
-use crate::exporters::stdout;
+use crate::exporters::live::LiveHub;
 use crate::otel::instruments::{Instruments, SCOPE};
 use crate::otel::resources::{ResourceSampler, ResourceState};
 use crate::results::ExportStatus;
@@ -82,16 +68,9 @@ pub fn init() -> Result<Telemetry, Error> {
 /// and stops it.
 pub struct Telemetry {
     providers: Providers,
-    #[cfg(feature = "traces")]
-    dispatch: Option<tracing::Dispatch>,
+    exporters: Exporters,
     instruments: Instruments,
-    #[cfg(feature = "prometheus")]
-    prometheus: Option<PrometheusEndpoint>,
-    #[cfg(feature = "live")]
-    live: Option<(LiveHub, LiveServer)>,
     sampler: Option<ResourceSampler>,
-    #[cfg(feature = "otlp-grpc")]
-    runtime: Option<tokio::runtime::Runtime>,
     health: Arc<Health>,
     linger: Duration,
     flush_budget: Duration,
@@ -121,22 +100,10 @@ impl Telemetry {
         Loaded::check(config)?;
         let health = Health::new(warn);
         let resource = resource(config);
-        #[cfg(feature = "otlp-grpc")]
-        let runtime = {
-            use crate::config::{OtlpProtocol, TraceExporterKind};
-            let uses_grpc = config.otlp.protocol == OtlpProtocol::Grpc
-                && (config.exporters.contains(&ExporterKind::Otlp)
-                    || config.traces.contains(&TraceExporterKind::Otlp));
-            uses_grpc.then(otlp::grpc_runtime).transpose()?
-        };
-        // The gRPC client must be built inside the runtime's context.
-        #[cfg(feature = "otlp-grpc")]
-        let _context = runtime.as_ref().map(|rt| rt.enter());
-
         // The SDK's default of 2 000 series per metric would fold a large
         // suite's benchmarks into one overflow series.
         let max_series = config.max_series_per_metric.clamp(1, usize::MAX - 1);
-        let mut builder = SdkMeterProvider::builder()
+        let builder = SdkMeterProvider::builder()
             .with_resource(resource.clone())
             .with_view(move |_: &Instrument| {
                 Stream::builder()
@@ -144,84 +111,13 @@ impl Telemetry {
                     .build()
                     .ok()
             });
-        #[cfg(feature = "prometheus")]
-        let mut prometheus = None;
-        #[cfg(feature = "live")]
-        let mut live = None;
-        for kind in &config.exporters {
-            match kind {
-                #[cfg(feature = "prometheus")]
-                ExporterKind::Prometheus => {
-                    let reader = PrometheusReader::new();
-                    builder = builder.with_reader(reader.clone());
-                    prometheus = Some(PrometheusEndpoint::start(config.prometheus.addr, reader)?);
-                }
-                #[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
-                ExporterKind::Otlp => {
-                    let name = format!(
-                        "OTLP metrics export to {}",
-                        config.otlp.endpoint_for(crate::config::Signal::Metrics)
-                    );
-                    let cause = Cause::default();
-                    let exporter = Watched::new(
-                        otlp::metric_exporter(&config.otlp, &cause)?,
-                        name,
-                        &health,
-                        cause,
-                    );
-                    builder = builder.with_reader(
-                        PeriodicReader::builder(exporter)
-                            .with_interval(config.collection_interval)
-                            .build(),
-                    );
-                }
-                #[cfg(feature = "live")]
-                ExporterKind::Live => {
-                    let hub = LiveHub::new();
-                    let server = LiveServer::start(
-                        config.live.addr,
-                        Some(config.live.token.clone()),
-                        config.live.max_clients,
-                        hub.clone(),
-                    )?;
-                    builder = builder.with_reader(
-                        PeriodicReader::builder(LiveExporter::new(hub.clone()))
-                            .with_interval(config.live.interval)
-                            .build(),
-                    );
-                    live = Some((hub, server));
-                }
-                #[cfg(feature = "stdout")]
-                ExporterKind::Stdout => {
-                    let temporality = config.otlp.temporality.to_sdk();
-                    builder = builder.with_reader(
-                        PeriodicReader::builder(stdout::metric_exporter(temporality))
-                            .with_interval(config.collection_interval)
-                            .build(),
-                    );
-                }
-                // The configuration's check refuses exporters this build
-                // leaves out, so none reaches here.
-                #[allow(unreachable_patterns)]
-                _ => {}
-            }
-        }
-        if config.exporters.is_empty() {
-            // A reader nobody collects from: recording then costs the same
-            // with or without exporters, so a benchmark that calls an
-            // application-mode function measures the same either way.
-            builder = builder.with_reader(ManualReader::builder().build());
-        }
+        let (exporters, builder) = Exporters::start(config, builder, &resource, &health)?;
         let meter_provider = builder.build();
 
-        #[cfg(feature = "traces")]
-        let (tracer, dispatch) = traces::start(config, resource, &health)?;
-        #[cfg(not(feature = "traces"))]
-        let _ = resource;
         let providers = Providers {
             meter: meter_provider.clone(),
             #[cfg(feature = "traces")]
-            tracer,
+            tracer: exporters.traces().provider.clone(),
         };
 
         crate::otel::app::configure(&config.environment, &config.histogram_buckets_ms);
@@ -239,16 +135,9 @@ impl Telemetry {
             || !config.traces.is_empty();
         Ok(Telemetry {
             providers,
-            #[cfg(feature = "traces")]
-            dispatch,
+            exporters,
             instruments,
-            #[cfg(feature = "prometheus")]
-            prometheus,
-            #[cfg(feature = "live")]
-            live,
             sampler,
-            #[cfg(feature = "otlp-grpc")]
-            runtime,
             health,
             linger: config.prometheus.linger,
             // The final export of each push exporter runs in parallel with
@@ -274,31 +163,25 @@ impl Telemetry {
 
     /// Where `/metrics` is served, when the Prometheus exporter is on.
     pub fn prometheus_addr(&self) -> Option<SocketAddr> {
-        #[cfg(feature = "prometheus")]
-        return self.prometheus.as_ref().map(PrometheusEndpoint::local_addr);
-        #[cfg(not(feature = "prometheus"))]
-        None
+        self.exporters.prometheus_addr()
     }
 
     /// The live view's hub, when the live exporter is on.
     #[cfg(feature = "live")]
     pub(crate) fn live(&self) -> Option<&LiveHub> {
-        self.live.as_ref().map(|(hub, _)| hub)
+        self.exporters.live()
     }
 
     /// Where the live page is served, when the live exporter is on.
     pub fn live_addr(&self) -> Option<SocketAddr> {
-        #[cfg(feature = "live")]
-        return self.live.as_ref().map(|(_, server)| server.local_addr());
-        #[cfg(not(feature = "live"))]
-        None
+        self.exporters.live_addr()
     }
 
     /// The `tracing` dispatcher that turns spans into OpenTelemetry spans,
     /// when a span exporter is configured.
     #[cfg(feature = "traces")]
     pub(crate) fn dispatch(&self) -> Option<&tracing::Dispatch> {
-        self.dispatch.as_ref()
+        self.exporters.traces().dispatch.as_ref()
     }
 
     /// How each push exporter has fared so far.
@@ -313,22 +196,10 @@ impl Telemetry {
     /// end of a run by no more than that. Returns how each push exporter
     /// fared.
     pub fn shutdown(mut self) -> Result<Vec<ExportStatus>, Error> {
-        let linger = self.linger;
         drop(self.sampler.take());
-        #[cfg(feature = "prometheus")]
-        {
-            if self.prometheus.is_some() && !linger.is_zero() {
-                std::thread::sleep(linger);
-            }
-            drop(self.prometheus.take());
-        }
-        #[cfg(not(feature = "prometheus"))]
-        let _ = linger;
+        self.exporters.stop_pull(self.linger);
         // The final collection reaches the page before its server stops.
-        let result = self.flush_and_stop();
-        #[cfg(feature = "live")]
-        drop(self.live.take());
-        result?;
+        self.flush_and_stop()?;
         Ok(self.health.statuses())
     }
 
@@ -372,10 +243,7 @@ impl Telemetry {
                 break;
             }
         }
-        #[cfg(feature = "otlp-grpc")]
-        if let Some(rt) = self.runtime.take() {
-            rt.shutdown_background();
-        }
+        self.exporters.stop_push();
         match outcome {
             // Export failures are already in the health report; a provider
             // that was shut down twice is not an error worth stopping for.
@@ -392,8 +260,7 @@ impl Drop for Telemetry {
     fn drop(&mut self) {
         // An early return or an error still flushes what was recorded.
         drop(self.sampler.take());
-        #[cfg(feature = "prometheus")]
-        drop(self.prometheus.take());
+        self.exporters.stop_pull(Duration::ZERO);
         let _ = self.flush_and_stop();
     }
 }
@@ -409,67 +276,6 @@ pub(crate) fn flush_running() {
             let _ = tp.force_flush();
         }
         let _ = providers.meter.force_flush();
-    }
-}
-
-#[cfg(feature = "traces")]
-mod traces {
-    use std::sync::Arc;
-
-    use opentelemetry::trace::TracerProvider as _;
-    use opentelemetry_sdk::Resource;
-    use opentelemetry_sdk::trace::SdkTracerProvider;
-    use tracing_subscriber::layer::SubscriberExt as _;
-
-    use crate::config::Config;
-    #[cfg(any(feature = "otlp-http", feature = "otlp-grpc", feature = "stdout"))]
-    use crate::config::TraceExporterKind;
-    use crate::error::Error;
-    use crate::exporters::health::Health;
-    use crate::otel::instruments::SCOPE;
-
-    /// The tracer provider for the configured span exporters, and the
-    /// `tracing` dispatcher that feeds it.
-    pub(super) fn start(
-        config: &Config,
-        resource: Resource,
-        health: &Arc<Health>,
-    ) -> Result<(Option<SdkTracerProvider>, Option<tracing::Dispatch>), Error> {
-        if config.traces.is_empty() {
-            return Ok((None, None));
-        }
-        let _ = health;
-        #[allow(unused_mut)]
-        let mut builder = SdkTracerProvider::builder().with_resource(resource);
-        for kind in &config.traces {
-            match kind {
-                #[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
-                TraceExporterKind::Otlp => {
-                    let name = format!(
-                        "OTLP traces export to {}",
-                        config.otlp.endpoint_for(crate::config::Signal::Traces)
-                    );
-                    let cause = crate::exporters::health::Cause::default();
-                    builder = builder.with_batch_exporter(crate::exporters::health::Watched::new(
-                        crate::exporters::otlp::span_exporter(&config.otlp, &cause)?,
-                        name,
-                        health,
-                        cause,
-                    ));
-                }
-                #[cfg(feature = "stdout")]
-                TraceExporterKind::Stdout => {
-                    builder =
-                        builder.with_simple_exporter(crate::exporters::stdout::span_exporter());
-                }
-                #[allow(unreachable_patterns)]
-                _ => {}
-            }
-        }
-        let provider = builder.build();
-        let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer(SCOPE));
-        let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
-        Ok((Some(provider), Some(dispatch)))
     }
 }
 

@@ -14,11 +14,11 @@
 //!
 //! | type | fields |
 //! | --- | --- |
-//! | `snapshot` | `suite` (as `suite_started`, or null), `benchmarks` (state of each: `name`, `status` = pending/running/done/failed, `done`, `of`, `recent` = last sample times in ns, `stats`, `verdict`, `allocations`, `error`), `metrics` (the last `metrics` message, or null) |
+//! | `snapshot` | `suite` (as `suite_started`, or null), `benchmarks` (state of each: `name`, `status` = pending/running/done/failed, `done`, `of`, `recent` = last sample times in ns, `stats`, `verdict`, `allocations`, `instructions`, `disturbance`, `error`), `metrics` (the last `metrics` message, or null) |
 //! | `suite_started` | `benchmarks` (names in order), `started_at` (Unix seconds) |
 //! | `benchmark_started` | `name` |
 //! | `sample` | `name`, `done`, `of`, `ns` (this sample's time per iteration) |
-//! | `benchmark_finished` | `name`, `stats` (`mean`, `median` (= `p50`), `p50`, `p95`, `p99`, `std_dev`, `ci_lower`, `ci_upper` in ns, `samples`, `outliers`), `throughput` (or null), `verdict` (or null: `verdict`, `severity`, `change`, `speedup_p50`, `baseline_version`), `incomparable` (why the baseline could not be compared, or null), `labels` (the case's labels: `param`, `type`, ...), `allocations` (per iteration with the counting allocator, or null: `allocs`, `deallocs`, `bytes`, `peak_bytes`), `instructions` (per iteration with `--measure instructions`, or null: `instructions`, `l1_misses`, `ll_misses`, `cycles`) |
+//! | `benchmark_finished` | `name`, `stats` (`mean`, `median` (= `p50`), `p50`, `p95`, `p99`, `std_dev`, `ci_lower`, `ci_upper` in ns, `samples`, `outliers`), `throughput` (or null), `verdict` (or null: `verdict`, `severity`, `change`, `speedup_p50`, `baseline_version`), `incomparable` (why the baseline could not be compared, or null), `labels` (the case's labels: `param`, `type`, ...), `allocations` (per iteration with the counting allocator, or null: `allocs`, `deallocs`, `bytes`, `peak_bytes`), `instructions` (per iteration with `--measure instructions`, or null: `instructions`, `l1_misses`, `ll_misses`, `cycles`), `disturbance` (how the machine disturbed the samples, or null: `disturbed`, `retaken`, `kept`, `run_delay_share`, `others_cores`, `describe` in words) |
 //! | `benchmark_failed` | `name`, `error` |
 //! | `suite_finished` | `duration_s`, `failures` |
 //! | `metrics` | `time` (Unix seconds), `metrics`: each `name`, `unit`, `kind` (gauge, sum, histogram), `points`: `labels` and `value`, or for histograms `count` and `sum`. Only the points that changed since the previous `metrics` message are sent; the snapshot holds them all |
@@ -49,7 +49,7 @@ use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use serde_json::{Value as Json, json};
 
 use crate::error::Error;
-use crate::measure::bencher::Progress;
+use crate::measure::sampling::Progress;
 use crate::results::report::Endpoints;
 use crate::results::{BenchResult, Reporter, SuiteRun, unix_now};
 
@@ -219,6 +219,7 @@ impl LiveHub {
                     "verdict": b.finished.as_ref().map(|f| f["verdict"].clone()),
                     "allocations": b.finished.as_ref().map(|f| f["allocations"].clone()),
                     "instructions": b.finished.as_ref().map(|f| f["instructions"].clone()),
+                    "disturbance": b.finished.as_ref().map(|f| f["disturbance"].clone()),
                     "error": b.error,
                 })
             })
@@ -310,6 +311,11 @@ fn stats_json(result: &BenchResult) -> Json {
         })),
         "allocations": result.allocations.map(|a| json!({
             "allocs": a.allocs, "deallocs": a.deallocs, "bytes": a.bytes, "peak_bytes": a.peak_bytes,
+        })),
+        "disturbance": result.disturbance.map(|d| json!({
+            "disturbed": d.disturbed, "retaken": d.retaken, "kept": d.kept,
+            "run_delay_share": d.run_delay_share, "others_cores": d.others_cores,
+            "describe": d.describe(),
         })),
     })
 }

@@ -22,11 +22,15 @@ use super::gate::FailOn;
 use crate::analysis::baseline::Baseline;
 use crate::analysis::guard::{Allow, GuardReport};
 use crate::analysis::paired::Paired;
+use crate::command::{checked, last_line};
 use crate::config::Loaded;
+
+mod build;
 use crate::error::Error;
 use crate::measure::flame;
 use crate::measure::stats::Stats;
 use crate::results::{BaselineComparison, BenchResult, SuiteRun};
+use build::build_both;
 
 /// What `benchscope compare` was asked.
 #[derive(Debug, Clone, clap::Args)]
@@ -75,6 +79,10 @@ pub(crate) struct CompareArgs {
     /// Pass when a benchmark could not be compared.
     #[arg(long)]
     pub allow_incomparable: bool,
+    /// Pass when benchmarks of the baseline's build are not in the
+    /// candidate's (removed on purpose).
+    #[arg(long)]
+    pub allow_missing: bool,
     /// Skip the builds: the baseline's executable (with --candidate-exe).
     #[arg(long, value_name = "FILE", requires = "candidate_exe")]
     pub baseline_exe: Option<PathBuf>,
@@ -95,12 +103,12 @@ pub(crate) enum Output {
 /// One side of the comparison: an executable, where it runs, its label.
 #[derive(Debug, Clone)]
 struct Side {
-    exe: PathBuf,
+    pub(super) exe: PathBuf,
     /// The package's folder: the child's working directory and
     /// CARGO_MANIFEST_DIR, as under `cargo bench`.
-    dir: PathBuf,
+    pub(super) dir: PathBuf,
     /// The commit (baseline) or `HEAD` commit plus `+dirty` (candidate).
-    version: String,
+    pub(super) version: String,
 }
 
 /// The outcome: the report and the sides' labels.
@@ -135,8 +143,8 @@ pub(crate) fn run(loaded: &Loaded, args: &CompareArgs) -> Result<Compared, Error
         "time" => false,
         "instructions" => true,
         other => {
-            return Err(Error::Config {
-                key: "--measure".into(),
+            return Err(Error::Argument {
+                flag: "--measure".into(),
                 value: other.into(),
                 reason: "use time or instructions".into(),
             });
@@ -278,6 +286,10 @@ pub(crate) fn run(loaded: &Loaded, args: &CompareArgs) -> Result<Compared, Error
         Allow {
             empty: false,
             incomparable: args.allow_incomparable,
+            missing: args.allow_missing,
+            // A side's failures are listed as incomparable, which
+            // --allow-incomparable governs.
+            failed: false,
         },
     );
     // Benchmarks on one side only.
@@ -354,7 +366,7 @@ impl<'a> CompareJson<'a> {
             baseline: &r.baseline_version,
             candidate: &r.commit,
             passed: !r.failed(),
-            failures: r.failures(),
+            failures: r.failures().iter().map(ToString::to_string).collect(),
             benchmarks: r
                 .rows
                 .iter()
@@ -540,241 +552,9 @@ fn results_of(mut cmd: Command, side: &Side, file: &Path) -> Result<SuiteRun, Er
     SuiteRun::read_json(file)
 }
 
-/// Builds the target at the baseline revision (in a worktree) and at the
-/// working tree.
-fn build_both(args: &CompareArgs) -> Result<(Side, Side), Error> {
-    let (kind, target) = match (&args.bench, &args.example) {
-        (Some(b), _) => ("--bench", b.as_str()),
-        (None, Some(e)) => ("--example", e.as_str()),
-        (None, None) => {
-            return Err(Error::Config {
-                key: "--bench".into(),
-                value: String::new(),
-                reason: "name the target to compare: --bench NAME (a harness = false bench target) or --example NAME".into(),
-            });
-        }
-    };
-    let here = std::env::current_dir().map_err(|source| Error::Io {
-        action: "cannot read the working directory",
-        path: ".".into(),
-        source,
-    })?;
-    let root = PathBuf::from(git(&here, &["rev-parse", "--show-toplevel"])?);
-    let relative = here.strip_prefix(&root).unwrap_or(Path::new("")).to_owned();
-    let rev = match &args.rev {
-        Some(rev) => rev.clone(),
-        None => {
-            let branch = default_branch(&root)?;
-            let base =
-                git(&root, &["merge-base", "HEAD", &branch]).map_err(|e| Error::Command {
-                    command: format!("git merge-base HEAD {branch}"),
-                    message: format!(
-                        "found no merge base ({e}); name the revision: benchscope compare REV"
-                    ),
-                })?;
-            eprintln!("compare: baseline is the merge base of HEAD and {branch}");
-            base
-        }
-    };
-    let sha = git(&root, &["rev-parse", "--verify", &format!("{rev}^{{commit}}")]).map_err(|_| {
-        Error::Config {
-            key: "REV".into(),
-            value: rev.clone(),
-            reason: "not a commit of this repository; pass a branch, tag or commit (git rev-parse must know it)".into(),
-        }
-    })?;
-    let short = sha.chars().take(12).collect::<String>();
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|t| if t.is_absolute() { t } else { here.join(t) })
-        .unwrap_or_else(|| root.join("target"));
-    let work = target_dir.join("benchscope").join("compare");
-    // One worktree for every baseline revision, with a target folder of its
-    // own: cargo keys a path package's artifacts by name and version, not by
-    // folder, so two checkouts building into one target folder would take
-    // each other's binaries for fresh. Checking each revision out in the same
-    // place changes the files that differ, which cargo does see.
-    let tree = work.join("baseline");
-    let checked_out = git(&tree, &["rev-parse", "HEAD"]).ok();
-    if checked_out.as_deref() != Some(sha.as_str()) {
-        eprintln!(
-            "compare: checking out {rev} ({short}) in {}",
-            tree.display()
-        );
-        let switched = checked_out.is_some()
-            && git(&tree, &["checkout", "--quiet", "--force", "--detach", &sha]).is_ok();
-        if !switched {
-            if tree.exists() {
-                let _ = git(
-                    &root,
-                    &["worktree", "remove", "--force", &tree.to_string_lossy()],
-                );
-                let _ = std::fs::remove_dir_all(&tree);
-            }
-            let _ = git(&root, &["worktree", "prune"]);
-            git(
-                &root,
-                &[
-                    "worktree",
-                    "add",
-                    "--detach",
-                    "--force",
-                    &tree.to_string_lossy(),
-                    &sha,
-                ],
-            )?;
-        }
-    }
-    let head = git(&root, &["rev-parse", "--short=12", "HEAD"])?;
-    let dirty = !git(&root, &["status", "--porcelain", "--untracked-files=no"])?.is_empty();
-    let bin = work.join("bin");
-    std::fs::create_dir_all(&bin).map_err(|source| Error::Io {
-        action: "cannot create",
-        path: bin.clone(),
-        source,
-    })?;
-    eprintln!("compare: building {target} at {short}");
-    let a = build(
-        &tree.join(&relative),
-        args,
-        kind,
-        target,
-        &work.join("target"),
-        &bin.join(format!("baseline-{target}")),
-    )?;
-    eprintln!("compare: building {target} in the working tree");
-    let b = build(
-        &here,
-        args,
-        kind,
-        target,
-        &target_dir,
-        &bin.join(format!("working-{target}")),
-    )?;
-    Ok((
-        Side {
-            exe: a.0,
-            dir: a.1,
-            version: short,
-        },
-        Side {
-            exe: b.0,
-            dir: b.1,
-            version: if dirty { format!("{head}+dirty") } else { head },
-        },
-    ))
-}
-
-/// `cargo build --release` of the target in `dir`; the executable is copied
-/// to `keep` (the other side's build may overwrite the original). Returns
-/// the copy and the package's folder.
-fn build(
-    dir: &Path,
-    args: &CompareArgs,
-    kind: &str,
-    target: &str,
-    target_dir: &Path,
-    keep: &Path,
-) -> Result<(PathBuf, PathBuf), Error> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(&cargo);
-    cmd.current_dir(dir)
-        .env("CARGO_TARGET_DIR", target_dir)
-        .args([
-            "build",
-            "--release",
-            "--message-format=json-render-diagnostics",
-            kind,
-            target,
-        ]);
-    if let Some(p) = &args.package {
-        cmd.args(["--package", p]);
-    }
-    if let Some(f) = &args.features {
-        cmd.args(["--features", f]);
-    }
-    let shown = format!(
-        "cargo build --release {kind} {target} (in {})",
-        dir.display()
-    );
-    let out = checked(cmd.stderr(Stdio::inherit()), &shown, "is cargo on PATH?")?;
-    let built = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == target)
-        .find_map(|m| {
-            let exe = m["executable"].as_str()?.to_owned();
-            let manifest = PathBuf::from(m["manifest_path"].as_str()?);
-            Some((PathBuf::from(exe), manifest.parent()?.to_owned()))
-        });
-    let Some((exe, package)) = built else {
-        return Err(Error::Command {
-            command: shown,
-            message: format!("built no executable named {target}; check the name and --package"),
-        });
-    };
-    std::fs::copy(&exe, keep).map_err(|source| Error::Io {
-        action: "cannot copy the built target to",
-        path: keep.to_owned(),
-        source,
-    })?;
-    Ok((keep.to_owned(), package))
-}
-
-/// The default branch: origin's HEAD, else the first of `main`, `master`,
-/// `origin/main` and `origin/master` that exists.
-fn default_branch(root: &Path) -> Result<String, Error> {
-    if let Ok(remote) = git(
-        root,
-        &["symbolic-ref", "--short", "refs/remotes/origin/HEAD"],
-    ) {
-        return Ok(remote);
-    }
-    for name in ["main", "master", "origin/main", "origin/master"] {
-        if git(root, &["rev-parse", "--verify", "--quiet", name]).is_ok() {
-            return Ok(name.into());
-        }
-    }
-    Err(Error::Command {
-        command: "git symbolic-ref refs/remotes/origin/HEAD".into(),
-        message: "found no default branch (no origin/HEAD, main or master); name the revision: benchscope compare REV".into(),
-    })
-}
-
-/// `git ARGS` in `dir`: its trimmed standard output.
-fn git(dir: &Path, args: &[&str]) -> Result<String, Error> {
-    let mut cmd = Command::new("git");
-    cmd.current_dir(dir)
-        .args(args)
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped());
-    let shown = format!("git {}", args.join(" "));
-    let out = checked(&mut cmd, &shown, "benchscope compare needs git on PATH")?;
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
-
 fn output(mut cmd: Command, exe: &Path) -> Result<Vec<u8>, Error> {
     cmd.stderr(Stdio::piped());
     Ok(checked(&mut cmd, &exe.display().to_string(), "")?.stdout)
-}
-
-/// Runs `cmd` (shown as `shown`) to its end; an error when it cannot start
-/// (with `hint`) or fails (with the last line it wrote on standard error,
-/// when piped).
-fn checked(cmd: &mut Command, shown: &str, hint: &str) -> Result<std::process::Output, Error> {
-    let out = cmd.output().map_err(|e| Error::Command {
-        command: shown.into(),
-        message: format!("could not start: {e}; {hint}")
-            .trim_end_matches("; ")
-            .into(),
-    })?;
-    if !out.status.success() {
-        return Err(Error::Command {
-            command: shown.into(),
-            message: format!("failed ({}): {}", out.status, last_line(&out.stderr)),
-        });
-    }
-    Ok(out)
 }
 
 fn spawn_error(exe: &Path, e: &std::io::Error) -> Error {
@@ -784,11 +564,29 @@ fn spawn_error(exe: &Path, e: &std::io::Error) -> Error {
     }
 }
 
-fn last_line(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes)
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("(no message here; see its output above)")
-        .to_owned()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounds_of_one_benchmark_merge_their_samples_and_iterations() {
+        let mut kept = BTreeMap::new();
+        merge(
+            &mut kept,
+            BenchResult::from_samples("parse", vec![10.0, 12.0]).unwrap(),
+        );
+        merge(
+            &mut kept,
+            BenchResult::from_samples("parse", vec![14.0, 16.0]).unwrap(),
+        );
+        merge(
+            &mut kept,
+            BenchResult::from_samples("sort", vec![1.0, 2.0]).unwrap(),
+        );
+        let parse = &kept["parse"];
+        assert_eq!(parse.samples_ns, [10.0, 12.0, 14.0, 16.0]);
+        assert_eq!(parse.iterations, 4);
+        assert_eq!(parse.stats.mean, 13.0);
+        assert_eq!(kept.len(), 2);
+    }
 }
