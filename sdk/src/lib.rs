@@ -321,5 +321,5 @@ pub mod internals {
     #[cfg(feature = "live")]
     pub use crate::exporters::live::{LiveHub, server::LiveServer};
     #[cfg(feature = "prometheus")]
-    pub use crate::exporters::prometheus::PrometheusReader;
+    pub use crate::exporters::prometheus::{Format as ExpositionFormat, PrometheusReader};
 }

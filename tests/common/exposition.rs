@@ -39,14 +39,42 @@ pub fn parse(text: &str) -> Vec<Series> {
 }
 
 fn parse_line(line: &str) -> Series {
-    let (head, value) = line
-        .rsplit_once(' ')
-        .unwrap_or_else(|| panic!("no value: {line}"));
-    let value = match value {
+    // The series ends where its labels close (outside their quoted
+    // values), or at the first space; the value and, when the exporter
+    // stamps the series, a timestamp follow.
+    let end = match line.find(['{', ' ']) {
+        Some(open) if line[open..].starts_with('{') => {
+            let (mut quoted, mut escaped) = (false, false);
+            let close = line[open..].char_indices().find(|&(_, c)| {
+                let at_close = !quoted && c == '}';
+                match c {
+                    _ if escaped => escaped = false,
+                    '\\' => escaped = true,
+                    '"' => quoted = !quoted,
+                    _ => {}
+                }
+                at_close
+            });
+            open + close.unwrap_or_else(|| panic!("unclosed labels: {line}")).0 + 1
+        }
+        Some(space) => space,
+        None => panic!("no value: {line}"),
+    };
+    let (head, rest) = line.split_at(end);
+    let mut fields = rest.split_whitespace();
+    let value = match fields.next().unwrap_or_else(|| panic!("no value: {line}")) {
         "+Inf" => f64::INFINITY,
         "-Inf" => f64::NEG_INFINITY,
         v => v.parse().unwrap_or_else(|_| panic!("bad value in: {line}")),
     };
+    if let Some(ts) = fields.next() {
+        ts.parse::<i64>()
+            .unwrap_or_else(|_| panic!("bad timestamp in: {line}"));
+    }
+    assert!(
+        fields.next().is_none(),
+        "more than a value and a time: {line}"
+    );
     let (name, labels) = match head.split_once('{') {
         None => (head.to_owned(), BTreeMap::new()),
         Some((name, rest)) => {

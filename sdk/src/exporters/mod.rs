@@ -46,6 +46,7 @@ use opentelemetry_sdk::metrics::{ManualReader, MeterProviderBuilder};
 
 use crate::config::Config;
 use crate::error::Error;
+use crate::otel::exemplars::Exemplars;
 use health::Health;
 
 /// The exporters a configuration names, started: the pull endpoint and the
@@ -74,9 +75,12 @@ impl Exporters {
         mut builder: MeterProviderBuilder,
         resource: &Resource,
         health: &Arc<Health>,
+        exemplars: &Arc<Exemplars>,
     ) -> Result<(Exporters, MeterProviderBuilder), Error> {
         #[allow(unused_mut)]
         let mut exporters = Exporters::default();
+        #[cfg(not(feature = "prometheus"))]
+        let _ = exemplars;
         #[cfg(feature = "otlp-grpc")]
         {
             use crate::config::{ExporterKind, OtlpProtocol, TraceExporterKind};
@@ -92,7 +96,7 @@ impl Exporters {
             match kind {
                 #[cfg(feature = "prometheus")]
                 crate::config::ExporterKind::Prometheus => {
-                    let reader = prometheus::PrometheusReader::new();
+                    let reader = prometheus::PrometheusReader::with_exemplars(exemplars.clone());
                     builder = builder.with_reader(reader.clone());
                     exporters.prometheus = Some(prometheus::PrometheusEndpoint::start(
                         config.prometheus.addr,

@@ -5,10 +5,13 @@
 //! Everything here runs outside the timed region, after a benchmark's
 //! samples are taken.
 
+use std::sync::Arc;
+
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Counter, Gauge, Histogram, Meter};
 
 use super::catalogue::*;
+use super::exemplars::{Exemplars, TraceRef, series_key};
 use crate::results::{BaselineComparison, BenchResult, ComplexityResult};
 
 /// Instrumentation scope name of every benchscope instrument.
@@ -29,6 +32,9 @@ pub fn execution_time_histogram(meter: &Meter, buckets_ms: &[f64]) -> Histogram<
 #[derive(Debug, Clone)]
 pub struct Instruments {
     execution_time: Histogram<f64>,
+    /// The execution-time histogram's buckets and its exemplars.
+    buckets_ms: Arc<[f64]>,
+    exemplars: Arc<Exemplars>,
     speedup: Gauge<f64>,
     regressions: Counter<u64>,
     pub(crate) memory: Gauge<f64>,
@@ -95,12 +101,26 @@ pub struct Pipeline<'a> {
 }
 
 impl Instruments {
-    /// Creates every instrument on `meter`.
+    /// Creates every instrument on `meter` (the benches' entry point; a
+    /// pipeline's instruments share their exemplars with its exporter).
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
     pub fn new(meter: &Meter, buckets_ms: &[f64]) -> Instruments {
+        Instruments::with_exemplars(meter, buckets_ms, Arc::default())
+    }
+
+    /// Like [`Instruments::new`], keeping the execution-time histogram's
+    /// exemplars in `exemplars` (which the Prometheus exporter reads).
+    pub(crate) fn with_exemplars(
+        meter: &Meter,
+        buckets_ms: &[f64],
+        exemplars: Arc<Exemplars>,
+    ) -> Instruments {
         let build_info = u_gauge(meter, BUILD_INFO);
         build_info.record(1, &[KeyValue::new("version", env!("CARGO_PKG_VERSION"))]);
         Instruments {
             execution_time: execution_time_histogram(meter, buckets_ms),
+            buckets_ms: buckets_ms.into(),
+            exemplars,
             speedup: gauge(meter, SPEEDUP_RATIO),
             regressions: counter(meter, REGRESSIONS),
             memory: gauge(meter, MEMORY),
@@ -141,7 +161,20 @@ impl Instruments {
 
     /// Records one finished benchmark: its samples into the histogram, its
     /// statistics into the gauges, and its comparison with the baseline.
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
     pub fn record_bench(&self, result: &BenchResult, environment: &str, commit: &str) {
+        self.record_bench_traced(result, environment, commit, None);
+    }
+
+    /// Like [`Instruments::record_bench`], the histogram's exemplars
+    /// pointing into `trace`, the benchmark's span.
+    pub(crate) fn record_bench_traced(
+        &self,
+        result: &BenchResult,
+        environment: &str,
+        commit: &str,
+        trace: Option<&TraceRef>,
+    ) {
         let mut base = vec![
             KeyValue::new("benchmark_name", result.name.clone()),
             KeyValue::new("environment", environment.to_owned()),
@@ -164,6 +197,13 @@ impl Instruments {
         for &sample in &result.samples_ns {
             execution_time.record(ms(sample));
         }
+        self.exemplars.offer(
+            series_key(base.iter()),
+            &self.buckets_ms,
+            result.samples_ns.iter().map(|&ns| ms(ns)),
+            (result.finished_at * 1e3) as i64,
+            trace,
+        );
         let s = &result.stats;
         self.mean.record(ms(s.mean), &base);
         for (label, value) in PERCENTILES.iter().zip([s.p50, s.p95, s.p99]) {

@@ -5,5 +5,6 @@
 
 pub(crate) mod app;
 pub(crate) mod catalogue;
+pub(crate) mod exemplars;
 pub(crate) mod instruments;
 pub(crate) mod resources;

@@ -280,10 +280,15 @@ impl<'a> Session<'a> {
             Ok(result) => {
                 #[cfg(feature = "traces")]
                 annotate(&span, &result);
-                self.telemetry.instruments().record_bench(
+                #[cfg(feature = "traces")]
+                let trace = trace_ref(&span);
+                #[cfg(not(feature = "traces"))]
+                let trace = None;
+                self.telemetry.instruments().record_bench_traced(
                     &result,
                     &config.environment,
                     &config.commit,
+                    trace.as_ref(),
                 );
                 self.reporter.bench_finished(&result);
                 self.benchmarks.push(result);
@@ -506,6 +511,22 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .map(|s| s.to_string())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a non-string panic payload".into())
+}
+
+/// The trace and span of a benchmark's span, for its exemplars; `None`
+/// when no span exporter made it an OpenTelemetry span.
+#[cfg(feature = "traces")]
+fn trace_ref(span: &tracing::Span) -> Option<crate::otel::exemplars::TraceRef> {
+    use opentelemetry::trace::TraceContextExt as _;
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    let context = span.context();
+    let span_context = context.span().span_context().clone();
+    span_context
+        .is_valid()
+        .then(|| crate::otel::exemplars::TraceRef {
+            trace_id: span_context.trace_id().to_string(),
+            span_id: span_context.span_id().to_string(),
+        })
 }
 
 /// Puts a benchmark's statistics on its span.

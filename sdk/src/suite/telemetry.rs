@@ -23,6 +23,7 @@ use crate::exporters::Exporters;
 use crate::exporters::health::{Health, WarnFn};
 #[cfg(feature = "live")]
 use crate::exporters::live::LiveHub;
+use crate::otel::exemplars::Exemplars;
 use crate::otel::instruments::{Instruments, SCOPE};
 use crate::otel::resources::{ResourceSampler, ResourceState};
 use crate::results::ExportStatus;
@@ -111,7 +112,9 @@ impl Telemetry {
                     .build()
                     .ok()
             });
-        let (exporters, builder) = Exporters::start(config, builder, &resource, &health)?;
+        let exemplars = Arc::new(Exemplars::default());
+        let (exporters, builder) =
+            Exporters::start(config, builder, &resource, &health, &exemplars)?;
         let meter_provider = builder.build();
 
         let providers = Providers {
@@ -122,8 +125,11 @@ impl Telemetry {
 
         crate::otel::app::configure(&config.environment, &config.histogram_buckets_ms);
         opentelemetry::global::set_meter_provider(meter_provider.clone());
-        let instruments =
-            Instruments::new(&meter_provider.meter(SCOPE), &config.histogram_buckets_ms);
+        let instruments = Instruments::with_exemplars(
+            &meter_provider.meter(SCOPE),
+            &config.histogram_buckets_ms,
+            exemplars,
+        );
         let sampler = ResourceSampler::start(config.collection_interval, instruments.clone());
         if let Ok(mut running) = RUNNING.lock() {
             *running = Some(providers.clone());
