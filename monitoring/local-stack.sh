@@ -7,6 +7,10 @@
 #   bash monitoring/local-stack.sh    # Prometheus :9090, Alertmanager :9093, node_exporter :9100
 #   bash monitoring/local-stack.sh --help
 #
+# Prometheus 3 instead of Debian's 2.42: --prometheus-bin (or PROMETHEUS_BIN)
+# names its binary, e.g. the one scripts/build-prometheus.sh builds; promtool
+# is taken from beside it.
+#
 # Then run a suite that serves /metrics where the stack scrapes it, e.g.
 #   cargo run --release --example quickstart -- --exporters prometheus --serve-after 60s
 set -euo pipefail
@@ -22,6 +26,7 @@ collector_targets=()
 webhook_url=""
 run_dir="$root/target/monitoring-stack"
 retention=30d
+prometheus_bin=${PROMETHEUS_BIN:-}
 
 usage() {
   cat <<EOF
@@ -47,6 +52,9 @@ Options:
   --run-dir DIR             configuration copies, data and logs
                             (default target/monitoring-stack; data is kept)
   --retention DURATION      Prometheus retention (default $retention)
+  --prometheus-bin PATH     the Prometheus server to run (default: \$PROMETHEUS_BIN,
+                            else Debian's on the PATH); promtool beside it is used
+                            when there is one. Prometheus 3 also stores exemplars
   -h, --help                this text
 
 Secrets for the PagerDuty and Slack receivers come from the environment
@@ -70,6 +78,7 @@ while [ $# -gt 0 ]; do
     --webhook-url) webhook_url=${2:?--webhook-url needs a URL}; shift 2 ;;
     --run-dir) run_dir=${2:?--run-dir needs a directory}; shift 2 ;;
     --retention) retention=${2:?--retention needs a duration such as 30d}; shift 2 ;;
+    --prometheus-bin) prometheus_bin=${2:?--prometheus-bin needs a path}; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; fail "unknown option '$1' (see --help)" ;;
   esac
@@ -85,10 +94,19 @@ done
 
 # The servers, from Debian's packages (installed when missing).
 packages=(prometheus prometheus-alertmanager prometheus-node-exporter)
+if [ -n "$prometheus_bin" ] && [ ! -x "$prometheus_bin" ]; then
+  fail "--prometheus-bin '$prometheus_bin' is not an executable file (scripts/build-prometheus.sh builds Prometheus 3)"
+fi
 find_servers() {
   alertmanager_bin=$(command -v prometheus-alertmanager || command -v alertmanager || true)
   node_exporter_bin=$(command -v prometheus-node-exporter || command -v node_exporter || true)
-  command -v prometheus >/dev/null && command -v promtool >/dev/null &&
+  server_bin=${prometheus_bin:-$(command -v prometheus || true)}
+  if [ -n "$prometheus_bin" ] && [ -x "$(dirname "$prometheus_bin")/promtool" ]; then
+    promtool_bin="$(dirname "$prometheus_bin")/promtool"
+  else
+    promtool_bin=$(command -v promtool || true)
+  fi
+  [ -n "$server_bin" ] && [ -n "$promtool_bin" ] &&
     [ -n "$alertmanager_bin" ] && [ -n "$node_exporter_bin" ]
 }
 if ! find_servers; then
@@ -101,13 +119,21 @@ if ! find_servers; then
   find_servers || fail "the packages ${packages[*]} did not provide prometheus, promtool, alertmanager and node_exporter"
 fi
 amtool_bin=$(command -v amtool || true)
+# Prometheus 2 rejects the settings prometheus.yml marks `# Prometheus 3`.
+prometheus_major=$("$server_bin" --version 2>&1 | sed -n 's/^prometheus, version \([0-9]*\).*/\1/p' | head -n 1)
+prometheus_major=${prometheus_major:-3}
 
 # This stack's copies of the configuration: the rule and Prometheus files
 # verbatim, Alertmanager's with the webhook URL replaced when one is given, and
 # file_sd targets with loopback addresses.
 config="$run_dir/config"
 mkdir -p "$config/targets" "$config/secrets" "$run_dir/data/prometheus" "$run_dir/data/alertmanager"
-cp "$here/prometheus.yml" "$here/alerts.yaml" "$config/"
+cp "$here/alerts.yaml" "$config/"
+if [ "$prometheus_major" -ge 3 ]; then
+  cp "$here/prometheus.yml" "$config/"
+else
+  grep -v '# Prometheus 3$' "$here/prometheus.yml" >"$config/prometheus.yml"
+fi
 # The secrets' files move from the container's mount point to the run
 # directory; the webhook URL is replaced when one is given.
 edits=(-e "s#/etc/alertmanager/secrets/#$config/secrets/#")
@@ -142,7 +168,7 @@ umask "$umask_old"
 [ -n "${SLACK_WEBHOOK_URL:-}" ] ||
   echo "note: SLACK_WEBHOOK_URL is not set; warnings will log delivery errors instead of reaching Slack" >&2
 
-promtool check config "$config/prometheus.yml" >"$run_dir/promtool.log" 2>&1 ||
+"$promtool_bin" check config "$config/prometheus.yml" >"$run_dir/promtool.log" 2>&1 ||
   { cat "$run_dir/promtool.log" >&2; fail "prometheus.yml does not pass promtool check config"; }
 if [ -n "$amtool_bin" ]; then
   "$amtool_bin" check-config "$config/alertmanager.yml" >"$run_dir/amtool.log" 2>&1 ||
@@ -161,12 +187,15 @@ trap stop EXIT
 
 # --web.enable-admin-api allows TSDB snapshots (docs/operations.md); it is safe
 # here because Prometheus listens on loopback only.
-prometheus \
+features=()
+[ "$prometheus_major" -lt 3 ] || features=(--enable-feature=exemplar-storage)
+"$server_bin" \
   --config.file="$config/prometheus.yml" \
   --storage.tsdb.path="$run_dir/data/prometheus" \
   --storage.tsdb.retention.time="$retention" \
   --web.listen-address="$prometheus_addr" \
   --web.enable-admin-api \
+  "${features[@]}" \
   >"$run_dir/prometheus.log" 2>&1 &
 pids+=($!)
 
@@ -199,7 +228,7 @@ wait_ready Prometheus "http://$prometheus_addr/-/ready" "$run_dir/prometheus.log
 wait_ready Alertmanager "http://$alertmanager_addr/-/ready" "$run_dir/alertmanager.log"
 wait_ready node_exporter "http://$node_exporter_addr/metrics" "$run_dir/node-exporter.log"
 
-echo "prometheus: http://$prometheus_addr"
+echo "prometheus: http://$prometheus_addr (version $("$server_bin" --version 2>&1 | head -n 1 | sed 's/^prometheus, version \([^ ]*\).*/\1/'))"
 echo "alertmanager: http://$alertmanager_addr"
 echo "node_exporter: http://$node_exporter_addr"
 echo "scraping: ${targets[*]} ${collector_targets[*]} (every 1s)"

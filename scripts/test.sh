@@ -19,10 +19,16 @@ export VICTORIA_METRICS_BIN
 OTELCOL_BIN=$(bash scripts/build-collector.sh)
 export OTELCOL_BIN
 
+# Prometheus 3, built from its Go module and cached in target/tools: the
+# tests run it beside Debian's 2.42 (native histograms, exemplars).
+PROMETHEUS3_BIN=$(bash scripts/build-prometheus.sh)
+export PROMETHEUS3_BIN
+
 # The linters of the CI examples in docs/ci/ (actionlint from its Go
-# module, check-jsonschema from the package index), cached in target/tools.
+# module, check-jsonschema from the package index) and of the Grafana
+# dashboards (scripts/dashboard-check), cached in target/tools.
 eval "$(bash scripts/ci-linters.sh)"
-export ACTIONLINT_BIN CHECK_JSONSCHEMA_BIN
+export ACTIONLINT_BIN CHECK_JSONSCHEMA_BIN DASHBOARD_CHECK_BIN
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

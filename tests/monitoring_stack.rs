@@ -1,6 +1,7 @@
 //! End to end through the real monitoring stack (`monitoring/local-stack.sh`:
 //! Prometheus, Alertmanager and node_exporter from Debian's packages, with the
-//! committed configuration):
+//! committed configuration), on Debian's Prometheus 2.42 and on Prometheus 3
+//! (native histograms, series stored when they change):
 //!
 //! - a suite with an injected regression is scraped, CriticalPerformanceRegression
 //!   fires and Alertmanager delivers it to a webhook; the time from the verdict
@@ -19,7 +20,7 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use benchscope::SuiteRun;
-use common::monitoring::{LocalStack, Webhook, repo_path, scratch_dir};
+use common::monitoring::{LocalStack, Server, Webhook, repo_path, scratch_dir};
 use common::{faster_run, free_addr, quickstart_command};
 
 /// A quickstart process serving /metrics at `addr`, killed when dropped.
@@ -80,12 +81,22 @@ fn run_suite(addr: SocketAddr, baseline: &Path, args: &[&str], linger: &str) -> 
 
 #[test]
 fn a_regression_reaches_the_webhook_within_a_minute_and_every_dashboard_query_has_data() {
-    let dir = scratch_dir("monitoring-e2e");
+    end_to_end(Server::Debian, "monitoring-e2e");
+}
+
+#[test]
+fn the_same_on_prometheus_3() {
+    end_to_end(Server::Prometheus3, "monitoring-e2e-3");
+}
+
+fn end_to_end(server: Server, scratch: &str) {
+    let dir = scratch_dir(scratch);
     let baseline = write_faster_baseline(&dir, None);
     let webhook = Webhook::start();
     let metrics = free_addr();
     let stack_started = Instant::now();
-    let stack = LocalStack::start(&dir.join("stack"), &[metrics], &webhook.url());
+    let stack = LocalStack::start_on(server, &dir.join("stack"), &[metrics], &[], &webhook.url());
+    println!("Prometheus: {server:?}");
 
     // The full suite, not --quick: each benchmark then records its samples
     // over several scrapes, which the rate()-based panels need.

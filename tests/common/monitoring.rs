@@ -35,6 +35,49 @@ pub fn installed_tool(name: &str) -> PathBuf {
         })
 }
 
+/// Prometheus 3 as scripts/build-prometheus.sh builds it: `PROMETHEUS3_BIN`,
+/// else where that script puts it.
+pub fn prometheus3_binary() -> PathBuf {
+    let path = std::env::var_os("PROMETHEUS3_BIN")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::fs::read_dir(super::repo_root().join("target/tools"))
+                .ok()?
+                .flatten()
+                .map(|e| e.path().join("prometheus"))
+                .find(|p| {
+                    p.is_file()
+                        && p.parent()
+                            .and_then(|d| d.file_name())
+                            .is_some_and(|n| n.to_string_lossy().starts_with("prometheus-3."))
+                })
+        })
+        .unwrap_or_default();
+    assert!(
+        path.is_file(),
+        "Prometheus 3 is missing: run the tests with scripts/test.sh, or bash scripts/build-prometheus.sh"
+    );
+    path
+}
+
+/// promtool of Prometheus 3, beside its server.
+pub fn promtool3_binary() -> PathBuf {
+    prometheus3_binary().with_file_name("promtool")
+}
+
+/// A series' or an exemplar's labels.
+pub type Labels = BTreeMap<String, String>;
+
+/// Which Prometheus a stack runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Server {
+    /// Debian's package (2.42), what `monitoring/local-stack.sh` runs by
+    /// default.
+    Debian,
+    /// Prometheus 3, built from its Go module.
+    Prometheus3,
+}
+
 /// A fresh scratch directory under the system's temp dir.
 pub fn scratch_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("benchscope-{name}-{}", std::process::id()));
@@ -68,6 +111,17 @@ impl LocalStack {
         collectors: &[SocketAddr],
         webhook_url: &str,
     ) -> LocalStack {
+        LocalStack::start_on(Server::Debian, run_dir, targets, collectors, webhook_url)
+    }
+
+    /// Like [`LocalStack::start_with`], on the Prometheus `server`.
+    pub fn start_on(
+        server: Server,
+        run_dir: &Path,
+        targets: &[SocketAddr],
+        collectors: &[SocketAddr],
+        webhook_url: &str,
+    ) -> LocalStack {
         let prometheus = free_addr();
         let alertmanager = free_addr();
         let mut cmd = Command::new("bash");
@@ -79,6 +133,9 @@ impl LocalStack {
             .arg(run_dir);
         if !webhook_url.is_empty() {
             cmd.args(["--webhook-url", webhook_url]);
+        }
+        if server == Server::Prometheus3 {
+            cmd.arg("--prometheus-bin").arg(prometheus3_binary());
         }
         for target in targets {
             cmd.args(["--target", &target.to_string()]);
@@ -123,16 +180,23 @@ impl LocalStack {
         stack
     }
 
-    /// The result of an instant PromQL query: labels and value of each series.
-    pub fn query(&self, expr: &str) -> Vec<(BTreeMap<String, String>, f64)> {
-        let body = ureq::post(format!("http://{}/api/v1/query", self.prometheus))
-            .send_form([("query", expr)])
-            .unwrap_or_else(|e| panic!("query `{expr}`: {e}"))
+    /// POSTs `form` to Prometheus's HTTP API at `path` (`query`,
+    /// `query_range`, ...); the answer, after asserting it succeeded.
+    fn api(&self, path: &str, form: &[(&str, &str)]) -> serde_json::Value {
+        let body = ureq::post(format!("http://{}/api/v1/{path}", self.prometheus))
+            .send_form(form.iter().copied())
+            .unwrap_or_else(|e| panic!("{path} {form:?}: {e}"))
             .body_mut()
             .read_to_string()
             .unwrap();
         let json: serde_json::Value = serde_json::from_str(&body).unwrap();
-        assert_eq!(json["status"], "success", "query `{expr}`: {body}");
+        assert_eq!(json["status"], "success", "{path} {form:?}: {body}");
+        json
+    }
+
+    /// The result of an instant PromQL query: labels and value of each series.
+    pub fn query(&self, expr: &str) -> Vec<(BTreeMap<String, String>, f64)> {
+        let json = self.api("query", &[("query", expr)]);
         let data = &json["data"];
         let value = |v: &serde_json::Value| v[1].as_str().unwrap().parse::<f64>().unwrap();
         match data["resultType"].as_str() {
@@ -146,7 +210,7 @@ impl LocalStack {
                 })
                 .collect(),
             Some("scalar") => vec![(BTreeMap::new(), value(&data["result"]))],
-            other => panic!("query `{expr}` gave a {other:?}: {body}"),
+            other => panic!("query `{expr}` gave a {other:?}: {json}"),
         }
     }
 
@@ -170,19 +234,15 @@ impl LocalStack {
             format!("{end:.3}"),
             format!("{}", step.as_secs_f64()),
         );
-        let body = ureq::post(format!("http://{}/api/v1/query_range", self.prometheus))
-            .send_form([
+        let json = self.api(
+            "query_range",
+            &[
                 ("query", expr),
                 ("start", &start),
                 ("end", &end),
                 ("step", &step),
-            ])
-            .unwrap_or_else(|e| panic!("query_range `{expr}`: {e}"))
-            .body_mut()
-            .read_to_string()
-            .unwrap();
-        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
-        assert_eq!(json["status"], "success", "query_range `{expr}`: {body}");
+            ],
+        );
         json["data"]["result"]
             .as_array()
             .unwrap()
@@ -196,6 +256,69 @@ impl LocalStack {
                     .map(|v| v[1].as_str().unwrap().parse::<f64>().unwrap())
                     .collect();
                 (labels, values)
+            })
+            .collect()
+    }
+
+    /// How many samples Prometheus stored over the last `window` for the
+    /// series `selector` matches, counted from the raw samples (floats and
+    /// native histograms) a range selector returns.
+    pub fn samples_in(&self, selector: &str, window: Duration) -> usize {
+        let expr = format!("{selector}[{}ms]", window.as_millis());
+        let json = self.api("query", &[("query", &expr)]);
+        assert_eq!(json["data"]["resultType"], "matrix", "{json}");
+        json["data"]["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                let count = |key: &str| s[key].as_array().map_or(0, Vec::len);
+                count("values") + count("histograms")
+            })
+            .sum()
+    }
+
+    /// The exemplars stored for the series `expr` selects over the last
+    /// `window`: each series' labels and its exemplars' labels and values.
+    pub fn query_exemplars(
+        &self,
+        expr: &str,
+        window: Duration,
+    ) -> Vec<(Labels, Vec<(Labels, f64)>)> {
+        let end = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        let (start, end) = (
+            format!("{:.3}", end - window.as_secs_f64()),
+            format!("{end:.3}"),
+        );
+        let json = self.api(
+            "query_exemplars",
+            &[("query", expr), ("start", &start), ("end", &end)],
+        );
+        let labels = |v: &serde_json::Value| -> BTreeMap<String, String> {
+            v.as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                .collect()
+        };
+        json["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|s| {
+                let exemplars = s["exemplars"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|e| {
+                        let value = e["value"].as_str().unwrap().parse::<f64>().unwrap();
+                        (labels(&e["labels"]), value)
+                    })
+                    .collect();
+                (labels(&s["seriesLabels"]), exemplars)
             })
             .collect()
     }
