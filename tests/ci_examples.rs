@@ -10,34 +10,12 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn linter(var: &str) -> PathBuf {
-    let path = std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| {
-        let out = Command::new("bash")
-            .arg(common::repo_root().join("scripts/ci-linters.sh"))
-            .output()
-            .expect("run scripts/ci-linters.sh");
-        assert!(
-            out.status.success(),
-            "scripts/ci-linters.sh failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let line = text
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{var}=")))
-            .unwrap_or_else(|| panic!("{var} not printed by scripts/ci-linters.sh"));
-        PathBuf::from(line)
-    });
-    assert!(path.is_file(), "{} is missing", path.display());
-    path
-}
-
 fn example(name: &str) -> PathBuf {
     common::repo_root().join("docs/ci").join(name)
 }
 
 fn actionlint(file: &Path) -> (bool, String) {
-    let out = Command::new(linter("ACTIONLINT_BIN"))
+    let out = Command::new(common::linter("ACTIONLINT_BIN"))
         .args(["-no-color"])
         .arg(file)
         .output()
@@ -46,7 +24,7 @@ fn actionlint(file: &Path) -> (bool, String) {
 }
 
 fn gitlab_lint(file: &Path) -> (bool, String) {
-    let out = Command::new(linter("CHECK_JSONSCHEMA_BIN"))
+    let out = Command::new(common::linter("CHECK_JSONSCHEMA_BIN"))
         .args(["--builtin-schema", "vendor.gitlab-ci"])
         .arg(file)
         .output()

@@ -9,16 +9,23 @@ mod common;
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use common::monitoring::{installed_tool, repo_path};
+use common::monitoring::{installed_tool, promtool3_binary, repo_path, scratch_dir};
 use yaml_rust2::{Yaml, YamlLoader};
 
 /// Runs `tool` in monitoring/; its standard output, after asserting success.
 fn run(tool: &str, args: &[&str]) -> String {
-    let out = Command::new(installed_tool(tool))
+    run_in(&installed_tool(tool), args, &repo_path("monitoring"))
+}
+
+/// Runs the program at `tool` in `dir`; its standard output, after
+/// asserting success.
+fn run_in(tool: &std::path::Path, args: &[&str], dir: &std::path::Path) -> String {
+    let out = Command::new(tool)
         .args(args)
-        .current_dir(repo_path("monitoring"))
+        .current_dir(dir)
         .output()
         .unwrap();
+    let tool = tool.display();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
@@ -47,16 +54,55 @@ fn alert_rules() -> Vec<Yaml> {
 
 #[test]
 fn promtool_accepts_the_prometheus_config_and_the_rules() {
-    let config = run("promtool", &["check", "config", "prometheus.yml"]);
+    // Prometheus 3 reads the file as it is.
+    let monitoring = repo_path("monitoring");
+    let promtool3 = promtool3_binary();
+    let config = run_in(
+        &promtool3,
+        &["check", "config", "prometheus.yml"],
+        &monitoring,
+    );
     assert!(config.contains("SUCCESS: 1 rule files found"), "{config}");
-    let rules = run("promtool", &["check", "rules", "alerts.yaml"]);
+    let rules = run_in(&promtool3, &["check", "rules", "alerts.yaml"], &monitoring);
     assert!(rules.contains("SUCCESS"), "{rules}");
+
+    // Prometheus 2 reads it as local-stack.sh gives it: without the lines
+    // marked `# Prometheus 3`, which 2.42 rejects.
+    let text = std::fs::read_to_string(monitoring.join("prometheus.yml")).unwrap();
+    let marked = text
+        .lines()
+        .filter(|l| l.ends_with("# Prometheus 3"))
+        .count();
+    assert!(
+        marked >= 1,
+        "no line of prometheus.yml is marked for Prometheus 3"
+    );
+    let dir = scratch_dir("promtool-2");
+    let for_2: String = text
+        .lines()
+        .filter(|l| !l.ends_with("# Prometheus 3"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(dir.join("prometheus.yml"), for_2).unwrap();
+    std::fs::copy(monitoring.join("alerts.yaml"), dir.join("alerts.yaml")).unwrap();
+    let promtool2 = installed_tool("promtool");
+    let config = run_in(&promtool2, &["check", "config", "prometheus.yml"], &dir);
+    assert!(config.contains("SUCCESS: 1 rule files found"), "{config}");
+    let rules = run_in(&promtool2, &["check", "rules", "alerts.yaml"], &dir);
+    assert!(rules.contains("SUCCESS"), "{rules}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn every_alert_fires_and_stays_silent_in_the_rule_unit_tests() {
     let out = run("promtool", &["test", "rules", "alerts_test.yaml"]);
     assert!(out.contains("SUCCESS"), "{out}");
+    let out = run_in(
+        &promtool3_binary(),
+        &["test", "rules", "alerts_test.yaml"],
+        &repo_path("monitoring"),
+    );
+    assert!(out.contains("SUCCESS"), "Prometheus 3: {out}");
 
     // Each alert has a case where it fires and one where it must not.
     let tests = yaml("monitoring/alerts_test.yaml");
@@ -304,6 +350,56 @@ fn the_dashboard_uses_only_catalogue_metrics_and_the_provisioned_datasource() {
             }
         }
     }
+}
+
+#[test]
+fn the_dashboards_match_grafanas_published_schema() {
+    // scripts/dashboard-check decodes each dashboard strictly with the
+    // Grafana Foundation SDK's types (Grafana itself, under the AGPL, is
+    // not run): an unknown field, a wrong type or a missing required
+    // option fails it.
+    let checker = common::linter("DASHBOARD_CHECK_BIN");
+    let dashboards: Vec<std::path::PathBuf> =
+        std::fs::read_dir(repo_path("monitoring/grafana/dashboards"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+    assert!(!dashboards.is_empty());
+    let out = Command::new(&checker).args(&dashboards).output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{said}");
+    assert_eq!(
+        said.matches(": valid (").count(),
+        dashboards.len(),
+        "{said}"
+    );
+
+    // It does check: a panel option of the wrong type and a field Grafana
+    // does not know are both named.
+    let dir = scratch_dir("dashboard-check");
+    let mut broken: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&dashboards[0]).unwrap()).unwrap();
+    broken["graphTooltipz"] = serde_json::json!(1);
+    let panel = broken["panels"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|p| p["type"] == "timeseries")
+        .unwrap();
+    panel["options"]["legend"]["showLegend"] = serde_json::json!("yes");
+    let path = dir.join("broken.json");
+    std::fs::write(&path, broken.to_string()).unwrap();
+    let out = Command::new(&checker).arg(&path).output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a broken dashboard passed");
+    assert!(said.contains("unexpected field 'graphTooltipz'"), "{said}");
+    assert!(said.contains("options.legend.showLegend"), "{said}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -218,3 +218,30 @@ pub fn start_until_finished(
     assert!(finished, "the suite did not finish");
     (child, lines)
 }
+
+/// A linter that scripts/ci-linters.sh installs: the path in the
+/// environment variable `var` (the test command sets them), else the one
+/// the script prints.
+pub fn linter(var: &str) -> std::path::PathBuf {
+    let path = std::env::var_os(var)
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            let out = std::process::Command::new("bash")
+                .arg(repo_root().join("scripts/ci-linters.sh"))
+                .output()
+                .expect("run scripts/ci-linters.sh");
+            assert!(
+                out.status.success(),
+                "scripts/ci-linters.sh failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            let line = text
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{var}=")))
+                .unwrap_or_else(|| panic!("{var} not printed by scripts/ci-linters.sh"));
+            std::path::PathBuf::from(line)
+        });
+    assert!(path.is_file(), "{} is missing", path.display());
+    path
+}
