@@ -13,20 +13,16 @@
 //!    second, OTLP to a local receiver, the live view with 10 WebSocket
 //!    clients) vs none: CPU time, wall time, peak RSS.
 //! 4. /metrics render time with 1 000 and 10 000 series.
-//! 5. Prometheus storage per month for a 100-benchmark suite scraped every
-//!    second, from the TSDB's own figures, and VictoriaMetrics' for the same
-//!    target beside it (needs Prometheus and the VictoriaMetrics binary:
-//!    scripts/perf.sh installs and fetches them;
-//!    `BENCHSCOPE_PERF_STORAGE_SECONDS` sets how long the suite is scraped,
-//!    240 by default).
+//!
+//! Part 5, storage per month, is benches/storage.rs.
 //!
 //! Timings alternate between the contenders in rounds and report the median
 //! round, so drift on a noisy machine favours none of them.
 //!
 //! ```text
-//! bash scripts/perf.sh        # installs Prometheus if needed, then:
+//! bash scripts/perf.sh        # installs what part 3 needs, then:
 //! cargo bench -p benchscope-benches --bench peers   # or only some parts:
-//! cargo bench -p benchscope-benches --bench peers -- record app render suite storage
+//! cargo bench -p benchscope-benches --bench peers -- record app render suite
 //! ```
 
 #[path = "../tests/common/mod.rs"]
@@ -35,13 +31,12 @@ mod common;
 mod suite_runs;
 
 use std::hint::black_box;
-use std::path::Path;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use benchscope::BenchResult;
 use benchscope::internals::PrometheusReader;
 use benchscope::internals::{Instruments, execution_time_histogram};
-use benchscope::{BenchResult, SuiteRun};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusRecorder};
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::MeterProvider;
@@ -451,291 +446,14 @@ fn render(series: usize) {
     let _ = provider.shutdown();
 }
 
-fn storage() {
-    use common::monitoring::{LocalStack, scratch_dir};
-    const BENCHMARKS: usize = 100;
-    let seconds: u64 = std::env::var("BENCHSCOPE_PERF_STORAGE_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(240);
-    if common::monitoring::find_tool("prometheus").is_none() {
-        println!(
-            "\n5. storage: skipped, `prometheus` is not installed (scripts/perf.sh installs it; or apt-get install prometheus)"
-        );
-        return;
-    }
-    let dir = scratch_dir("perf-storage");
-    // A suite of 100 benchmarks that loops: one benchmark finishes every
-    // 100 ms with fresh samples and its baseline comparison, as in a
-    // continuous benchmarking job, through benchscope's Prometheus exporter.
-    let mut config = benchscope::Config::default();
-    config.exporters = vec![benchscope::config::ExporterKind::Prometheus];
-    config.prometheus.addr = common::free_addr();
-    config.environment = "ci".into();
-    let telemetry = benchscope::Telemetry::start(&config).expect("telemetry");
-    let addr = telemetry.prometheus_addr().expect("prometheus address");
-    // Recorded as a suite records, into the pipeline's global meter provider.
-    let instruments = Instruments::new(
-        &opentelemetry::global::meter("benchscope"),
-        &config.histogram_buckets_ms,
-    );
-    let make = |i: usize, scale: f64, seed: u64| {
-        let mut x = seed | 1;
-        let samples = (0..100)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (1_000.0 + 50.0 * i as f64) * scale * (1.0 + (x % 1000) as f64 / 20_000.0)
-            })
-            .collect();
-        BenchResult::from_samples(format!("suite/bench_{i:03}"), samples).expect("samples")
-    };
-    let base_run = SuiteRun::new(
-        "base",
-        "main",
-        (0..BENCHMARKS)
-            .map(|i| make(i, 1.0, i as u64 + 1))
-            .collect(),
-    );
-    let base_path = dir.join("baseline.json");
-    base_run.write_json(&base_path).expect("baseline");
-    let baseline = benchscope::Baseline::load(&base_path).expect("baseline");
-
-    let stack = LocalStack::start(&dir.join("stack"), &[addr], "http://127.0.0.1:9/webhook");
-    // The same target scraped at the same interval by VictoriaMetrics, the
-    // store PERFORMANCE.md names for suites scraped around the clock.
-    let victoria = victoria_scraping(&dir, addr);
-    let started = Instant::now();
-    let mut n = 0u64;
-    println!("\n5. storage: scraping a 100-benchmark suite every second for {seconds} s ...");
-    // Prometheus's figures at half time too: what the second half of a
-    // 240 s run adds is one whole 120-sample chunk of each series, its
-    // header included, without the series' first sample and index entry,
-    // which a few minutes of data would spread over too few samples.
-    // (VictoriaMetrics' background merges make its half-time figure
-    // unsteady; it is read once, at the end.)
-    let mut half = None;
-    while started.elapsed() < Duration::from_secs(seconds) {
-        if half.is_none() && started.elapsed() >= Duration::from_secs(seconds / 2) {
-            half = Some(prometheus_storage(&stack));
-        }
-        let i = (n % BENCHMARKS as u64) as usize;
-        let mut result = make(i, 1.0 + 0.02 * ((n / 100) % 3) as f64, n + 7);
-        result.baseline = baseline
-            .compare(&result, &benchscope::config::Policy::default())
-            .ok()
-            .flatten();
-        instruments.record_bench(&result, "ci", "abc1234");
-        n += 1;
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let series = stack.query("count({job=\"benchscope\"})")[0].1;
-    let prometheus = prometheus_storage(&stack);
-    drop(stack);
-    let victoria = victoria.as_ref().map(victoria_storage);
-    let _ = telemetry.shutdown();
-    let Some(prometheus_half) = half else {
-        panic!("BENCHSCOPE_PERF_STORAGE_SECONDS={seconds} is too short to measure twice");
-    };
-    assert!(prometheus.samples > 0, "the snapshot holds no samples");
-    let month_samples = series * 86_400.0 * 30.0;
-    let per_sample = prometheus.marginal(&prometheus_half);
-    // At 30 days' retention Prometheus compacts into blocks of up to 3 days,
-    // each with its own index of every series.
-    let index_month = prometheus.index_bytes as f64 * 10.0;
-    let month = month_samples * per_sample + index_month;
-    println!("  {series} series from {BENCHMARKS} benchmarks ({n} results recorded)");
-    println!(
-        "  Prometheus: TSDB snapshot {}; the second half alone {per_sample:.3} B/sample",
-        prometheus.describe()
-    );
-    println!(
-        "  per month, scraped every second around the clock: {:.0} MB ({:.2} GB; spec ceiling 1 GB/month)",
-        month / 1e6,
-        month / 1e9
-    );
-    // A suite is scraped only while it runs: the same figure per hour of
-    // running a day.
-    println!(
-        "  per month, scraped every second while it runs one hour a day: {:.0} MB",
-        (month_samples * per_sample / 24.0 + index_month) / 1e6
-    );
-    match victoria {
-        Some(vm) => {
-            // Over the whole run, first samples included: an upper bound,
-            // as VictoriaMetrics' blocks keep growing, and compressing
-            // better, past a few minutes.
-            let per_sample = vm.data_bytes as f64 / vm.samples.max(1) as f64;
-            // VictoriaMetrics indexes every series once a day.
-            let month = month_samples * per_sample + vm.index_bytes as f64 * 30.0;
-            println!(
-                "  VictoriaMetrics {}, same target, same interval, after a forced merge: {} ({:.2}x Prometheus's whole-run figure)",
-                common::victoria::package_version(),
-                vm.describe(),
-                per_sample / (prometheus.data_bytes as f64 / prometheus.samples as f64)
-            );
-            println!(
-                "  per month in VictoriaMetrics, scraped every second around the clock, at most: {:.0} MB ({:.2} GB)",
-                month / 1e6,
-                month / 1e9
-            );
-        }
-        None => println!(
-            "  VictoriaMetrics: skipped, its binary is missing (scripts/perf.sh fetches it with scripts/fetch-victoria-metrics.sh)"
-        ),
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// What a store holds, by its own figures.
-struct Stored {
-    samples: u64,
-    data_bytes: u64,
-    index_bytes: u64,
-}
-
-impl Stored {
-    /// Bytes a sample added since `earlier`.
-    fn marginal(&self, earlier: &Stored) -> f64 {
-        self.data_bytes.saturating_sub(earlier.data_bytes) as f64
-            / self.samples.saturating_sub(earlier.samples).max(1) as f64
-    }
-
-    fn describe(&self) -> String {
-        format!(
-            "{} samples in {} B of data = {:.3} B/sample, index {} B",
-            self.samples,
-            self.data_bytes,
-            self.data_bytes as f64 / self.samples.max(1) as f64,
-            self.index_bytes
-        )
-    }
-}
-
-/// A TSDB snapshot's blocks: samples from their `meta.json`, the size of
-/// their chunks and index.
-fn prometheus_storage(stack: &common::monitoring::LocalStack) -> Stored {
-    let body = ureq::post(format!(
-        "http://{}/api/v1/admin/tsdb/snapshot",
-        stack.prometheus
-    ))
-    .send_empty()
-    .expect("snapshot")
-    .body_mut()
-    .read_to_string()
-    .expect("snapshot answer");
-    let json: serde_json::Value = serde_json::from_str(&body).expect("snapshot json");
-    let name = json["data"]["name"].as_str().expect("snapshot name");
-    let snapshot = stack.run_dir.join("data/prometheus/snapshots").join(name);
-    let mut stored = Stored {
-        samples: 0,
-        data_bytes: 0,
-        index_bytes: 0,
-    };
-    for block in std::fs::read_dir(&snapshot)
-        .expect("snapshot dir")
-        .flatten()
-    {
-        let Ok(text) = std::fs::read_to_string(block.path().join("meta.json")) else {
-            continue;
-        };
-        let meta: serde_json::Value = serde_json::from_str(&text).expect("meta.json");
-        stored.samples += meta["stats"]["numSamples"].as_u64().unwrap_or(0);
-        stored.data_bytes += dir_size(&block.path().join("chunks"));
-        stored.index_bytes += std::fs::metadata(block.path().join("index"))
-            .map(|m| m.len())
-            .unwrap_or(0);
-    }
-    let _ = std::fs::remove_dir_all(&snapshot);
-    stored
-}
-
-/// VictoriaMetrics scraping `target` every second, as the shipped
-/// prometheus.yml does; `None` when its binary has not been fetched.
-fn victoria_scraping(
-    dir: &Path,
-    target: std::net::SocketAddr,
-) -> Option<common::victoria::VictoriaMetrics> {
-    if !common::victoria::binary_path().is_file() {
-        return None;
-    }
-    let config = dir.join("victoria-scrape.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "scrape_configs:\n  - job_name: benchscope\n    scrape_interval: 1s\n    static_configs:\n      - targets: [\"{target}\"]\n"
-        ),
-    )
-    .expect("write the scrape config");
-    Some(common::victoria::VictoriaMetrics::start_with(&[
-        format!("-promscrape.config={}", config.display()),
-        "-retentionPeriod=31d".into(),
-    ]))
-}
-
-/// Flushes and merges everything VictoriaMetrics holds into its final parts,
-/// then reads its storage figures from its own /metrics.
-fn victoria_storage(vm: &common::victoria::VictoriaMetrics) -> Stored {
-    let get = |path: &str| {
-        ureq::get(format!("http://{}{path}", vm.addr))
-            .call()
-            .unwrap_or_else(|e| panic!("GET {path} from VictoriaMetrics: {e}"))
-            .body_mut()
-            .read_to_string()
-            .expect("VictoriaMetrics answer")
-    };
-    get("/internal/force_flush");
-    get("/internal/force_merge");
-    let figures = |series: &[common::Series], name: &str, kind: &str| -> u64 {
-        series
-            .iter()
-            .filter(|s| s.name == name && s.label("type").is_some_and(|t| t.starts_with(kind)))
-            .map(|s| s.value as u64)
-            .sum()
-    };
-    // The forced merge runs in the background: give it a moment to start,
-    // then wait (bounded) until it is done.
-    std::thread::sleep(Duration::from_secs(1));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let series = loop {
-        let series = common::parse(&get("/metrics"));
-        let merging = series
-            .iter()
-            .any(|s| s.name == "vm_active_force_merges" && s.value > 0.0);
-        if !merging || Instant::now() > deadline {
-            break series;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    };
-    // The parts on disk only: the scrapes go on meanwhile, and the newest
-    // rows sit in in-memory parts, not yet compressed as they will be.
-    let on_disk =
-        |name| figures(&series, name, "storage/small") + figures(&series, name, "storage/big");
-    Stored {
-        samples: on_disk("vm_rows"),
-        data_bytes: on_disk("vm_data_size_bytes"),
-        index_bytes: figures(&series, "vm_data_size_bytes", "indexdb/"),
-    }
-}
-
-fn dir_size(path: &Path) -> u64 {
-    std::fs::read_dir(path)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.metadata().map(|m| m.len()).unwrap_or(0))
-        .sum()
-}
-
 fn main() {
-    // `cargo bench -p benchscope-benches --bench peers -- record app render suite storage` runs
+    // `cargo bench -p benchscope-benches --bench peers -- record app render suite` runs
     // only the named parts (cargo passes `--bench` itself: not a part).
     let parts: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with("--"))
         .collect();
-    let known = ["record", "app", "render", "suite", "storage"];
+    let known = ["record", "app", "render", "suite"];
     if let Some(unknown) = parts.iter().find(|p| !known.contains(&p.as_str())) {
         eprintln!(
             "peers: no part named `{unknown}`; the parts are {}",
@@ -762,8 +480,5 @@ fn main() {
     }
     if run("suite") {
         suite_overhead();
-    }
-    if run("storage") {
-        storage();
     }
 }

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# benchscope against its peers (benches/peers.rs), side by side in one run:
-# installs what the storage measurement needs (Prometheus, with the test
-# suite's other packages, and VictoriaMetrics), then runs the benchmark.
-# Prints every figure of docs/PERFORMANCE.md. Takes about 10 minutes on 2
-# cores; set BENCHSCOPE_PERF_STORAGE_SECONDS to scrape for less (or more)
-# than 240 s.
+# benchscope against its peers (benches/peers.rs, parts 1 to 4 of
+# docs/PERFORMANCE.md) and its storage per month (benches/storage.rs, part
+# 5), side by side in one run each: installs what they need (the test
+# suite's packages, Prometheus 3 built from its Go module, VictoriaMetrics),
+# then runs both. Takes about 20 minutes on 2 cores; set
+# BENCHSCOPE_PERF_STORAGE_SECONDS to scrape for less (or more) than 600 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,4 +12,7 @@ bash scripts/install-test-deps.sh
 # VictoriaMetrics, stored beside Prometheus in part 5 (see test.sh).
 VICTORIA_METRICS_BIN=$(bash scripts/fetch-victoria-metrics.sh)
 export VICTORIA_METRICS_BIN
-exec cargo bench -p benchscope-benches --bench peers "$@"
+PROMETHEUS3_BIN=$(bash scripts/build-prometheus.sh)
+export PROMETHEUS3_BIN
+cargo bench -p benchscope-benches --bench peers "$@"
+exec cargo bench -p benchscope-benches --bench storage
