@@ -158,13 +158,21 @@ impl Reader {
         }
     }
 
-    fn sample(&mut self, state: &ResourceState) {
+    /// Refreshes the machine's CPU counters, then the process's. The order
+    /// matters: a process refresh updates the machine-wide counter and marks
+    /// the CPUs as just refreshed, after which sysinfo skips a CPU refresh
+    /// for a while, so every core read 0 % when the process came first.
+    fn refresh(&mut self) {
+        self.system.refresh_cpu_usage();
         self.system.refresh_processes_specifics(
             ProcessesToUpdate::Some(&[self.pid]),
             false,
             ProcessRefreshKind::nothing().with_memory().with_cpu(),
         );
-        self.system.refresh_cpu_usage();
+    }
+
+    fn sample(&mut self, state: &ResourceState) {
+        self.refresh();
         let process = KeyValue::new("process", self.process_name.clone());
         if let Some(p) = self.system.process(self.pid) {
             let rss = p.memory();
@@ -219,6 +227,50 @@ mod tests {
     fn cargo_hashes_are_trimmed() {
         assert_eq!(trim_cargo_hash("quickstart-0123456789abcdef"), "quickstart");
         assert_eq!(trim_cargo_hash("my-bench"), "my-bench");
+    }
+
+    #[test]
+    fn a_busy_core_shows_in_the_per_core_figures() {
+        // One thread spins while the reader takes readings as the sampler
+        // does: the busiest core must show it (it read 0 % on every core
+        // when the process was refreshed first), and so must the process.
+        let Ok(pid) = sysinfo::get_current_pid() else {
+            return;
+        };
+        let system = System::new().expect("system information");
+        let meter = opentelemetry::global::meter("test");
+        let mut reader = Reader::new(pid, system, Instruments::new(&meter, &[1.0]));
+        let spinning = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let spinner = {
+            let spinning = spinning.clone();
+            std::thread::spawn(move || {
+                let mut x = 0u64;
+                while spinning.load(Ordering::Relaxed) {
+                    x = std::hint::black_box(x.wrapping_add(1));
+                }
+            })
+        };
+        // sysinfo computes a process's share from its second reading with
+        // CPU time behind it, so three readings.
+        for pause in [300, 1_000] {
+            reader.refresh();
+            std::thread::sleep(Duration::from_millis(pause));
+        }
+        reader.refresh();
+        spinning.store(false, Ordering::Relaxed);
+        spinner.join().unwrap();
+        let busiest = reader
+            .system
+            .cpus()
+            .iter()
+            .map(|c| c.usage())
+            .fold(0.0f32, f32::max);
+        assert!(busiest >= 40.0, "the busiest core read {busiest} %");
+        let process = reader.system.process(pid).map(|p| p.cpu_usage());
+        assert!(
+            process.is_some_and(|p| p >= 40.0),
+            "the process read {process:?} %"
+        );
     }
 
     #[test]
