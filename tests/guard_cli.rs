@@ -535,3 +535,52 @@ fn the_gate_starts_no_live_server_even_when_configured() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(!text(&out).contains("in use"), "{}", text(&out));
 }
+
+#[test]
+fn the_gate_serves_its_verdict_for_a_scrape_when_asked() {
+    let d = common::monitoring::scratch_dir("guard-serve");
+    let addr = common::free_addr();
+    std::fs::write(
+        d.join("benchscope.toml"),
+        format!("exporters = [\"prometheus\"]\n[prometheus]\naddr = \"{addr}\"\n"),
+    )
+    .unwrap();
+    common::run_with("base", &[("parse", 100.0)])
+        .write_json(&d.join("base.json"))
+        .unwrap();
+    common::run_with("now", &[("parse", 300.0)])
+        .write_json(&d.join("now.json"))
+        .unwrap();
+    let mut cmd = common::isolated_command(common::benchscope_binary());
+    let mut child = cmd
+        .current_dir(&d)
+        .args(["guard", "--results", "now.json", "--baseline", "base.json"])
+        .args(["--serve-after", "20s"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The verdict is on /metrics while the gate lingers.
+    let mut scraped = String::new();
+    for _ in 0..100 {
+        if let Ok(mut reply) = ureq::get(format!("http://{addr}/metrics")).call() {
+            scraped = reply.body_mut().read_to_string().unwrap_or_default();
+            if scraped.contains("ci_pipeline_status") {
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let series = common::parse(&scraped);
+    let status = series.iter().find(|s| s.name == "ci_pipeline_status");
+    assert_eq!(status.map(|s| s.value), Some(0.0), "{scraped}");
+    assert!(
+        series
+            .iter()
+            .any(|s| s.name == "performance_regression_detected_total"
+                && s.label("benchmark_name") == Some("parse")),
+        "{scraped}"
+    );
+}

@@ -81,6 +81,11 @@ pub(crate) enum ToolCommand {
         /// the history holds 5 or more of them).
         #[arg(long)]
         samples_only: bool,
+        /// Serve the verdict's figures on the Prometheus endpoint (when the
+        /// `prometheus` exporter is configured) for this long after the
+        /// gate, for a scrape; by default the gate only pushes.
+        #[arg(long, value_name = "DURATION")]
+        serve_after: Option<String>,
     },
     /// Build a bench target at REV (default: the merge base with the
     /// default branch) and at the working tree, run each benchmark by both
@@ -162,15 +167,19 @@ pub(crate) fn main() -> ExitCode {
 
 fn run(tool: Tool) -> Result<ExitCode, Error> {
     let history_flag = tool.history.clone();
-    let loaded =
-        Loaded::load_with(
-            tool.config.as_deref(),
-            std::env::vars(),
-            |loaded| match &history_flag {
-                Some(path) => loaded.set_flag("history.path", &path.to_string_lossy(), "--history"),
-                None => Ok(()),
-            },
-        )?;
+    let serve_after = match &tool.command {
+        ToolCommand::Guard { serve_after, .. } => serve_after.clone(),
+        _ => None,
+    };
+    let loaded = Loaded::load_with(tool.config.as_deref(), std::env::vars(), |loaded| {
+        if let Some(path) = &history_flag {
+            loaded.set_flag("history.path", &path.to_string_lossy(), "--history")?;
+        }
+        if let Some(linger) = &serve_after {
+            loaded.set_flag("prometheus.linger", linger, "--serve-after")?;
+        }
+        Ok(())
+    })?;
     let config = &loaded.config;
     let history_path = config.history.path.clone();
     let baseline_dir = &config.baseline_dir;
@@ -186,6 +195,7 @@ fn run(tool: Tool) -> Result<ExitCode, Error> {
             allow_missing,
             allow_failed,
             samples_only,
+            serve_after: _,
         } => {
             let history = if results.is_none() || baseline_branch.is_some() {
                 Some(History::open_existing(&history_path)?)
