@@ -171,15 +171,30 @@ fn run(tool: Tool) -> Result<ExitCode, Error> {
         ToolCommand::Guard { serve_after, .. } => serve_after.clone(),
         _ => None,
     };
-    let loaded = Loaded::load_with(tool.config.as_deref(), std::env::vars(), |loaded| {
-        if let Some(path) = &history_flag {
-            loaded.set_flag("history.path", &path.to_string_lossy(), "--history")?;
+    let exports = matches!(
+        tool.command,
+        ToolCommand::Guard { .. } | ToolCommand::Compare(_)
+    );
+    let (loaded, left_out) =
+        Loaded::load_for_tool(tool.config.as_deref(), std::env::vars(), |loaded| {
+            if let Some(path) = &history_flag {
+                loaded.set_flag("history.path", &path.to_string_lossy(), "--history")?;
+            }
+            if let Some(linger) = &serve_after {
+                loaded.set_flag("prometheus.linger", linger, "--serve-after")?;
+            }
+            Ok(())
+        })?;
+    // The configuration is the suite's; this command may be built with
+    // fewer features. Only the commands that export say what they go
+    // without.
+    if exports {
+        for what in left_out {
+            eprintln!(
+                "warning: {what} is configured, but this benchscope command was built without it; going on without it (install it with that feature to export there too)"
+            );
         }
-        if let Some(linger) = &serve_after {
-            loaded.set_flag("prometheus.linger", linger, "--serve-after")?;
-        }
-        Ok(())
-    })?;
+    }
     let config = &loaded.config;
     let history_path = config.history.path.clone();
     let baseline_dir = &config.baseline_dir;

@@ -247,6 +247,24 @@ impl Loaded {
         Ok(loaded)
     }
 
+    /// Like [`Loaded::load_with`], for the `benchscope` command: the
+    /// exporters and span exporters this build lacks are left out instead
+    /// of refusing the configuration (a project's `benchscope.toml` is
+    /// written for its suite, which may be built with more features than
+    /// the command). Returns what was left out, for the commands that
+    /// export to warn about.
+    #[cfg(feature = "cli")]
+    pub(crate) fn load_for_tool(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        flags: impl FnOnce(&mut Loaded) -> Result<(), Error>,
+    ) -> Result<(Loaded, Vec<&'static str>), Error> {
+        let mut loaded = Loaded::gather(file, env, flags)?;
+        let left_out = loaded.config.leave_out_uncompiled();
+        loaded.warnings = validate(&loaded.config, &loaded)?;
+        Ok((loaded, left_out))
+    }
+
     /// Loads from the defaults, a file whose text is `text`, and `env`, and
     /// checks the result: the parsers of outside input in one call, for the
     /// fuzz targets.
