@@ -5,6 +5,7 @@
 //! [`Loaded`]), and checked once when merged. Every key, its default and its
 //! variable are listed in the README.
 
+mod compiled;
 mod context;
 mod load;
 mod parse;
