@@ -205,7 +205,7 @@ impl LocalStack {
                 .unwrap()
                 .iter()
                 .map(|s| {
-                    let labels = labels_of(s);
+                    let labels = labels_of(&s["metric"]);
                     (labels, value(&s["value"]))
                 })
                 .collect(),
@@ -248,7 +248,7 @@ impl LocalStack {
             .unwrap()
             .iter()
             .map(|s| {
-                let labels = labels_of(s);
+                let labels = labels_of(&s["metric"]);
                 let values = s["values"]
                     .as_array()
                     .unwrap()
@@ -297,13 +297,6 @@ impl LocalStack {
             "query_exemplars",
             &[("query", expr), ("start", &start), ("end", &end)],
         );
-        let labels = |v: &serde_json::Value| -> BTreeMap<String, String> {
-            v.as_object()
-                .into_iter()
-                .flatten()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
-                .collect()
-        };
         json["data"]
             .as_array()
             .into_iter()
@@ -315,10 +308,10 @@ impl LocalStack {
                     .flatten()
                     .map(|e| {
                         let value = e["value"].as_str().unwrap().parse::<f64>().unwrap();
-                        (labels(&e["labels"]), value)
+                        (labels_of(&e["labels"]), value)
                     })
                     .collect();
-                (labels(&s["seriesLabels"]), exemplars)
+                (labels_of(&s["seriesLabels"]), exemplars)
             })
             .collect()
     }
@@ -431,9 +424,9 @@ impl Webhook {
     }
 }
 
-/// A query result's series labels.
-fn labels_of(series: &serde_json::Value) -> std::collections::BTreeMap<String, String> {
-    series["metric"]
+/// A label set of an API answer (a series' `metric`, an exemplar's `labels`).
+fn labels_of(object: &serde_json::Value) -> Labels {
+    object
         .as_object()
         .unwrap()
         .iter()
