@@ -423,10 +423,11 @@ fn a_benchmark_that_failed_or_did_not_run_fails_the_gate_unless_allowed() {
 fn an_absurd_baseline_is_reported_as_incomparable_and_the_results_stay_readable() {
     let d = common::monitoring::scratch_dir("hard-nonfinite");
     let mut base = common::run_with("absurd", &[("strings/parse_u64", 100.0)]);
-    // Samples whose sum overflows: the mean of the file is finite, the
-    // test's arithmetic is not.
+    // Figures whose arithmetic overflows: the mean and the standard
+    // deviation of the file are finite, the test's variance is not.
     base.benchmarks[0].samples_ns = vec![1e308; 40];
     base.benchmarks[0].stats.mean = 1e308;
+    base.benchmarks[0].stats.std_dev = 1e200;
     base.write_json(&d.join("base.json")).unwrap();
     let out = common::quick_parse_u64()
         .current_dir(&d)

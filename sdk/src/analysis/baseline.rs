@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 #[cfg(feature = "history")]
 use super::history::History;
-use super::regression::{Policy, compare};
+use super::regression::{Policy, compare_summaries};
 use crate::error::Error;
 use crate::format::short_commit;
 use crate::results::{AllocChange, BaselineComparison, BenchResult, CountChange, SuiteRun};
@@ -139,19 +139,23 @@ impl Baseline {
         let Some(base) = self.run.get(&current.name) else {
             return Ok(None);
         };
-        let (nb, nc) = (base.samples_ns.len(), current.samples_ns.len());
+        let (nb, nc) = (base.stats.samples, current.stats.samples);
         if nb < 2 || nc < 2 {
             return Err(format!(
                 "the baseline has {nb} sample(s) and this run {nc}; comparing needs at least 2 on each side"
             ));
         }
-        let comparison =
-            compare(&base.samples_ns, &current.samples_ns, policy).ok_or_else(|| {
-                format!(
-                    "the means ({} ns in the baseline, {} ns now) give no finite change",
-                    base.stats.mean, current.stats.mean
-                )
-            })?;
+        // From the statistics, which a run read back from a metrics backend
+        // has as well as one with its samples: the same test either way.
+        let summary =
+            |s: &crate::measure::stats::Stats| (s.mean, s.std_dev * s.std_dev, s.samples as f64);
+        let comparison = compare_summaries(summary(&base.stats), summary(&current.stats), policy)
+            .ok_or_else(|| {
+            format!(
+                "the means ({} ns in the baseline, {} ns now) and their spreads give no finite change",
+                base.stats.mean, current.stats.mean
+            )
+        })?;
         let b = [base.stats.p50, base.stats.p95, base.stats.p99];
         let c = [current.stats.p50, current.stats.p95, current.stats.p99];
         if c.iter().any(|&v| v <= 0.0) {

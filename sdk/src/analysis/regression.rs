@@ -73,9 +73,21 @@ impl Policy {
 
 /// Compares `current` samples with `baseline` samples under `policy`.
 pub(crate) fn compare(baseline: &[f64], current: &[f64], policy: &Policy) -> Option<Comparison> {
-    let (m0, v0, n0) = mean_var(baseline)?;
-    let (m1, v1, n1) = mean_var(current)?;
-    if m0 <= 0.0 {
+    compare_summaries(mean_var(baseline)?, mean_var(current)?, policy)
+}
+
+/// [`compare`] from each side's mean, variance (n − 1) and sample count:
+/// Welch's test needs nothing else, so a run read back from a metrics
+/// backend, which keeps statistics and not samples, is judged exactly as
+/// the run with its samples. `None` when a side has fewer than two samples
+/// or the baseline's mean is not positive.
+pub(crate) fn compare_summaries(
+    (m0, v0, n0): (f64, f64, f64),
+    (m1, v1, n1): (f64, f64, f64),
+    policy: &Policy,
+) -> Option<Comparison> {
+    let finite = [m0, v0, m1, v1].iter().all(|x| x.is_finite());
+    if n0 < 2.0 || n1 < 2.0 || m0 <= 0.0 || !finite {
         return None;
     }
     let change = (m1 - m0) / m0;

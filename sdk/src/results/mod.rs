@@ -259,7 +259,9 @@ impl BenchResult {
         if name.trim().is_empty() {
             return Err("a benchmark has an empty name".into());
         }
-        if self.samples_ns.is_empty() {
+        // A result read back from a metrics backend has its statistics and
+        // no samples.
+        if self.samples_ns.is_empty() && self.stats.samples == 0 {
             return Err(format!("benchmark `{name}` has no samples"));
         }
         if let Some(&s) = self.samples_ns.iter().find(|&&s| !fine(s)) {
