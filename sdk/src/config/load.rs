@@ -190,6 +190,8 @@ const OTHER_BENCHSCOPE_VARS: &[&str] = &[
     crate::measure::callgrind::CHILD_VAR,
     crate::measure::callgrind::ITERATIONS_VAR,
     crate::measure::flame::DIR_VAR,
+    // Names the machine instead of its fingerprint (read where it is used).
+    crate::measure::machine::MACHINE_VAR,
 ];
 
 /// A configuration with the origin of each value, checked.

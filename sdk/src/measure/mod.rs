@@ -10,6 +10,7 @@ pub(crate) mod disturbance;
 pub(crate) mod executor;
 pub(crate) mod flame;
 pub mod loops;
+pub(crate) mod machine;
 pub(crate) mod registry;
 pub(crate) mod sampling;
 pub(crate) mod stats;

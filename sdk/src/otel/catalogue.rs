@@ -96,6 +96,8 @@ catalogue! {
         "1 when the latest run's measurement stayed disturbed by the rest of the machine (more disturbed samples than could be retaken), else 0.";
     RETAKEN = "benchmark_retaken_samples", "gauge", "1", ["benchmark_name", "environment"],
         "Samples of the latest run found disturbed (the thread waited for a CPU, or the host stole it, for over 1 % of the sample) and taken again.";
+    RUN_INFO = "benchscope_run_info", "gauge", "s", ["machine", "started_at", "commit_hash", "branch", "environment"],
+        "One series per suite run, its identity in the labels (the machine, the start as Unix seconds, the commit and branch): 0 while the run goes on, then the Unix time it ended. A history in a metrics backend lists its runs by it; the per-benchmark series carry no label of the run.";
     BUILD_INFO = "benchscope_build_info", "gauge", "1", ["version"],
         "Always 1; the benchscope version that produced the series.";
 }

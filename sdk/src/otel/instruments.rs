@@ -63,6 +63,7 @@ pub struct Instruments {
     cycles: Gauge<f64>,
     disturbed: Gauge<u64>,
     retaken: Gauge<u64>,
+    run_info: Gauge<f64>,
 }
 
 fn gauge(meter: &Meter, spec: MetricSpec) -> Gauge<f64> {
@@ -87,6 +88,21 @@ fn counter(meter: &Meter, spec: MetricSpec) -> Counter<u64> {
         .with_unit(spec.unit)
         .with_description(spec.description)
         .build()
+}
+
+/// What identifies a suite run, for [`RUN_INFO`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunLabels<'a> {
+    /// The machine ([`machine_fingerprint`](crate::measure::machine::machine_fingerprint)).
+    pub machine: &'a str,
+    /// Unix time the run started, in seconds (written to the millisecond).
+    pub started_at: f64,
+    /// The commit measured.
+    pub commit: &'a str,
+    /// The branch measured.
+    pub branch: &'a str,
+    /// The environment label.
+    pub environment: &'a str,
 }
 
 /// Labels of the suite's pipeline, for `ci_pipeline_status`.
@@ -122,6 +138,7 @@ impl Instruments {
             buckets_ms: buckets_ms.into(),
             exemplars,
             speedup: gauge(meter, SPEEDUP_RATIO),
+            run_info: gauge(meter, RUN_INFO),
             regressions: counter(meter, REGRESSIONS),
             memory: gauge(meter, MEMORY),
             cpu: gauge(meter, CPU),
@@ -299,6 +316,21 @@ impl Instruments {
                 ]),
             );
         }
+    }
+
+    /// Records the run's identity ([`RUN_INFO`]): `ended_at` 0 while it
+    /// goes on, then the Unix time it ended.
+    pub fn record_run(&self, run: &RunLabels<'_>, ended_at: f64) {
+        self.run_info.record(
+            ended_at,
+            &[
+                KeyValue::new("machine", run.machine.to_owned()),
+                KeyValue::new("started_at", format!("{:.3}", run.started_at)),
+                KeyValue::new("commit_hash", run.commit.to_owned()),
+                KeyValue::new("branch", run.branch.to_owned()),
+                KeyValue::new("environment", run.environment.to_owned()),
+            ],
+        );
     }
 
     /// Records the complexity classes fitted at the end of a run.

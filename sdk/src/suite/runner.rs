@@ -19,7 +19,7 @@ use crate::measure::callgrind::Counting;
 use crate::measure::registry::{BenchOptions, Benchmark, Case};
 use crate::measure::sampling::Progress;
 use crate::measure::stats::Stats;
-use crate::otel::instruments::Pipeline;
+use crate::otel::instruments::{Pipeline, RunLabels};
 use crate::otel::resources::Phase;
 use crate::results::report::{Endpoints, Fanout};
 use crate::results::{
@@ -162,6 +162,8 @@ pub(crate) struct Session<'a> {
     warnings: mpsc::Receiver<String>,
     started: Instant,
     started_at: f64,
+    /// The machine the run is measured on, as its run-info series names it.
+    machine: String,
     benchmarks: Vec<BenchResult>,
     failures: Vec<Failure>,
     #[cfg(feature = "traces")]
@@ -223,11 +225,13 @@ impl<'a> Session<'a> {
             warnings,
             started: Instant::now(),
             started_at: unix_now(),
+            machine: crate::measure::machine::machine_fingerprint(),
             benchmarks: Vec::new(),
             failures: Vec::new(),
             #[cfg(feature = "traces")]
             spans: None,
         };
+        session.record_run(0.0);
         session.reporter.suite_started(names, &endpoints);
         // Spans go to this pipeline's tracer on this thread only.
         #[cfg(feature = "traces")]
@@ -326,6 +330,21 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// Records the run's identity: `ended_at` 0 while it goes on.
+    fn record_run(&self, ended_at: f64) {
+        let config = &self.suite.config;
+        self.telemetry.instruments().record_run(
+            &RunLabels {
+                machine: &self.machine,
+                started_at: self.started_at,
+                commit: &config.commit,
+                branch: &config.branch,
+                environment: &config.environment,
+            },
+            ended_at,
+        );
+    }
+
     /// Ends the run: records the suite's figures, tells the reporter, and
     /// shuts down the session's own pipeline (after the configured linger);
     /// how each push exporter fared is in the run's `exports`.
@@ -348,6 +367,7 @@ impl<'a> Session<'a> {
         self.telemetry
             .instruments()
             .record_complexity(&run.complexity, &config.environment);
+        self.record_run(run.started_at + run.duration_s);
         self.telemetry.instruments().record_suite(
             run.duration_s,
             self.suite.passed(&run),

@@ -301,6 +301,19 @@ fn resource(config: &Config) -> Resource {
     if let Ok(host) = sysinfo::System::host_name() {
         attributes.push(KeyValue::new("host.name", host));
     }
+    // The machine is the instance: stable from run to run (so the series
+    // of one machine's runs are one series each, not new ones per run) and
+    // different between runners (so that runners pushing to one backend
+    // never write into each other's series).
+    if !config
+        .resource_attributes
+        .contains_key("service.instance.id")
+    {
+        attributes.push(KeyValue::new(
+            "service.instance.id",
+            crate::measure::machine::machine_fingerprint(),
+        ));
+    }
     if let Ok(os) = sysinfo::System::long_os_version() {
         attributes.push(KeyValue::new("os.description", os));
     }

@@ -25,6 +25,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 mod backup;
 
 use crate::error::Error;
+pub use crate::measure::machine::machine_fingerprint;
 use crate::results::{BenchResult, ExportStatus, Failure, SuiteRun};
 use backup::table_names;
 
@@ -507,35 +508,6 @@ fn capped(result: &BenchResult) -> BenchResult {
             .collect();
     }
     kept
-}
-
-/// A stable fingerprint of the machine: host name, CPU model and count,
-/// memory, OS. Runs from different machines should not be compared blindly.
-pub fn machine_fingerprint() -> String {
-    let mut system = sysinfo::System::new().ok();
-    let (cpu, cores, memory) = match system.as_mut() {
-        Some(s) => {
-            s.refresh_cpu_list(sysinfo::CpuRefreshKind::nothing());
-            s.refresh_memory();
-            (
-                s.cpus()
-                    .first()
-                    .map(|c| c.brand().to_owned())
-                    .unwrap_or_default(),
-                s.cpus().len(),
-                s.total_memory() / (1 << 30),
-            )
-        }
-        None => (String::new(), 0, 0),
-    };
-    let host = sysinfo::System::host_name().unwrap_or_default();
-    let os = sysinfo::System::long_os_version().unwrap_or_default();
-    let text = format!("{host}|{cpu}|{cores}|{memory}|{os}");
-    // FNV-1a: stable across Rust versions, unlike the std hasher.
-    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    format!("{host}-{cores}c-{hash:016x}")
 }
 
 #[cfg(test)]
