@@ -41,22 +41,55 @@ fn broken(text: &str, from: &str, to: &str, name: &str) -> PathBuf {
     path
 }
 
-#[test]
-fn the_github_actions_workflow_passes_actionlint() {
-    let file = example("github-actions.yml");
+/// The workflow `name` passes actionlint, and a copy with `from` replaced
+/// by `to` (an expression on a context that does not exist) fails it with
+/// `says`; the workflow's text.
+fn lints_and_catches(name: &str, from: &str, to: &str, says: &str) -> String {
+    let file = example(name);
     let (ok, text) = actionlint(&file);
     assert!(ok, "{text}");
     let source = std::fs::read_to_string(&file).unwrap();
-    // An expression on a context that does not exist is caught.
-    let bad = broken(
-        &source,
+    let (ok, text) = actionlint(&broken(&source, from, to, name));
+    assert!(!ok, "actionlint passed a broken {name}:\n{text}");
+    assert!(text.contains(says), "{text}");
+    source
+}
+
+#[test]
+fn the_github_actions_workflow_passes_actionlint() {
+    lints_and_catches(
+        "github-actions.yml",
         "${{ github.token }}",
         "${{ githb.token }}",
-        "workflow.yml",
+        "undefined variable \"githb\"",
     );
-    let (ok, text) = actionlint(&bad);
-    assert!(!ok, "actionlint passed a broken workflow:\n{text}");
-    assert!(text.contains("undefined variable \"githb\""), "{text}");
+}
+
+#[test]
+fn the_backend_history_workflow_passes_actionlint() {
+    let source = lints_and_catches(
+        "github-actions-backend.yml",
+        "${{ secrets.METRICS_TOKEN }}",
+        "${{ secret.METRICS_TOKEN }}",
+        "undefined variable \"secret\"",
+    );
+    // No cache and no history file: the backend is the history.
+    for absent in ["actions/cache", "history.db"] {
+        assert!(
+            !source.contains(absent),
+            "the backend example uses {absent}"
+        );
+    }
+    for present in [
+        "BENCHSCOPE_HISTORY:",
+        "BENCHSCOPE_MACHINE:",
+        "benchscope guard",
+    ] {
+        assert!(
+            source.contains(present),
+            "the backend example lacks {present}"
+        );
+    }
 }
 
 #[test]
@@ -100,6 +133,20 @@ fn every_benchscope_flag_the_examples_use_exists() {
         // The merge base needs the whole git history in the checkout.
         for text in ["--output json", "history.db", "--summary", "merge"] {
             assert!(source.contains(text), "{name} lacks {text}");
+        }
+    }
+    let guard_help = Command::new(common::benchscope_binary())
+        .args(["guard", "--help"])
+        .output()
+        .expect("benchscope guard --help");
+    let guard_help = String::from_utf8_lossy(&guard_help.stdout).into_owned();
+    let source = std::fs::read_to_string(example("github-actions-backend.yml")).unwrap();
+    for line in source.lines().filter(|l| l.contains("benchscope guard")) {
+        for flag in line.split_whitespace().filter(|w| w.starts_with("--")) {
+            assert!(
+                guard_help.contains(flag),
+                "the backend example uses `{flag}`, which guard does not have:\n{guard_help}"
+            );
         }
     }
 }

@@ -114,6 +114,14 @@ pub enum Error {
         /// What is wrong and what to do.
         message: String,
     },
+    /// The history in a metrics backend cannot be read.
+    #[error("history at {url}: {message}")]
+    HistoryBackend {
+        /// The backend's query URL.
+        url: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
     /// A baseline was asked for that does not exist.
     #[error("no baseline `{name}`: {hint}")]
     NoBaseline {

@@ -90,6 +90,12 @@ pub fn criterion_api_binary() -> std::path::PathBuf {
     built_binary("examples/criterion_api")
 }
 
+/// The fleet-history tests' suite (`tests/fleet_bench.rs`), built beside
+/// the test binaries.
+pub fn fleet_bench_binary() -> std::path::PathBuf {
+    built_binary("examples/fleet_bench")
+}
+
 /// A command running `binary` with none of the caller's OTEL_* or
 /// BENCHSCOPE_* variables and no stdin, so only its arguments configure it.
 pub fn isolated_command(binary: impl AsRef<std::ffi::OsStr>) -> std::process::Command {

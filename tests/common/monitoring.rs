@@ -78,6 +78,51 @@ pub enum Server {
     Prometheus3,
 }
 
+/// A bare Prometheus 3 (no local-stack.sh, no Alertmanager) with a
+/// configuration of the caller's, its data and log in `dir`; stopped
+/// (SIGTERM, so it closes its TSDB) when dropped.
+pub struct Prometheus3 {
+    pub addr: SocketAddr,
+    pub data: PathBuf,
+    child: Child,
+}
+
+impl Prometheus3 {
+    /// Starts it with `config` (the prometheus.yml text) and `args` added
+    /// to its command line; waits until it is ready.
+    pub fn start(dir: &Path, config: &str, args: &[&str]) -> Prometheus3 {
+        std::fs::create_dir_all(dir).unwrap();
+        let file = dir.join("prometheus.yml");
+        std::fs::write(&file, config).unwrap();
+        let addr = free_addr();
+        let data = dir.join("data");
+        let child = Command::new(prometheus3_binary())
+            .arg(format!("--config.file={}", file.display()))
+            .arg(format!("--storage.tsdb.path={}", data.display()))
+            .arg(format!("--web.listen-address={addr}"))
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("prometheus.log")).unwrap())
+            .spawn()
+            .expect("start Prometheus 3");
+        super::wait_until_answers(
+            &format!("http://{addr}/-/ready"),
+            Duration::from_secs(60),
+            "Prometheus 3",
+        );
+        Prometheus3 { addr, data, child }
+    }
+}
+
+impl Drop for Prometheus3 {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on our own child's pid, which it still is (not
+        // yet waited for).
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = self.child.wait();
+    }
+}
+
 /// A fresh scratch directory under the system's temp dir.
 pub fn scratch_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("benchscope-{name}-{}", std::process::id()));

@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 
 #[cfg(feature = "history")]
-use super::history::History;
+use super::history::RunSource;
 use super::regression::{Policy, compare_summaries};
 use crate::error::Error;
 use crate::format::short_commit;
@@ -89,12 +89,16 @@ impl Baseline {
         Ok(path)
     }
 
-    /// The latest run of `branch` in `history`, other than run `except`.
+    /// The latest run of `branch` in `history`, other than run `except`,
+    /// made on `machine` when given (a history a fleet of runners shares
+    /// holds every runner's runs; a baseline from another machine would
+    /// compare the machines).
     #[cfg(feature = "history")]
     pub fn latest_of_branch(
         branch: &str,
-        history: &History,
+        history: &dyn RunSource,
         except: Option<i64>,
+        machine: Option<&str>,
     ) -> Result<Baseline, Error> {
         // The latest run that reads back whole and that the machine did
         // not disturb: one bad run, or one measured under load, does not
@@ -102,7 +106,7 @@ impl Baseline {
         // latest readable one serves, and its rows say so.
         let mut latest = None;
         for info in history.runs(Some(branch))?.iter().rev() {
-            if Some(info.id) == except {
+            if Some(info.id) == except || machine.is_some_and(|m| m != info.machine) {
                 continue;
             }
             let Ok(run) = history.run(info.id) else {
@@ -116,10 +120,16 @@ impl Baseline {
         }
         let run = latest.ok_or_else(|| Error::NoBaseline {
             name: format!("latest run of branch {branch}"),
-            hint: format!(
-                "{} has no readable run of branch {branch}",
-                history.path().display()
-            ),
+            hint: match machine {
+                Some(m) => format!(
+                    "{} has no readable run of branch {branch} on machine {m}",
+                    history.describe()
+                ),
+                None => format!(
+                    "{} has no readable run of branch {branch}",
+                    history.describe()
+                ),
+            },
         })?;
         Ok(Baseline {
             version: format!("{branch}@{}", short_commit(&run.commit)),

@@ -468,10 +468,17 @@ pub fn write_report(
             escape(&t.name)
         );
         html.push_str(&trend_svg(t).map_err(|e| named(e, || format!("trend of {}", t.name)))?);
-        html.push_str(
-            &distribution_svg(&t.name, latest, base)
-                .map_err(|e| named(e, || format!("distribution of {}", t.name)))?,
-        );
+        if latest.samples_ns.is_empty() {
+            // Read back from a metrics backend, which keeps statistics.
+            html.push_str(
+                "<p class=\"note\">No distribution: the latest run was read from a metrics backend, which keeps each run's statistics, not its samples.</p>\n",
+            );
+        } else {
+            html.push_str(
+                &distribution_svg(&t.name, latest, base)
+                    .map_err(|e| named(e, || format!("distribution of {}", t.name)))?,
+            );
+        }
         let reference = base.unwrap_or(&t.points[0].1);
         html.push_str(
             &speedup_svg(t, reference)

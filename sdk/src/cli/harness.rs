@@ -158,9 +158,11 @@ impl Harness {
         // Opened before any benchmark runs: a corrupt or newer database stops
         // the run here, not after minutes of measuring.
         #[cfg(feature = "history")]
-        let history = (mode == Mode::Measure && config.history.enabled)
-            .then(|| crate::analysis::history::History::open(&config.history.path))
-            .transpose()?;
+        // A history in a metrics backend is written by the exporters.
+        let history =
+            (mode == Mode::Measure && config.history.enabled && config.history.backend().is_none())
+                .then(|| crate::analysis::history::History::open(&config.history.path))
+                .transpose()?;
         let mut suite = Suite::new(config.clone());
         if args.quick {
             suite = suite.with_measurement(config.measurement.quickened());
@@ -192,9 +194,18 @@ impl Harness {
                     let history = history.as_ref().ok_or_else(|| Error::Argument {
                         flag: "--baseline-branch".into(),
                         value: branch.clone(),
-                        reason: "the history is off; drop --no-history".into(),
+                        reason: if config.history.backend().is_some() {
+                            "the history is a metrics backend, which the suite writes and does not read; gate with `benchscope guard --baseline-branch` after the run".into()
+                        } else {
+                            "the history is off; drop --no-history".into()
+                        },
                     })?;
-                    suite = suite.with_baseline(Baseline::latest_of_branch(branch, history, None)?);
+                    suite = suite.with_baseline(Baseline::latest_of_branch(
+                        branch,
+                        history,
+                        None,
+                        Some(&crate::measure::machine::machine_fingerprint()),
+                    )?);
                 }
                 #[cfg(not(feature = "history"))]
                 return Err(Error::FeatureMissing {
@@ -418,6 +429,22 @@ impl Harness {
                 run.write_json(path)
                     .map(|()| format!("results written to {}", path.display())),
             );
+        }
+        if let Some(url) = config.history.backend().filter(|_| config.history.enabled) {
+            use crate::config::ExporterKind;
+            let sent = config
+                .exporters
+                .iter()
+                .any(|e| matches!(e, ExporterKind::Otlp | ExporterKind::Prometheus));
+            if sent {
+                eprintln!(
+                    "the run's figures went to the exporters; it is in the history at {url} once they reach it"
+                );
+            } else {
+                eprintln!(
+                    "warning: the history is {url}, but no exporter sends there (exporters: otlp or prometheus): this run is not in it"
+                );
+            }
         }
         #[cfg(feature = "history")]
         if let Some(history) = self.history.as_mut() {

@@ -14,7 +14,7 @@ use super::gate::{FailOn, export_verdict, write_summary};
 use crate::analysis::analyze;
 use crate::analysis::baseline::{self, Baseline};
 use crate::analysis::guard::{Allow, GuardReport};
-use crate::analysis::history::{History, machine_fingerprint};
+use crate::analysis::history::{History, RunSource, machine_fingerprint};
 use crate::config::Loaded;
 use crate::error::Error;
 use crate::results::SuiteRun;
@@ -212,17 +212,22 @@ fn run(tool: Tool) -> Result<ExitCode, Error> {
             samples_only,
             serve_after: _,
         } => {
-            let history = if results.is_none() || baseline_branch.is_some() {
-                Some(History::open_existing(&history_path)?)
-            } else if !samples_only && history_path.is_file() {
-                // Only for the noise between runs: a history that cannot be
-                // read costs that, with a warning, not the gate.
-                History::open_existing(&history_path)
-                    .inspect_err(|e| eprintln!("warning: {e}; the samples alone decide"))
-                    .ok()
-            } else {
-                None
-            };
+            let backend = config.history.backend().is_some();
+            let history: Option<Box<dyn RunSource>> =
+                if results.is_none() || baseline_branch.is_some() || backend {
+                    // A backend that cannot be read is an error whatever it
+                    // was needed for: a fleet's gate never passes on less
+                    // than the history it was pointed at.
+                    Some(open_history(config)?)
+                } else if !samples_only && history_path.is_file() {
+                    // Only for the noise between runs: a history file that
+                    // cannot be read costs that, with a warning, not the gate.
+                    open_history(config)
+                        .inspect_err(|e| eprintln!("warning: {e}; the samples alone decide"))
+                        .ok()
+                } else {
+                    None
+                };
             let (current, current_id) = match &results {
                 // A results file of a run the history also recorded is that
                 // run: found by its start, commit and branch, so that it is
@@ -236,21 +241,27 @@ fn run(tool: Tool) -> Result<ExitCode, Error> {
                     (run, id)
                 }
                 None => {
-                    let h = history.as_ref().ok_or_else(no_history)?;
-                    let id = h.latest(None)?.ok_or_else(|| Error::History {
-                        path: history_path.clone(),
-                        message: "it holds no run yet; run the suite first, or pass --results FILE"
-                            .into(),
+                    let h = history.as_deref().ok_or_else(no_history)?;
+                    let id = h.latest(None)?.ok_or_else(|| {
+                        history_error(
+                            config,
+                            "it holds no run yet; run the suite first, or pass --results FILE",
+                        )
                     })?;
                     (h.run(id)?, Some(id))
                 }
+            };
+            let machine = match (&history, current_id) {
+                (Some(h), Some(id)) => h.machine_of(id)?.unwrap_or_else(machine_fingerprint),
+                _ => machine_fingerprint(),
             };
             let baseline = match (&baseline, &baseline_branch) {
                 (Some(name), _) => Baseline::resolve(name, baseline_dir)?,
                 (None, Some(branch)) => Baseline::latest_of_branch(
                     branch,
-                    history.as_ref().ok_or_else(no_history)?,
+                    history.as_deref().ok_or_else(no_history)?,
                     current_id,
+                    Some(&machine),
                 )?,
                 (None, None) => {
                     return Err(Error::Argument {
@@ -276,10 +287,6 @@ fn run(tool: Tool) -> Result<ExitCode, Error> {
             if !samples_only {
                 match &history {
                     Some(h) => {
-                        let machine = match current_id {
-                            Some(id) => h.machine_of(id)?.unwrap_or_else(machine_fingerprint),
-                            None => machine_fingerprint(),
-                        };
                         let branch = Some(baseline.run.branch.as_str()).filter(|b| !b.is_empty());
                         let means = h.means_by_benchmark(&machine, branch, current_id)?;
                         let baseline_runs =
@@ -291,6 +298,9 @@ fn run(tool: Tool) -> Result<ExitCode, Error> {
                         history_path.display()
                     ),
                 }
+            }
+            if let Some(cost) = history.as_deref().and_then(RunSource::cost) {
+                eprintln!("{cost}");
             }
             println!("{}", report.table());
             write_summary(summary, &report.markdown())?;
@@ -331,16 +341,23 @@ fn run(tool: Tool) -> Result<ExitCode, Error> {
             baseline,
             out,
         } => {
-            let history = History::open_existing(&history_path)?;
+            let history = open_history(config)?;
+            if history.cost().is_some() {
+                let runs = history.runs(branch.as_deref())?.len();
+                eprintln!(
+                    "reading {runs} run(s) from {} (a query per figure of each run)...",
+                    history.describe()
+                );
+            }
             let readable = history.readable_runs(branch.as_deref())?;
             for warning in &readable.skipped {
                 eprintln!("warning: {warning}");
             }
             if readable.runs.is_empty() {
-                return Err(Error::History {
-                    path: history_path,
-                    message: "it holds no readable run to analyze; run the suite first".into(),
-                });
+                return Err(history_error(
+                    config,
+                    "it holds no readable run to analyze; run the suite first",
+                ));
             }
             let runs: Vec<SuiteRun> = readable
                 .runs
@@ -357,6 +374,9 @@ fn run(tool: Tool) -> Result<ExitCode, Error> {
                 .as_deref()
                 .map(|name| Baseline::resolve(name, baseline_dir))
                 .transpose()?;
+            if let Some(cost) = history.cost() {
+                eprintln!("{cost}");
+            }
             let trends = analyze::trends(&runs, &config.regression);
             print!("{}", analyze::summary(&trends));
             #[cfg(feature = "report")]
@@ -416,6 +436,12 @@ fn run(tool: Tool) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
         ToolCommand::History { action } => {
+            if config.history.backend().is_some() {
+                return Err(history_error(
+                    config,
+                    "`benchscope history` backs up and restores a history file; a metrics backend is backed up by its own means (VictoriaMetrics' vmbackup, Prometheus' snapshots)",
+                ));
+            }
             match action {
                 HistoryAction::Backup { file } => {
                     let runs = History::open_existing(&history_path)?.backup(&file)?;
@@ -436,6 +462,62 @@ fn run(tool: Tool) -> Result<ExitCode, Error> {
             }
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// The history the configuration names: a SQLite file that must exist, or
+/// a metrics backend's query API, reached with the OTLP exporter's TLS
+/// settings, headers (credentials) and timeout.
+fn open_history(config: &crate::config::Config) -> Result<Box<dyn RunSource>, Error> {
+    let Some(url) = config.history.backend() else {
+        return Ok(Box::new(History::open_existing(&config.history.path)?));
+    };
+    let otlp = &config.otlp;
+    #[cfg(feature = "tls")]
+    let tls = url
+        .starts_with("https://")
+        .then(|| otlp.tls_for(crate::config::Signal::Metrics).load())
+        .transpose()
+        .map_err(|(_, reason)| history_error(config, format!("its TLS files: {reason}")))?;
+    #[cfg(not(feature = "tls"))]
+    let tls: Option<()> = if url.starts_with("https://") {
+        return Err(Error::FeatureMissing {
+            what: "an https:// history".into(),
+            key: "history.path".into(),
+            feature: "tls",
+        });
+    } else {
+        None
+    };
+    let agent = crate::exporters::client::agent(otlp.timeout, tls.as_ref())?;
+    let headers = otlp
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let history =
+        crate::analysis::history::remote::RemoteHistory::open(url, agent, headers, otlp.timeout)?;
+    if history.unfinished() > 0 {
+        eprintln!(
+            "note: {} run(s) in {url} started and never recorded their end (killed, or still running); left out",
+            history.unfinished()
+        );
+    }
+    Ok(Box::new(history))
+}
+
+/// An error about the configured history, file or backend.
+fn history_error(config: &crate::config::Config, message: impl Into<String>) -> Error {
+    let message = message.into();
+    match config.history.backend() {
+        Some(url) => Error::HistoryBackend {
+            url: url.to_owned(),
+            message,
+        },
+        None => Error::History {
+            path: config.history.path.clone(),
+            message,
+        },
     }
 }
 

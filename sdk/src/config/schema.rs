@@ -98,6 +98,25 @@ pub struct HistoryConfig {
     pub path: PathBuf,
 }
 
+impl HistoryConfig {
+    /// The base URL of a metrics backend's query API, when the history is
+    /// one (`path` starts with `http://` or `https://`): the suite's
+    /// exporters write its runs there, and `benchscope` reads them back.
+    ///
+    /// ```
+    /// use benchscope::config::HistoryConfig;
+    /// let mut h = HistoryConfig::default();
+    /// assert_eq!(h.backend(), None);
+    /// h.path = "http://127.0.0.1:8428".into();
+    /// assert_eq!(h.backend(), Some("http://127.0.0.1:8428"));
+    /// ```
+    pub fn backend(&self) -> Option<&str> {
+        self.path
+            .to_str()
+            .filter(|p| p.starts_with("http://") || p.starts_with("https://"))
+    }
+}
+
 impl Default for HistoryConfig {
     fn default() -> Self {
         HistoryConfig {

@@ -16,6 +16,8 @@
 //! one warning per exporter and keeps counts for the end of the run. The
 //! pull and live exporters share the small HTTP server of [`http`].
 
+#[cfg(any(feature = "otlp-http", feature = "remote-history"))]
+pub(crate) mod client;
 pub(crate) mod health;
 #[cfg(any(feature = "prometheus", feature = "live"))]
 pub(crate) mod http;

@@ -244,70 +244,16 @@ mod http {
     impl UreqClient {
         /// A client with an overall `timeout` per request; over TLS with
         /// `tls` (for an `https://` endpoint).
-        #[cfg(feature = "tls")]
         pub(crate) fn new(
             timeout: Duration,
-            tls: Option<&crate::config::tls::Material>,
+            tls: Option<&crate::exporters::client::Tls>,
             cause: Cause,
         ) -> Result<UreqClient, Error> {
-            let mut config = ureq::Agent::config_builder();
-            if let Some(material) = tls {
-                config = config.tls_config(tls_config(material)?);
-            }
-            Ok(UreqClient::from_config(config, timeout, cause))
-        }
-
-        /// A client with an overall `timeout` per request.
-        #[cfg(not(feature = "tls"))]
-        pub(crate) fn new(
-            timeout: Duration,
-            _tls: Option<&()>,
-            cause: Cause,
-        ) -> Result<UreqClient, Error> {
-            Ok(UreqClient::from_config(
-                ureq::Agent::config_builder(),
-                timeout,
+            Ok(UreqClient {
+                agent: crate::exporters::client::agent(timeout, tls)?,
                 cause,
-            ))
+            })
         }
-
-        fn from_config(
-            config: ureq::config::ConfigBuilder<ureq::typestate::AgentScope>,
-            timeout: Duration,
-            cause: Cause,
-        ) -> UreqClient {
-            let agent = config
-                .timeout_global(Some(timeout))
-                .http_status_as_error(false)
-                .max_redirects(0)
-                .build()
-                .into();
-            UreqClient { agent, cause }
-        }
-    }
-
-    /// The rustls configuration of `material`: its CA certificates as the
-    /// only roots (else the Mozilla roots), its identity as the client
-    /// certificate.
-    #[cfg(feature = "tls")]
-    fn tls_config(material: &crate::config::tls::Material) -> Result<ureq::tls::TlsConfig, Error> {
-        use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig, TlsProvider};
-        let owned =
-            |ders: &[rustls_pki_types::CertificateDer<'static>]| -> Vec<Certificate<'static>> {
-                ders.iter()
-                    .map(|d| Certificate::from_der(d.as_ref()).to_owned())
-                    .collect()
-            };
-        let mut tls = TlsConfig::builder().provider(TlsProvider::Rustls);
-        if let Some(roots) = &material.roots {
-            tls = tls.root_certs(RootCerts::new_with_certs(&owned(&roots.der)));
-        }
-        if let Some(id) = &material.identity {
-            let key = PrivateKey::from_pem(&id.key_pem)
-                .map_err(|e| Error::Telemetry(format!("the client key: {e}")))?;
-            tls = tls.client_cert(Some(ClientCert::new_with_certs(&owned(&id.chain.der), key)));
-        }
-        Ok(tls.build())
     }
 
     #[async_trait::async_trait]

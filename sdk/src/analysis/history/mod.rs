@@ -23,6 +23,8 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 mod backup;
+#[cfg(feature = "remote-history")]
+pub(crate) mod remote;
 
 use crate::error::Error;
 pub use crate::measure::machine::machine_fingerprint;
@@ -98,6 +100,100 @@ pub struct ReadableRuns {
     pub runs: Vec<(RunInfo, SuiteRun)>,
     /// One warning per run skipped.
     pub skipped: Vec<String>,
+}
+
+/// Where runs are read back from: a SQLite [`History`] or, with the
+/// `remote-history` feature, a metrics backend's query API. The gate, the
+/// analysis and the baselines read through this, so a verdict does not
+/// depend on where the runs were kept.
+pub trait RunSource {
+    /// The file or URL, for messages.
+    fn describe(&self) -> String;
+    /// Runs, oldest first; only `branch`'s when given.
+    fn runs(&self, branch: Option<&str>) -> Result<Vec<RunInfo>, Error>;
+    /// The whole run `id`, checked ([`SuiteRun::check`]).
+    fn run(&self, id: i64) -> Result<SuiteRun, Error>;
+    /// The latest run, on `branch` when given.
+    fn latest(&self, branch: Option<&str>) -> Result<Option<i64>, Error>;
+    /// The id of the kept run that `run` is (the same start, commit and
+    /// branch).
+    fn find(&self, run: &SuiteRun) -> Result<Option<i64>, Error>;
+    /// The machine fingerprint of run `id`, if it exists.
+    fn machine_of(&self, id: i64) -> Result<Option<String>, Error>;
+    /// Each benchmark's means over the runs made on `machine`, oldest
+    /// first, as [`History::means_by_benchmark`].
+    fn means_by_benchmark(
+        &self,
+        machine: &str,
+        branch: Option<&str>,
+        except: Option<i64>,
+    ) -> Result<std::collections::BTreeMap<String, Vec<f64>>, Error>;
+    /// The means of the runs of one `commit`, as [`History::means_of_commit`].
+    fn means_of_commit(
+        &self,
+        machine: &str,
+        commit: &str,
+        except: Option<i64>,
+    ) -> Result<std::collections::BTreeMap<String, Vec<f64>>, Error>;
+
+    /// What reading cost, when it is worth saying (a backend's queries
+    /// and bytes).
+    fn cost(&self) -> Option<String> {
+        None
+    }
+
+    /// Every run that reads back whole, oldest first (on `branch` when
+    /// given), with a warning for each that does not: one bad run never
+    /// makes the history unreadable.
+    fn readable_runs(&self, branch: Option<&str>) -> Result<ReadableRuns, Error> {
+        let mut readable = ReadableRuns::default();
+        for info in self.runs(branch)? {
+            match self.run(info.id) {
+                Ok(run) => readable.runs.push((info, run)),
+                Err(e) => readable
+                    .skipped
+                    .push(format!("skipping run {}: {e}", info.id)),
+            }
+        }
+        Ok(readable)
+    }
+}
+
+impl RunSource for History {
+    fn describe(&self) -> String {
+        self.path.display().to_string()
+    }
+    fn runs(&self, branch: Option<&str>) -> Result<Vec<RunInfo>, Error> {
+        History::runs(self, branch)
+    }
+    fn run(&self, id: i64) -> Result<SuiteRun, Error> {
+        History::run(self, id)
+    }
+    fn latest(&self, branch: Option<&str>) -> Result<Option<i64>, Error> {
+        History::latest(self, branch)
+    }
+    fn find(&self, run: &SuiteRun) -> Result<Option<i64>, Error> {
+        History::find(self, run)
+    }
+    fn machine_of(&self, id: i64) -> Result<Option<String>, Error> {
+        History::machine_of(self, id)
+    }
+    fn means_by_benchmark(
+        &self,
+        machine: &str,
+        branch: Option<&str>,
+        except: Option<i64>,
+    ) -> Result<std::collections::BTreeMap<String, Vec<f64>>, Error> {
+        History::means_by_benchmark(self, machine, branch, except)
+    }
+    fn means_of_commit(
+        &self,
+        machine: &str,
+        commit: &str,
+        except: Option<i64>,
+    ) -> Result<std::collections::BTreeMap<String, Vec<f64>>, Error> {
+        History::means_of_commit(self, machine, commit, except)
+    }
 }
 
 /// An open history database.
@@ -448,16 +544,7 @@ impl History {
     /// given), with a warning for each that does not: one bad run never
     /// makes the history unreadable.
     pub fn readable_runs(&self, branch: Option<&str>) -> Result<ReadableRuns, Error> {
-        let mut readable = ReadableRuns::default();
-        for info in self.runs(branch)? {
-            match self.run(info.id) {
-                Ok(run) => readable.runs.push((info, run)),
-                Err(e) => readable
-                    .skipped
-                    .push(format!("skipping run {}: {e}", info.id)),
-            }
-        }
-        Ok(readable)
+        RunSource::readable_runs(self, branch)
     }
 
     /// The latest run, on `branch` when given.
