@@ -384,14 +384,7 @@ fn tally(name: &str, verdicts: &[Verdict], comparisons: usize) {
 fn main() {
     build(&["-p", "benchscope-benches", "--example", "gate_target"]);
     build(&["-p", "benchscope-examples", "--example", "quickstart"]);
-    build(&[
-        "-p",
-        "benchscope",
-        "--features",
-        "cli",
-        "--bin",
-        "benchscope",
-    ]);
+    benchscope_benches::release_tool();
     let release = root().join("target/release");
     let dir = std::env::temp_dir().join(format!("benchscope-gate-noise-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

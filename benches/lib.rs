@@ -2,7 +2,8 @@
 //! (`cargo bench -p benchscope-benches --bench NAME`); `support/` holds the
 //! child-process measuring that `overhead` and `peers` share. This library
 //! holds the one routine the regression benches (`detector`, `gate_target`)
-//! slow down by doing more of it.
+//! slow down by doing more of it, and the release build of the `benchscope`
+//! command that the gate benches drive.
 
 use std::hint::black_box;
 
@@ -16,4 +17,26 @@ pub fn work(units: u64) -> u64 {
         x ^= x << 17;
     }
     x
+}
+
+/// Builds the `benchscope` command in release (`--features cli`) and
+/// returns its path.
+pub fn release_tool() -> std::path::PathBuf {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let args = [
+        "-p",
+        "benchscope",
+        "--features",
+        "cli",
+        "--bin",
+        "benchscope",
+    ];
+    let status = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--release", "--quiet"])
+        .args(args)
+        .current_dir(&root)
+        .status()
+        .expect("cargo build");
+    assert!(status.success(), "cargo build {args:?} failed");
+    root.join("target/release/benchscope")
 }

@@ -41,14 +41,13 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use benchscope::internals::Instruments;
 use benchscope::{BenchResult, SuiteRun};
-use common::monitoring::{prometheus3_binary, repo_path, scratch_dir};
+use common::monitoring::{Prometheus3, repo_path, scratch_dir};
 use common::victoria::VictoriaMetrics;
 
 const BENCHMARKS: usize = 100;
@@ -100,8 +99,8 @@ fn main() {
     .expect("baseline");
     let baseline = benchscope::Baseline::load(&base_path).expect("baseline");
 
-    let before = PlainPrometheus::start(&dir.join("before"), target, false);
-    let after = PlainPrometheus::start(&dir.join("after"), target, true);
+    let before = plain_prometheus(&dir.join("before"), target, false);
+    let after = plain_prometheus(&dir.join("after"), target, true);
     let vm_before = victoria(&dir, target, false);
     let vm_after = victoria(&dir, target, true);
     println!(
@@ -122,8 +121,8 @@ fn main() {
         if half.is_none() && started.elapsed() >= Duration::from_secs(seconds / 2) {
             half = Some((
                 started.elapsed().as_secs_f64(),
-                prometheus_storage(before.addr, &before.dir),
-                prometheus_storage(after.addr, &after.dir),
+                prometheus_storage(before.addr, &before.data),
+                prometheus_storage(after.addr, &after.data),
             ));
         }
         let i = (n % BENCHMARKS as u64) as usize;
@@ -161,14 +160,14 @@ fn main() {
         (
             "Prometheus 3, every scrape stored",
             query(before.addr, count),
-            prometheus_storage(before.addr, &before.dir).since(&before_half),
+            prometheus_storage(before.addr, &before.data).since(&before_half),
             second_half,
             10.0,
         ),
         (
             "Prometheus 3, shipped job (a sample per change, native histogram)",
             query(after.addr, count),
-            prometheus_storage(after.addr, &after.dir).since(&after_half),
+            prometheus_storage(after.addr, &after.data).since(&after_half),
             second_half,
             10.0,
         ),
@@ -274,78 +273,41 @@ fn query(prometheus: SocketAddr, expr: &str) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-/// Prometheus 3 scraping benchscope alone every second: every scrape
-/// stored (`honor_timestamps: false`, classic histograms), as benchscope's
-/// untimestamped exposition cost, or with the benchscope job's settings of
-/// the shipped prometheus.yml when `shipped`; stopped when dropped.
-struct PlainPrometheus {
-    addr: SocketAddr,
-    dir: PathBuf,
-    child: Child,
-}
-
 /// The settings of the shipped benchscope job that decide what is stored.
 const SHIPPED: [&str; 2] = [
     "honor_timestamps: true",
     "convert_classic_histograms_to_nhcb: true",
 ];
 
-impl PlainPrometheus {
-    fn start(dir: &Path, target: SocketAddr, shipped: bool) -> PlainPrometheus {
-        std::fs::create_dir_all(dir).unwrap();
-        let settings = if shipped {
-            // What this measures is what monitoring/prometheus.yml ships.
-            let file = std::fs::read_to_string(repo_path("monitoring/prometheus.yml")).unwrap();
-            for setting in SHIPPED {
-                assert!(
-                    file.contains(setting),
-                    "prometheus.yml no longer has `{setting}`"
-                );
-            }
-            SHIPPED.map(|s| format!("    {s}\n")).concat()
-        } else {
-            "    honor_timestamps: false\n".to_owned()
-        };
-        let config = dir.join("prometheus.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "scrape_configs:\n  - job_name: benchscope\n    scrape_interval: 1s\n    scrape_timeout: 900ms\n{settings}    static_configs:\n      - targets: [\"{target}\"]\n"
-            ),
-        )
-        .unwrap();
-        let addr = common::free_addr();
-        let child = Command::new(prometheus3_binary())
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("data").display()
-            ))
-            .arg(format!("--web.listen-address={addr}"))
-            .arg("--web.enable-admin-api")
-            .args(shipped.then_some("--enable-feature=exemplar-storage"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start Prometheus 3");
-        common::wait_until_answers(
-            &format!("http://{addr}/-/ready"),
-            Duration::from_secs(30),
-            "prometheus",
-        );
-        PlainPrometheus {
-            addr,
-            dir: dir.join("data"),
-            child,
+/// Prometheus 3 scraping benchscope alone every second: every scrape
+/// stored (`honor_timestamps: false`, classic histograms), as benchscope's
+/// untimestamped exposition cost, or with the benchscope job's settings of
+/// the shipped prometheus.yml when `shipped`; stopped when dropped.
+fn plain_prometheus(dir: &Path, target: SocketAddr, shipped: bool) -> Prometheus3 {
+    let settings = if shipped {
+        // What this measures is what monitoring/prometheus.yml ships.
+        let file = std::fs::read_to_string(repo_path("monitoring/prometheus.yml")).unwrap();
+        for setting in SHIPPED {
+            assert!(
+                file.contains(setting),
+                "prometheus.yml no longer has `{setting}`"
+            );
         }
+        SHIPPED.map(|s| format!("    {s}\n")).concat()
+    } else {
+        "    honor_timestamps: false\n".to_owned()
+    };
+    let mut args = vec!["--web.enable-admin-api"];
+    if shipped {
+        args.push("--enable-feature=exemplar-storage");
     }
-}
-
-impl Drop for PlainPrometheus {
-    fn drop(&mut self) {
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let _ = self.child.wait();
-    }
+    Prometheus3::start(
+        dir,
+        &format!(
+            "scrape_configs:\n  - job_name: benchscope\n    scrape_interval: 1s\n    scrape_timeout: 900ms\n{settings}    static_configs:\n      - targets: [\"{target}\"]\n"
+        ),
+        &args,
+    )
 }
 
 /// VictoriaMetrics scraping `target` every second; timestamps honoured and
