@@ -336,3 +336,66 @@ fn extreme_configuration_values_stop_with_exit_2() {
         );
     }
 }
+
+#[test]
+fn serve_after_writes_the_table_and_the_results_before_it_waits() {
+    let dir = common::monitoring::scratch_dir("serve-after-order");
+    let addr = common::free_addr();
+    let mut child = common::quick_parse_u64()
+        .current_dir(&dir)
+        .args(["--no-history", "--exporters", "prometheus"])
+        .args(["--prometheus-addr", &addr.to_string()])
+        .args(["--serve-after", "60s", "--output", "json", "out.json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let table = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let (stdout, stderr) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let kept = table.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            kept.lock().unwrap().push_str(&(line + "\n"));
+        }
+    });
+    let (tx, said) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    // Once it says it serves the final figures, everything else is out.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = said
+            .recv_timeout(left)
+            .expect("the linger was announced within a minute");
+        if line.starts_with("serving the final figures on /metrics for 1m") {
+            break;
+        }
+    }
+    assert!(
+        table
+            .lock()
+            .unwrap()
+            .lines()
+            .any(|l| l.starts_with("strings/parse_u64")),
+        "the table is printed before the wait: {}",
+        table.lock().unwrap()
+    );
+    let run = benchscope::SuiteRun::read_json(&dir.join("out.json"))
+        .expect("the results file is written before the wait");
+    assert_eq!(run.benchmarks.len(), 1);
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the process still serves /metrics"
+    );
+    let scraped = common::scrape(addr);
+    assert!(
+        scraped.contains("benchmark_mean_ms{benchmark_name=\"strings/parse_u64\""),
+        "{scraped}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -410,7 +410,9 @@ impl Harness {
             }
             return Ok(failed);
         };
-        let mut run = session.close();
+        // A lingering endpoint (`--serve-after`) serves the final figures
+        // after the table and the files, not before them.
+        let (mut run, lingering) = session.close_lingering(true);
         run.failures.append(&mut self.failures);
         println!("{}", table(&run));
         let config = &self.command.loaded.config;
@@ -459,6 +461,15 @@ impl Harness {
                 Baseline::save(&run, name, &config.baseline_dir)
                     .map(|path| format!("saved as baseline `{name}` ({})", path.display())),
             );
+        }
+        if let Some(lingering) = lingering {
+            eprintln!(
+                "serving the final figures on /metrics for {} (--serve-after), then exiting",
+                humantime::format_duration(lingering.linger())
+            );
+            if let Err(e) = lingering.finish() {
+                eprintln!("warning: {e}");
+            }
         }
         if let Some(e) = failed {
             return Err(e);

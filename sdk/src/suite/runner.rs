@@ -8,7 +8,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, mpsc};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::telemetry::Telemetry;
 use crate::analysis::baseline::Baseline;
@@ -23,7 +23,7 @@ use crate::otel::instruments::{Pipeline, RunLabels};
 use crate::otel::resources::Phase;
 use crate::results::report::{Endpoints, Fanout};
 use crate::results::{
-    Allocations, BenchResult, Failure, Reporter, SCHEMA_VERSION, Severity, SuiteRun,
+    Allocations, BenchResult, ExportStatus, Failure, Reporter, SCHEMA_VERSION, Severity, SuiteRun,
     ThroughputResult, unix_now,
 };
 
@@ -146,6 +146,26 @@ impl std::ops::Deref for Held<'_> {
             Held::Owned(t) => t,
             Held::Borrowed(t) => t,
         }
+    }
+}
+
+/// A closed run's pipeline that still serves `/metrics` for its linger
+/// ([`Session::close_lingering`]); the bench target's command line waits
+/// on it.
+#[cfg_attr(not(feature = "harness"), allow(dead_code))]
+pub(crate) struct Lingering(Box<Telemetry>);
+
+#[cfg_attr(not(feature = "harness"), allow(dead_code))]
+impl Lingering {
+    /// How long `/metrics` stays up.
+    pub(crate) fn linger(&self) -> Duration {
+        self.0.linger()
+    }
+
+    /// Serves the final figures for the linger, then flushes and stops the
+    /// pipeline.
+    pub(crate) fn finish(self) -> Result<Vec<ExportStatus>, Error> {
+        self.0.shutdown()
     }
 }
 
@@ -348,7 +368,17 @@ impl<'a> Session<'a> {
     /// Ends the run: records the suite's figures, tells the reporter, and
     /// shuts down the session's own pipeline (after the configured linger);
     /// how each push exporter fared is in the run's `exports`.
-    pub(crate) fn close(mut self) -> SuiteRun {
+    pub(crate) fn close(self) -> SuiteRun {
+        self.close_lingering(false).0
+    }
+
+    /// [`Session::close`], except that with `defer` a pipeline that
+    /// lingers (`--serve-after`) does not make the caller wait: its push
+    /// exporters are flushed now (the run's `exports` say how they fared),
+    /// and the returned [`Lingering`] keeps `/metrics` up for the linger and
+    /// then shuts the pipeline down, once the caller has written the run's
+    /// table and files.
+    pub(crate) fn close_lingering(mut self, defer: bool) -> (SuiteRun, Option<Lingering>) {
         let config = &self.suite.config;
         let mut run = SuiteRun {
             schema_version: SCHEMA_VERSION,
@@ -387,17 +417,26 @@ impl<'a> Session<'a> {
             warnings,
             ..
         } = self;
-        if let Held::Owned(telemetry) = telemetry {
-            let shutdown = telemetry.shutdown();
-            while let Ok(w) = warnings.try_recv() {
-                reporter.warning(&w);
-            }
-            match shutdown {
-                Ok(statuses) => run.exports = statuses,
-                Err(e) => reporter.warning(&e.to_string()),
+        let mut lingering = None;
+        if let Held::Owned(mut telemetry) = telemetry {
+            if defer && !telemetry.linger().is_zero() {
+                run.exports = telemetry.settle();
+                while let Ok(w) = warnings.try_recv() {
+                    reporter.warning(&w);
+                }
+                lingering = Some(Lingering(telemetry));
+            } else {
+                let shutdown = telemetry.shutdown();
+                while let Ok(w) = warnings.try_recv() {
+                    reporter.warning(&w);
+                }
+                match shutdown {
+                    Ok(statuses) => run.exports = statuses,
+                    Err(e) => reporter.warning(&e.to_string()),
+                }
             }
         }
-        run
+        (run, lingering)
     }
 
     fn measure(

@@ -209,6 +209,36 @@ impl Telemetry {
         Ok(self.health.statuses())
     }
 
+    /// How long `/metrics` stays up after the run ([`Telemetry::shutdown`]).
+    pub(crate) fn linger(&self) -> Duration {
+        self.linger
+    }
+
+    /// Stops the resource sampler and flushes the push exporters now (for
+    /// at most the flush budget), leaving everything up: what a run's
+    /// outputs need to say how the exports fared before a linger.
+    pub(crate) fn settle(&mut self) -> Vec<ExportStatus> {
+        drop(self.sampler.take());
+        let meter = self.providers.meter.clone();
+        #[cfg(feature = "traces")]
+        let tracer = self.providers.tracer.clone();
+        let (done, finished) = mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("benchscope-flush".into())
+            .spawn(move || {
+                #[cfg(feature = "traces")]
+                if let Some(tp) = tracer {
+                    let _ = tp.force_flush();
+                }
+                let _ = meter.force_flush();
+                let _ = done.send(());
+            });
+        if spawned.is_ok() {
+            let _ = finished.recv_timeout(self.flush_budget);
+        }
+        self.health.statuses()
+    }
+
     fn flush_and_stop(&mut self) -> Result<(), Error> {
         if std::mem::replace(&mut self.shut_down, true) {
             return Ok(());
