@@ -60,8 +60,9 @@ fn start_service() -> Service {
         if let Some(a) = line.strip_prefix("serving at http://") {
             app = a.trim_end_matches('/').parse().ok();
         }
+        // benchscope::init() says where /metrics is served, and as what.
         if let Some(m) = line
-            .strip_prefix("metrics at http://")
+            .strip_prefix("benchscope: service `service` serves its metrics at http://")
             .and_then(|r| r.strip_suffix("/metrics"))
         {
             metrics = m.parse().ok();
@@ -128,9 +129,9 @@ fn every_request_is_counted_once_in_the_histogram() {
         &[("benchmark_name", "hello"), ("route", "hello")],
     );
     assert_eq!(routed.len(), 1, "labels(...) reach the series");
-    // The resource says which service this is.
+    // The resource says which service this is: named after its executable.
     assert_eq!(
-        find(&series, "target_info", &[("service_name", "benchscope")]).len(),
+        find(&series, "target_info", &[("service_name", "service")]).len(),
         1
     );
 }

@@ -61,14 +61,11 @@ fn adler32(len: usize) -> u32 {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // Reads benchscope.toml and the environment, starts /metrics, and
-    // flushes every push exporter when dropped at the end of main.
+    // Reads benchscope.toml and the environment, starts /metrics (and says
+    // where), and flushes every push exporter when dropped at the end of
+    // main. The service is named after its executable, `service`.
     #[cfg(not(feature = "bare"))]
-    let telemetry = benchscope::init()?;
-    #[cfg(not(feature = "bare"))]
-    if let Some(addr) = telemetry.prometheus_addr() {
-        eprintln!("metrics at http://{addr}/metrics");
-    }
+    let _telemetry = benchscope::init()?;
     let addr: SocketAddr = std::env::var("SERVICE_ADDR")
         .unwrap_or_else(|_| "127.0.0.1:3000".into())
         .parse()?;

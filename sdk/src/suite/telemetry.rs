@@ -47,6 +47,11 @@ static RUNNING: Mutex<Option<Providers>> = Mutex::new(None);
 /// alive; dropping it (or [`Telemetry::shutdown`]) flushes every push
 /// exporter.
 ///
+/// Unless `service_name` is configured (`OTEL_SERVICE_NAME`, the file),
+/// the service is named after its executable, so that its series and
+/// `target_info` say which service they are. It says on standard error
+/// where `/metrics` is served, once.
+///
 /// ```no_run
 /// #[benchscope::monitored_bench]
 /// fn handle(request: &str) -> usize {
@@ -61,7 +66,27 @@ static RUNNING: Mutex<Option<Providers>> = Mutex::new(None);
 /// ```
 pub fn init() -> Result<Telemetry, Error> {
     let loaded = Loaded::load(None, std::env::vars())?;
-    Telemetry::start(&loaded.config)
+    let mut config = loaded.config.clone();
+    if loaded.source("service_name") == &crate::config::Source::Default
+        && let Some(name) = executable_name()
+    {
+        config.service_name = name;
+    }
+    let telemetry = Telemetry::start(&config)?;
+    if let Some(addr) = telemetry.prometheus_addr() {
+        eprintln!(
+            "benchscope: service `{}` serves its metrics at http://{addr}/metrics",
+            config.service_name
+        );
+    }
+    Ok(telemetry)
+}
+
+/// The running executable's file name, without an extension.
+fn executable_name() -> Option<String> {
+    let exe = std::env::current_exe().ok()?;
+    let stem = exe.file_stem()?.to_str()?.trim();
+    (!stem.is_empty()).then(|| stem.to_owned())
 }
 
 /// A running telemetry pipeline, returned by [`init`] or
