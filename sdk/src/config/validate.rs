@@ -97,6 +97,7 @@ pub(crate) fn validate(c: &Config, origins: &dyn Origins) -> Result<Vec<String>,
         check.endpoint(key, endpoint)?;
     }
     check.headers()?;
+    check.history()?;
     check.features()?;
     let mut warnings = Vec::new();
     check.transport_security(&mut warnings)?;
@@ -162,6 +163,34 @@ impl Check<'_> {
             value.to_string(),
             &format!("{key} must be from {min} to {max}"),
         ))
+    }
+
+    /// A history that is on names a place: an empty path would keep the
+    /// run nowhere and say it was kept, and a URL needs its host.
+    fn history(&self) -> Result<(), Error> {
+        let h = &self.config.history;
+        if !h.enabled {
+            return Ok(());
+        }
+        let path = h.path.to_string_lossy();
+        if path.trim().is_empty() {
+            return Err(self.bad(
+                "history.path",
+                String::new(),
+                "an empty path keeps the run nowhere: name a file (the default is target/benchscope/history.db), a metrics backend's query URL, or `none` (enabled = false in the file) to keep no history",
+            ));
+        }
+        if let Some(url) = h.backend() {
+            let host = url.split_once("://").map_or("", |(_, rest)| rest);
+            if host.is_empty() || host.starts_with('/') {
+                return Err(self.bad(
+                    "history.path",
+                    url.to_owned(),
+                    "a metrics backend's URL names its host: http://HOST:PORT (the base of /api/v1/query)",
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn buckets(&self, buckets: &[f64]) -> Result<(), Error> {
@@ -505,6 +534,8 @@ mod tests {
             ("max_series_per_metric = 0\n", "the default is 20000"),
             ("histogram_buckets_ms = [2.0, 1.0]\n", "increasing order"),
             ("[regression]\nalpha = 2.0\n", "from 0 to 1"),
+            ("[history]\npath = \"\"\n", "keeps the run nowhere"),
+            ("[history]\npath = \"http://\"\n", "names its host"),
         ] {
             let e = with_file(text, &[]).unwrap_err().to_string();
             assert!(e.contains(FILE_NAME), "{text}: {e}");
