@@ -456,6 +456,14 @@ fn an_absurd_baseline_is_reported_as_incomparable_and_the_results_stay_readable(
     // The gate reads it back and blocks on it, unless told to let it pass.
     let gate = judge(&d, "out.json", &[]);
     common::assert_says(&gate, 1, "COULD NOT COMPARE");
+    // The absurd figure is written short, not as 309 digits.
+    for out in [&out, &gate] {
+        assert!(
+            !text(out).contains(&"0".repeat(30)),
+            "a figure printed whole:\n{}",
+            text(out)
+        );
+    }
     let lenient = judge(&d, "out.json", &["--allow-incomparable"]);
     assert_eq!(lenient.status.code(), Some(0), "{}", text(&lenient));
     // A results file with a null where a number goes is refused with its name.

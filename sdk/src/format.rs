@@ -16,7 +16,18 @@ pub(crate) fn format_ns(ns: f64) -> String {
     } else if value < 100.0 {
         format!("{value:.2} {unit}")
     } else {
-        format!("{value:.1} {unit}")
+        format!("{} {unit}", fixed(value, 1))
+    }
+}
+
+/// `value` with `decimals` decimals, or in scientific notation from a
+/// million up: an absurd figure (a baseline mean of 1e308) reads as
+/// `1.000e308`, not as 309 digits.
+fn fixed(value: f64, decimals: usize) -> String {
+    if value.abs() >= 1e6 {
+        format!("{value:.3e}")
+    } else {
+        format!("{value:.decimals$}")
     }
 }
 
@@ -45,12 +56,17 @@ pub(crate) fn format_rate(per_second: f64, unit: &str) -> String {
         "bits" => "bit",
         _ => "elem",
     };
-    format!("{scaled:.1} {prefix}{unit}/s")
+    format!("{} {prefix}{unit}/s", fixed(scaled, 1))
 }
 
 /// A relative change as a signed percentage: `+12.5%`.
 pub(crate) fn format_change(change: f64) -> String {
-    format!("{:+.1}%", change * 100.0)
+    let percent = change * 100.0;
+    if percent.abs() >= 1e6 {
+        format!("{percent:+.3e}%")
+    } else {
+        format!("{percent:+.1}%")
+    }
 }
 
 /// The first twelve characters of a commit id (characters, not bytes: a
@@ -62,7 +78,9 @@ pub(crate) fn short_commit(commit: &str) -> String {
 /// A count per iteration: whole when it is, two decimals otherwise
 /// (`2`, `0.05`).
 pub(crate) fn format_count(v: f64) -> String {
-    if (v - v.round()).abs() < 0.005 {
+    if v.abs() >= 1e6 {
+        fixed(v, 0)
+    } else if (v - v.round()).abs() < 0.005 {
         format!("{}", v.round())
     } else {
         format!("{v:.2}")
@@ -76,7 +94,7 @@ pub(crate) fn format_bytes(v: f64) -> String {
     } else if v < 1024.0 * 1024.0 {
         format!("{:.1} KiB", v / 1024.0)
     } else {
-        format!("{:.1} MiB", v / (1024.0 * 1024.0))
+        format!("{} MiB", fixed(v / (1024.0 * 1024.0), 1))
     }
 }
 
@@ -108,6 +126,17 @@ mod tests {
         assert_eq!(format_bytes(10.0), "10 B");
         assert_eq!(format_bytes(8192.0), "8.0 KiB");
         assert_eq!(format_bytes(524_288.0 * 2.0), "1.0 MiB");
+    }
+
+    #[test]
+    fn absurd_figures_stay_short() {
+        assert_eq!(format_ns(1e308), "1.000e299 s");
+        assert_eq!(format_change(1e300), "+1.000e302%");
+        assert_eq!(format_change(-0.5), "-50.0%");
+        assert_eq!(format_count(3e20), "3.000e20");
+        assert_eq!(format_rate(5e30, "bytes"), "5.000e21 GB/s");
+        assert!(format_bytes(1e300).len() < 16, "{}", format_bytes(1e300));
+        assert_eq!(format_ns(123_456.0), "123.5 µs");
     }
 
     #[test]

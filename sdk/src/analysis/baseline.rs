@@ -162,8 +162,9 @@ impl Baseline {
         let comparison = compare_summaries(summary(&base.stats), summary(&current.stats), policy)
             .ok_or_else(|| {
             format!(
-                "the means ({} ns in the baseline, {} ns now) and their spreads give no finite change",
-                base.stats.mean, current.stats.mean
+                "the means ({} in the baseline, {} now) and their spreads give no finite change",
+                crate::format::format_ns(base.stats.mean),
+                crate::format::format_ns(current.stats.mean)
             )
         })?;
         let b = [base.stats.p50, base.stats.p95, base.stats.p99];
