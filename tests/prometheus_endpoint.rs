@@ -275,6 +275,38 @@ fn the_endpoint_keeps_serving_for_the_linger_time() {
 }
 
 #[test]
+fn a_request_naming_another_host_is_refused_on_loopback() {
+    use std::io::{Read, Write};
+    let mut config = config();
+    config.prometheus.addr = "127.0.0.1:0".parse().unwrap();
+    let telemetry = Telemetry::start(&config).unwrap();
+    let addr = telemetry.prometheus_addr().unwrap();
+    let status = |host: &str| {
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        write!(
+            stream,
+            "GET /metrics HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer.lines().next().unwrap_or_default().to_owned()
+    };
+    // A page whose name was rebound to 127.0.0.1 (DNS rebinding).
+    assert!(status("evil.example:9464").contains(" 403 "));
+    // Loopback names at any port (an SSH tunnel's own port included).
+    for host in [
+        &addr.to_string(),
+        "localhost:19464",
+        "[::1]:9464",
+        "127.0.0.1",
+    ] {
+        assert!(status(host).contains(" 200 "), "{host}");
+    }
+    telemetry.shutdown().unwrap();
+}
+
+#[test]
 fn a_taken_port_is_a_clear_error() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let mut config = config();

@@ -147,7 +147,13 @@ impl PrometheusEndpoint {
             "Prometheus metrics",
             "--prometheus-addr or BENCHSCOPE_PROMETHEUS_ADDR, or turn the exporter off with --exporters none",
         )?;
-        let handler = Arc::new(move |req: &Request| Reply::Respond(respond(&reader, req)));
+        let loopback = addr.ip().is_loopback();
+        let handler = Arc::new(move |req: &Request| {
+            Reply::Respond(match rebound(loopback, req) {
+                Some(refused) => refused,
+                None => respond(&reader, req),
+            })
+        });
         let server = HttpServer::start(listener, "benchscope-prometheus", handler)?;
         Ok(PrometheusEndpoint { server })
     }
@@ -156,6 +162,41 @@ impl PrometheusEndpoint {
     pub(crate) fn local_addr(&self) -> SocketAddr {
         self.server.local_addr()
     }
+}
+
+/// On loopback, a request that names another host is refused: a web page
+/// whose name was rebound to 127.0.0.1 would otherwise read `/metrics`
+/// (host name, process id, commit in `target_info`) from the browser of
+/// whoever runs the suite. Any port is accepted, so a scrape through an SSH
+/// tunnel's local port still works; beyond loopback the address is the
+/// user's choice, with its warning.
+fn rebound(loopback: bool, req: &Request) -> Option<Response> {
+    let host = req.header("Host")?;
+    if !loopback || is_loopback_host(host) {
+        return None;
+    }
+    Some(Response::text(
+        403,
+        "this /metrics answers loopback names only (127.0.0.1, localhost, [::1]); scrape it by one\n",
+    ))
+}
+
+/// Whether the `Host` header names this machine's loopback: a loopback IP
+/// or `localhost`, with any port.
+fn is_loopback_host(host: &str) -> bool {
+    let name = match host.rsplit_once(':') {
+        // `[::1]:9464`, `127.0.0.1:9464`, `localhost:9464`; a bare IPv6
+        // literal has colons of its own.
+        Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) && !name.ends_with(':') => {
+            name
+        }
+        _ => host,
+    };
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn respond(reader: &PrometheusReader, req: &Request) -> Response {
