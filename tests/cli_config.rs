@@ -399,3 +399,49 @@ fn serve_after_writes_the_table_and_the_results_before_it_waits() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn outputs_write_through_symlinks_and_refuse_what_is_not_a_file() {
+    let dir = common::monitoring::scratch_dir("output-targets");
+    std::os::unix::fs::symlink("real.json", dir.join("link.json")).unwrap();
+    let out = common::quick_parse_u64()
+        .current_dir(&dir)
+        .args(["--no-history", "--exporters", "none"])
+        .args(["--output", "json", "link.json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::output_text(&out));
+    // The link stays a link; its target holds the results.
+    let link = std::fs::symlink_metadata(dir.join("link.json")).unwrap();
+    assert!(link.file_type().is_symlink(), "the link was replaced");
+    benchscope::SuiteRun::read_json(&dir.join("real.json")).expect("the target holds the run");
+    // A FIFO and a folder are refused with exit 2, and left as they were.
+    let fifo = dir.join("fifo");
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo(3) with a valid, NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    std::fs::create_dir(dir.join("folder")).unwrap();
+    let imported = common::tool_output(&dir, &["baseline", "import", "main", "real.json"]);
+    assert!(
+        imported.status.success(),
+        "{}",
+        common::output_text(&imported)
+    );
+    for (name, what) in [("fifo", "a FIFO"), ("folder", "a folder")] {
+        let started = Instant::now();
+        let out = common::tool_output(&dir, &["baseline", "export", "main", name]);
+        common::assert_says(&out, 2, what);
+        assert!(common::output_text(&out).contains("not a regular file"));
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{name}: no hang"
+        );
+    }
+    let fifo_type = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+    assert!(
+        std::os::unix::fs::FileTypeExt::is_fifo(&fifo_type),
+        "the FIFO is still one"
+    );
+    assert!(dir.join("folder").is_dir());
+    assert!(!dir.join("fifo.json.tmp").exists() && !dir.join("real.json.tmp").exists());
+}

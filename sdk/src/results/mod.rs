@@ -178,6 +178,47 @@ pub struct BenchResult {
     pub disturbance: Option<Disturbance>,
 }
 
+/// Where writing `path` lands: `path` itself, or the file its symlinks
+/// lead to (which may not exist yet). Anything else that exists there (a
+/// folder, a FIFO, a device) is refused: replacing it by a regular file
+/// would lose it, and writing into it could block or fill a device.
+pub(crate) fn output_target(path: &Path) -> Result<std::path::PathBuf, Error> {
+    let refuse = |message: String| Error::Io {
+        action: "nothing was written to",
+        path: path.to_owned(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, message),
+    };
+    let mut target = path.to_owned();
+    // A bounded walk: a loop of links ends here with an error.
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&target) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(target),
+            Err(e) => return Err(refuse(format!("cannot look at {}: {e}", target.display()))),
+            Ok(m) if m.file_type().is_symlink() => {
+                let link = std::fs::read_link(&target)
+                    .map_err(|e| refuse(format!("cannot read the link: {e}")))?;
+                target = match target.parent() {
+                    Some(dir) if link.is_relative() => dir.join(link),
+                    _ => link,
+                };
+            }
+            Ok(m) if m.is_file() => return Ok(target),
+            Ok(m) => {
+                let what = if m.is_dir() {
+                    "a folder"
+                } else {
+                    "a FIFO, a socket or a device"
+                };
+                return Err(refuse(format!(
+                    "{} is {what}, not a regular file; name a file to write to",
+                    target.display()
+                )));
+            }
+        }
+    }
+    Err(refuse("its symbolic links do not end (a loop?)".into()))
+}
+
 /// Work per second.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThroughputResult {
@@ -441,9 +482,16 @@ impl SuiteRun {
             path: path.to_owned(),
             message: e.to_string(),
         })?;
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, text).map_err(|e| io("cannot write results to", e))?;
-        std::fs::rename(&tmp, path).map_err(|e| io("cannot write results to", e))
+        // Through a symlink to its target, so the link stays a link; never
+        // over a FIFO, a device or a folder.
+        let target = output_target(path)?;
+        let tmp = target.with_extension("json.tmp");
+        let written = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &target));
+        written.map_err(|e| {
+            // A full disk leaves no half-written temp file behind.
+            let _ = std::fs::remove_file(&tmp);
+            io("cannot write results to", e)
+        })
     }
 
     /// The first figure of the run that is out of range, in words: a
