@@ -593,3 +593,19 @@ fn the_gate_serves_its_verdict_for_a_scrape_when_asked() {
         "{scraped}"
     );
 }
+
+#[test]
+fn an_oversized_results_file_is_refused_before_it_is_read() {
+    let d = dir("oversized");
+    results(&d.join("base.json"), "base", &[("parse", 1000.0)]);
+    // Sparse: 600 MiB that take no disk, and would take 600 MiB of memory.
+    std::fs::File::create(d.join("huge.json"))
+        .unwrap()
+        .set_len(600 << 20)
+        .unwrap();
+    common::benchscope_binary(); // built before the clock starts
+    let started = std::time::Instant::now();
+    let out = judge(&d, "huge.json", &[]);
+    common::assert_says(&out, 2, "more than the 512 MiB read at most");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}

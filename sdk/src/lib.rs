@@ -59,6 +59,7 @@ mod command;
 pub mod config;
 mod error;
 mod exporters;
+mod files;
 mod format;
 #[cfg(feature = "internals")]
 #[doc(hidden)]

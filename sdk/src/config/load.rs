@@ -351,7 +351,7 @@ impl Loaded {
     }
 
     fn read_file(&mut self, path: &Path) -> Result<(), Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        let text = crate::files::read_text_bounded(path, 4 << 20).map_err(|source| Error::Io {
             action: "cannot read the configuration file",
             path: path.to_owned(),
             source,

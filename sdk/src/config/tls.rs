@@ -100,8 +100,12 @@ impl TlsFiles<'_> {
     }
 }
 
+/// Most bytes read of a PEM file: a CA bundle is a few hundred KiB.
+const MAX_PEM: u64 = 4 << 20;
+
 fn read(path: &Path) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| format!("cannot be read ({e}); write the path of a PEM file"))
+    crate::files::read_bounded(path, MAX_PEM)
+        .map_err(|e| format!("cannot be read ({e}); write the path of a PEM file"))
 }
 
 fn certificates(path: &Path) -> Result<Certificates, String> {
@@ -143,6 +147,17 @@ mod tests {
             e.contains("cannot be read") && e.contains("PEM file"),
             "{e}"
         );
+
+        // A device that never ends is refused without reading it (it grew
+        // the process by gigabytes), as a FIFO would be (it blocked).
+        let started = std::time::Instant::now();
+        let files = TlsFiles {
+            certificate: Some(Path::new("/dev/zero")),
+            ..TlsFiles::default()
+        };
+        let (_, e) = files.load().unwrap_err();
+        assert!(e.contains("not a regular file"), "{e}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
 
         let empty = file("empty.pem", "not a certificate\n");
         let files = TlsFiles {

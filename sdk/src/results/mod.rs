@@ -178,6 +178,10 @@ pub struct BenchResult {
     pub disturbance: Option<Disturbance>,
 }
 
+/// Most bytes read of a results or baseline file: a run of a thousand
+/// benchmarks with ten thousand samples each is a few hundred MiB.
+pub const MAX_RESULTS: u64 = 512 << 20;
+
 /// Where writing `path` lands: `path` itself, or the file its symlinks
 /// lead to (which may not exist yet). Anything else that exists there (a
 /// folder, a FIFO, a device) is refused: replacing it by a regular file
@@ -533,11 +537,12 @@ impl SuiteRun {
     /// Reads a run written by [`SuiteRun::write_json`], checked
     /// ([`SuiteRun::check`]).
     pub fn read_json(path: &Path) -> Result<SuiteRun, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            action: "cannot read",
-            path: path.to_owned(),
-            source,
-        })?;
+        let text =
+            crate::files::read_text_bounded(path, MAX_RESULTS).map_err(|source| Error::Io {
+                action: "cannot read",
+                path: path.to_owned(),
+                source,
+            })?;
         let bad = |message: String| Error::BadResults {
             path: path.to_owned(),
             message,
