@@ -534,8 +534,14 @@ mod tests {
             ("max_series_per_metric = 0\n", "the default is 20000"),
             ("histogram_buckets_ms = [2.0, 1.0]\n", "increasing order"),
             ("[regression]\nalpha = 2.0\n", "from 0 to 1"),
-            ("[history]\npath = \"\"\n", "keeps the run nowhere"),
-            ("[history]\npath = \"http://\"\n", "names its host"),
+            (
+                "[history]\nenabled = true\npath = \"\"\n",
+                "keeps the run nowhere",
+            ),
+            (
+                "[history]\nenabled = true\npath = \"http://\"\n",
+                "names its host",
+            ),
         ] {
             let e = with_file(text, &[]).unwrap_err().to_string();
             assert!(e.contains(FILE_NAME), "{text}: {e}");
