@@ -175,16 +175,14 @@ impl RemoteHistory {
                 .total_cmp(&b.info.started_at)
                 .then_with(|| a.info.machine.cmp(&b.info.machine))
         });
-        // A run's window ends before the next run of the same series began.
-        for i in 0..runs.len() {
-            let next = runs[i + 1..]
-                .iter()
-                .find(|r| r.selector == runs[i].selector)
-                .map(|r| r.info.started_at);
-            if let Some(next) = next {
-                runs[i].until = runs[i].until.min(next - 0.001).max(runs[i].ended_at);
+        // A run's window ends before the next run of the same series began:
+        // walked newest first, keeping each series' next start.
+        let mut next_start: std::collections::HashMap<String, f64> = Default::default();
+        for (i, run) in runs.iter_mut().enumerate().rev() {
+            if let Some(next) = next_start.insert(run.selector.clone(), run.info.started_at) {
+                run.until = run.until.min(next - 0.001).max(run.ended_at);
             }
-            runs[i].info.id = i as i64 + 1;
+            run.info.id = i as i64 + 1;
         }
         self.runs = runs;
         Ok(())
@@ -251,6 +249,79 @@ impl RemoteHistory {
             out.entry(name).or_default().push(mean);
         }
         Ok(out)
+    }
+
+    /// Run `id` as its figures make it: `Err` when the backend cannot
+    /// answer, `Ok(Err(problem))` when it answers with a run that fails the
+    /// check (skipped by readers of many runs, as from a file).
+    fn read_run(&self, id: i64) -> Result<Result<SuiteRun, String>, Error> {
+        let listed = self.listed(id)?;
+        let mut figures: BTreeMap<String, Figures> = BTreeMap::new();
+        for (metric, extra) in READ {
+            for (labels, value) in self.last_in_run(listed, metric, extra)? {
+                let Some(name) = labels.get("benchmark_name").cloned() else {
+                    continue;
+                };
+                let figure = figures.entry(name).or_default();
+                let key = match *metric {
+                    "benchmark_percentile_ms" => labels.get("percentile"),
+                    "benchmark_confidence_interval_ms" => labels.get("bound"),
+                    "benchmark_outliers" => labels.get("class"),
+                    "benchmark_allocations_per_iteration" => labels.get("op"),
+                    "benchmark_cache_misses_per_iteration" => labels.get("level"),
+                    "benchmark_throughput_per_second" => labels.get("unit"),
+                    _ => None,
+                };
+                if *metric == "benchmark_mean_ms" {
+                    figure.labels = labels
+                        .iter()
+                        .filter(|(k, _)| {
+                            !listed.matched.contains(k)
+                                && !["__name__", "benchmark_name", "environment"]
+                                    .contains(&k.as_str())
+                        })
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
+                }
+                figure.values.insert(
+                    format!("{metric}/{}", key.map_or("", String::as_str)),
+                    value,
+                );
+            }
+        }
+        let mut benchmarks = Vec::new();
+        let mut failures = Vec::new();
+        for (name, figure) in figures {
+            match figure.result(&name) {
+                Some(result) => benchmarks.push(result),
+                None if figure.get("benchmark_runs_total/failed").is_some() => {
+                    failures.push(Failure {
+                        error: format!(
+                            "benchmark `{name}` failed in this run (the metrics backend keeps no error text: see the run's log)"
+                        ),
+                        name,
+                    });
+                }
+                None => {}
+            }
+        }
+        benchmarks.sort_by(|a, b| a.finished_at.total_cmp(&b.finished_at));
+        let info = &listed.info;
+        let mut run = SuiteRun {
+            schema_version: SCHEMA_VERSION,
+            benchscope_version: String::new(),
+            started_at: info.started_at,
+            duration_s: listed.ended_at - info.started_at,
+            environment: info.environment.clone(),
+            commit: info.commit.clone(),
+            branch: info.branch.clone(),
+            benchmarks,
+            failures,
+            exports: Vec::new(),
+            complexity: Vec::new(),
+        };
+        run.complexity = SuiteRun::fit_complexity(&run.benchmarks);
+        Ok(run.check().map(|()| run))
     }
 
     /// Sends one instant query at Unix time `at`.
@@ -358,75 +429,8 @@ impl RunSource for RemoteHistory {
     }
 
     fn run(&self, id: i64) -> Result<SuiteRun, Error> {
-        let listed = self.listed(id)?;
-        let mut figures: BTreeMap<String, Figures> = BTreeMap::new();
-        for (metric, extra) in READ {
-            for (labels, value) in self.last_in_run(listed, metric, extra)? {
-                let Some(name) = labels.get("benchmark_name").cloned() else {
-                    continue;
-                };
-                let figure = figures.entry(name).or_default();
-                let key = match *metric {
-                    "benchmark_percentile_ms" => labels.get("percentile"),
-                    "benchmark_confidence_interval_ms" => labels.get("bound"),
-                    "benchmark_outliers" => labels.get("class"),
-                    "benchmark_allocations_per_iteration" => labels.get("op"),
-                    "benchmark_cache_misses_per_iteration" => labels.get("level"),
-                    "benchmark_throughput_per_second" => labels.get("unit"),
-                    _ => None,
-                };
-                if *metric == "benchmark_mean_ms" {
-                    figure.labels = labels
-                        .iter()
-                        .filter(|(k, _)| {
-                            !listed.matched.contains(k)
-                                && !["__name__", "benchmark_name", "environment"]
-                                    .contains(&k.as_str())
-                        })
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect();
-                }
-                figure.values.insert(
-                    format!("{metric}/{}", key.map_or("", String::as_str)),
-                    value,
-                );
-            }
-        }
-        let mut benchmarks = Vec::new();
-        let mut failures = Vec::new();
-        for (name, figure) in figures {
-            match figure.result(&name) {
-                Some(result) => benchmarks.push(result),
-                None if figure.get("benchmark_runs_total/failed").is_some() => {
-                    failures.push(Failure {
-                        error: format!(
-                            "benchmark `{name}` failed in this run (the metrics backend keeps no error text: see the run's log)"
-                        ),
-                        name,
-                    });
-                }
-                None => {}
-            }
-        }
-        benchmarks.sort_by(|a, b| a.finished_at.total_cmp(&b.finished_at));
-        let info = &listed.info;
-        let mut run = SuiteRun {
-            schema_version: SCHEMA_VERSION,
-            benchscope_version: String::new(),
-            started_at: info.started_at,
-            duration_s: listed.ended_at - info.started_at,
-            environment: info.environment.clone(),
-            commit: info.commit.clone(),
-            branch: info.branch.clone(),
-            benchmarks,
-            failures,
-            exports: Vec::new(),
-            complexity: Vec::new(),
-        };
-        run.complexity = SuiteRun::fit_complexity(&run.benchmarks);
-        run.check()
-            .map_err(|problem| self.error(format!("run {id} is unusable: {problem}")))?;
-        Ok(run)
+        self.read_run(id)?
+            .map_err(|problem| self.error(format!("run {id} is unusable: {problem}")))
     }
 
     fn latest(&self, branch: Option<&str>) -> Result<Option<i64>, Error> {
@@ -483,9 +487,9 @@ impl RunSource for RemoteHistory {
 
     fn readable_runs(&self, branch: Option<&str>) -> Result<ReadableRuns, Error> {
         let infos = RunSource::runs(self, branch)?;
-        // The backend failing is an error of the whole read; a run that
+        // The backend failing stops the whole read at once; a run that
         // reads back unusable is skipped with a warning, as from a file.
-        let read = in_parallel(&infos, |info| Ok(self.run(info.id)))?;
+        let read = in_parallel(&infos, |info| self.read_run(info.id))?;
         let mut readable = ReadableRuns::default();
         for (info, run) in infos.into_iter().zip(read) {
             match run {
@@ -496,10 +500,10 @@ impl RunSource for RemoteHistory {
                     },
                     run,
                 )),
-                Err(e) if !e.to_string().contains("is unusable") => return Err(e),
-                Err(e) => readable
-                    .skipped
-                    .push(format!("skipping run {}: {e}", info.id)),
+                Err(problem) => readable.skipped.push(format!(
+                    "skipping run {}: it is unusable: {problem}",
+                    info.id
+                )),
             }
         }
         Ok(readable)
