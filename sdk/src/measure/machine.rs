@@ -19,6 +19,14 @@ pub fn machine_fingerprint() -> String {
     {
         return named;
     }
+    // Asked of the system once per process: a run asks for it three times
+    // (its run series, its resource, its history record).
+    static MEASURED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    MEASURED.get_or_init(measured).clone()
+}
+
+/// The fingerprint from what the system says of itself.
+fn measured() -> String {
     let mut system = sysinfo::System::new().ok();
     let (cpu, cores, memory) = match system.as_mut() {
         Some(s) => {
