@@ -327,9 +327,10 @@ fn a_backend_that_cannot_answer_stops_the_gate_with_exit_2() {
             "not a Prometheus query API answer",
         ),
     ];
+    let binary = benchscope_binary(); // built before any clock starts
     for (url, says) in cases {
         let started = Instant::now();
-        let out = isolated_command(benchscope_binary())
+        let out = isolated_command(&binary)
             .current_dir(&dir)
             .args(["--history", &url, "guard", "--baseline-branch", "main"])
             .env("OTEL_EXPORTER_OTLP_TIMEOUT", "1000")

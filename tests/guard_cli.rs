@@ -5,7 +5,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use benchscope::{History, SuiteRun};
 
@@ -512,6 +512,16 @@ fn an_imported_baseline_is_not_the_latest_run() {
     common::assert_says(&gate, 1, "REGRESSED (critical)");
 }
 
+/// `base.json` and `now.json` in `d`: one benchmark, `parse`, at these means.
+fn base_and_now(d: &Path, base: f64, now: f64) {
+    common::run_with("base", &[("parse", base)])
+        .write_json(&d.join("base.json"))
+        .unwrap();
+    common::run_with("now", &[("parse", now)])
+        .write_json(&d.join("now.json"))
+        .unwrap();
+}
+
 #[test]
 fn the_gate_starts_no_live_server_even_when_configured() {
     let d = common::monitoring::scratch_dir("hard-guardlive");
@@ -524,19 +534,8 @@ fn the_gate_starts_no_live_server_even_when_configured() {
         ),
     )
     .unwrap();
-    common::run_with("base", &[("parse", 100.0)])
-        .write_json(&d.join("base.json"))
-        .unwrap();
-    common::run_with("now", &[("parse", 100.0)])
-        .write_json(&d.join("now.json"))
-        .unwrap();
-    let mut cmd = Command::new(common::benchscope_binary());
-    for (key, _) in std::env::vars() {
-        if key.starts_with("OTEL_") || key.starts_with("BENCHSCOPE_") {
-            cmd.env_remove(key);
-        }
-    }
-    let out = cmd
+    base_and_now(&d, 100.0, 100.0);
+    let out = common::isolated_command(common::benchscope_binary())
         .current_dir(&d)
         .args(["guard", "--results", "now.json", "--baseline", "base.json"])
         .output()
@@ -554,12 +553,7 @@ fn the_gate_serves_its_verdict_for_a_scrape_when_asked() {
         format!("exporters = [\"prometheus\"]\n[prometheus]\naddr = \"{addr}\"\n"),
     )
     .unwrap();
-    common::run_with("base", &[("parse", 100.0)])
-        .write_json(&d.join("base.json"))
-        .unwrap();
-    common::run_with("now", &[("parse", 300.0)])
-        .write_json(&d.join("now.json"))
-        .unwrap();
+    base_and_now(&d, 100.0, 300.0);
     let mut cmd = common::isolated_command(common::benchscope_binary());
     let mut child = cmd
         .current_dir(&d)
