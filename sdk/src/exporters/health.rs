@@ -9,8 +9,8 @@
 )]
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::Temporality;
@@ -25,9 +25,24 @@ use crate::results::ExportStatus;
 pub(crate) type WarnFn = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// The health of every push exporter of a pipeline.
+///
+/// An export counts from the moment it begins: one that has not ended when
+/// the pipeline settles ([`Health::abandon_in_flight`]) is a failure, so
+/// an endpoint that takes the connection and never answers is reported
+/// whatever the transport's timeout (the SDK's reader gives up on its
+/// final export after 5 s and says nothing of it).
 pub(crate) struct Health {
     statuses: Mutex<Vec<ExportStatus>>,
+    in_flight: Mutex<InFlight>,
+    ended: Condvar,
     warn: WarnFn,
+}
+
+/// The exports that have begun and not ended, by ticket.
+#[derive(Default)]
+struct InFlight {
+    next: u64,
+    exports: Vec<(u64, usize, Instant)>,
 }
 
 impl fmt::Debug for Health {
@@ -43,6 +58,8 @@ impl Health {
     pub(crate) fn new(warn: WarnFn) -> Arc<Health> {
         Arc::new(Health {
             statuses: Mutex::new(Vec::new()),
+            in_flight: Mutex::new(InFlight::default()),
+            ended: Condvar::new(),
             warn,
         })
     }
@@ -61,6 +78,67 @@ impl Health {
             first_error: None,
         });
         statuses.len() - 1
+    }
+
+    /// Notes that an export of exporter `index` begins; its ticket goes to
+    /// [`Health::end`].
+    fn begin(&self, index: usize) -> u64 {
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        in_flight.next += 1;
+        let ticket = in_flight.next;
+        in_flight.exports.push((ticket, index, Instant::now()));
+        ticket
+    }
+
+    /// Counts the end of export `ticket` of exporter `index`, unless it was
+    /// already counted as abandoned.
+    fn end(&self, ticket: u64, index: usize, result: &OTelSdkResult, cause: Option<String>) {
+        let still_in_flight = {
+            let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+            let before = in_flight.exports.len();
+            in_flight.exports.retain(|(t, _, _)| *t != ticket);
+            before != in_flight.exports.len()
+        };
+        self.ended.notify_all();
+        if still_in_flight {
+            self.report(index, result, cause);
+        }
+    }
+
+    /// Waits until no export is in flight, or until `deadline`.
+    pub(crate) fn wait_idle(&self, deadline: Instant) {
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        while !in_flight.exports.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            in_flight = match self.ended.wait_timeout(in_flight, left) {
+                Ok((guard, _)) => guard,
+                Err(e) => e.into_inner().0,
+            };
+        }
+    }
+
+    /// Counts every export still in flight as failed (and warns, once per
+    /// exporter): it did not complete while the run waited for it.
+    pub(crate) fn abandon_in_flight(&self) {
+        let abandoned = std::mem::take(
+            &mut self
+                .in_flight
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .exports,
+        );
+        for (_, index, began) in abandoned {
+            // Whole milliseconds: the error is read by people.
+            let waited = Duration::from_millis(began.elapsed().as_millis() as u64);
+            self.report(
+                index,
+                &Err(opentelemetry_sdk::error::OTelSdkError::Timeout(waited)),
+                Some(NO_ANSWER.into()),
+            );
+        }
     }
 
     /// Counts `result`; `cause` is the transport's own account of a
@@ -103,6 +181,10 @@ impl Health {
         }
     }
 }
+
+/// The cause given to an export that had no answer when the run ended.
+const NO_ANSWER: &str =
+    "the endpoint took the request and gave no answer; the export was abandoned when the run ended";
 
 /// The fix for a failure whose cause the error names (in rustls's words,
 /// an HTTP status or a gRPC status code; matched without regard to case),
@@ -152,6 +234,10 @@ fn advice(error: &str, tls: bool) -> Option<&'static str> {
                 "PermissionDenied",
             ],
             "The server refused the credentials: check the authorization header in OTEL_EXPORTER_OTLP_HEADERS (for example authorization=Bearer%20<token>, or Basic%20<base64 of user:password>).",
+        ),
+        (
+            &[NO_ANSWER, "timeout", "timed out", "deadline"],
+            "The endpoint did not answer in time. Check that the endpoint is an OTLP receiver and is not overloaded (a proxy or a stopped process can hold connections open), or raise OTEL_EXPORTER_OTLP_TIMEOUT.",
         ),
         (
             &["status code: 400"],
@@ -216,20 +302,61 @@ impl<E> Watched<E> {
         }
     }
 
-    fn report(&self, result: &OTelSdkResult) {
-        let cause = self.cause.take();
-        self.health.report(
-            self.index,
+    /// Counts one export: it begins now, and ends when the returned guard
+    /// is given its result (or is dropped unfinished, a failure).
+    fn begin(&self) -> Export<'_, E> {
+        Export {
+            ticket: self.health.begin(self.index),
+            watched: self,
+            ended: false,
+        }
+    }
+}
+
+/// One export of a [`Watched`] exporter, from its beginning to its end.
+struct Export<'a, E> {
+    watched: &'a Watched<E>,
+    ticket: u64,
+    ended: bool,
+}
+
+impl<E> Export<'_, E> {
+    fn end(mut self, result: &OTelSdkResult) {
+        self.ended = true;
+        let cause = self.watched.cause.take();
+        self.watched.health.end(
+            self.ticket,
+            self.watched.index,
             result,
             result.is_err().then_some(cause).flatten(),
         );
     }
 }
 
+impl<E> Drop for Export<'_, E> {
+    fn drop(&mut self) {
+        // A future dropped before it finished (a runtime shut down under
+        // it) did not export.
+        if !self.ended {
+            self.watched.health.end(
+                self.ticket,
+                self.watched.index,
+                &Err(opentelemetry_sdk::error::OTelSdkError::InternalFailure(
+                    "the export was cancelled before it finished".into(),
+                )),
+                None,
+            );
+        }
+    }
+}
+
 impl<E: PushMetricExporter> PushMetricExporter for Watched<E> {
     async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
+        let export = self.begin();
         let result = self.inner.export(metrics).await;
-        self.report(&result);
+        export.end(&result);
+        // The reader's collection ran on this thread too, before the export.
+        crate::measure::telemetry_cost::charge_thread();
         result
     }
 
@@ -249,8 +376,10 @@ impl<E: PushMetricExporter> PushMetricExporter for Watched<E> {
 #[cfg(feature = "traces")]
 impl<E: SpanExporter> SpanExporter for Watched<E> {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        let export = self.begin();
         let result = self.inner.export(batch).await;
-        self.report(&result);
+        export.end(&result);
+        crate::measure::telemetry_cost::charge_thread();
         result
     }
 

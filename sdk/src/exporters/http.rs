@@ -5,8 +5,12 @@
 //!
 //! It is built to be left alone with clients that misbehave: a request head
 //! must arrive whole within [`HEAD_TIMEOUT`], an idle keep-alive connection
-//! is closed after [`IDLE_TIMEOUT`], at most [`MAX_CONNECTIONS`] are served
-//! at once (more get 503), and stopping the server gives busy connections
+//! is closed after [`IDLE_TIMEOUT`], at most [`MAX_CONNECTIONS`] are open
+//! at once (more get 503), at most [`Limits::busy`] requests are answered
+//! at once and [`Limits::per_second`] in a second (more get 503 with
+//! `Retry-After`: a flood of scrapers cannot take the benchmark's cores;
+//! one Prometheus scrapes once in seconds; the live view allows more, its
+//! pages being bounded by their own count), and stopping the server gives busy connections
 //! [`GRACE`] to finish and then closes every socket, so no client can keep
 //! the process alive.
 // Queries and upgrades serve the live view only.
@@ -15,19 +19,38 @@
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::error::Error;
+use crate::measure::telemetry_cost::charge_thread;
 
 /// Longest time a request head may take to arrive.
 pub(crate) const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest time a keep-alive connection may wait for its next request.
 pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(15);
-/// Connections served at once; one more is answered 503 and closed.
+/// Connections open at once; one more is answered 503 and closed.
 pub(crate) const MAX_CONNECTIONS: usize = 512;
+
+/// How much a server answers: connections open at once, requests answered
+/// at once, and requests answered in one second; past a bound, 503.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub connections: usize,
+    pub busy: usize,
+    pub per_second: u32,
+}
+
+impl Limits {
+    /// The bounds of the Prometheus endpoint: 2 requests at once, 50 a second.
+    pub(crate) const DEFAULT: Limits = Limits {
+        connections: MAX_CONNECTIONS,
+        busy: 2,
+        per_second: 50,
+    };
+}
 /// Longest request head accepted.
 const MAX_HEAD: usize = 16 * 1024;
 /// How long a stopping server waits for busy connections before closing them.
@@ -114,7 +137,41 @@ struct Shared {
     stopping: AtomicBool,
     connections: Mutex<HashMap<u64, Connection>>,
     next_id: AtomicU64,
-    max_connections: usize,
+    limits: Limits,
+    /// Requests being answered now.
+    busy: AtomicUsize,
+    /// The current second's start and the requests answered in it.
+    second: Mutex<(Instant, u32)>,
+}
+
+impl Shared {
+    /// Whether this second's requests are all answered: a connection that
+    /// arrives now is refused on the accepting thread, without a thread of
+    /// its own (which is what a flood of connections costs most).
+    fn rate_spent(&self) -> bool {
+        let second = self.second.lock().unwrap_or_else(|e| e.into_inner());
+        second.1 >= self.limits.per_second && second.0.elapsed() < Duration::from_secs(1)
+    }
+
+    /// Takes a place for one request, or says why there is none.
+    fn admit(&self) -> Result<(), &'static str> {
+        {
+            let mut second = self.second.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            if now.duration_since(second.0) >= Duration::from_secs(1) {
+                *second = (now, 0);
+            }
+            if second.1 >= self.limits.per_second {
+                return Err("too many requests this second");
+            }
+            second.1 += 1;
+        }
+        if self.busy.fetch_add(1, Ordering::SeqCst) >= self.limits.busy {
+            self.busy.fetch_sub(1, Ordering::SeqCst);
+            return Err("too many requests at once");
+        }
+        Ok(())
+    }
 }
 
 /// A running server; stops when dropped.
@@ -152,14 +209,14 @@ impl HttpServer {
         name: &str,
         handler: Handler,
     ) -> Result<HttpServer, Error> {
-        HttpServer::start_with(listener, name, handler, MAX_CONNECTIONS)
+        HttpServer::start_with(listener, name, handler, Limits::DEFAULT)
     }
 
     pub(crate) fn start_with(
         listener: TcpListener,
         name: &str,
         handler: Handler,
-        max_connections: usize,
+        limits: Limits,
     ) -> Result<HttpServer, Error> {
         let addr = listener.local_addr().map_err(|source| Error::Listen {
             addr: SocketAddr::from(([0, 0, 0, 0], 0)),
@@ -169,7 +226,9 @@ impl HttpServer {
             stopping: AtomicBool::new(false),
             connections: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(0),
-            max_connections,
+            limits,
+            busy: AtomicUsize::new(0),
+            second: Mutex::new((Instant::now(), 0)),
         });
         let accept_shared = shared.clone();
         let thread_name = name.to_owned();
@@ -254,16 +313,25 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>, handler: Handler, nam
             std::thread::sleep(Duration::from_millis(50));
             continue;
         };
+        // The accepting thread's own work is the exporter's cost too.
+        charge_thread();
         let full = shared
             .connections
             .lock()
-            .map(|c| c.len() >= shared.max_connections)
+            .map(|c| c.len() >= shared.limits.connections)
             .unwrap_or(true);
-        if full {
+        let why = if full {
+            Some("too many connections")
+        } else if shared.rate_spent() {
+            Some("too many requests this second")
+        } else {
+            None
+        };
+        if let Some(why) = why {
             let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
             let _ = write_response(
                 &mut stream,
-                &Response::text(503, "too many connections; try again later\n")
+                &Response::text(503, format!("{why}; try again later\n"))
                     .with_header("Retry-After", "1"),
                 false,
                 false,
@@ -307,6 +375,15 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>, handler: Handler, nam
 /// Serves requests on one connection until it closes, times out, upgrades
 /// or the server stops.
 fn serve(mut stream: TcpStream, shared: &Shared, handler: &Handler, busy: &AtomicBool) {
+    // What this connection's thread spends is the exporter's cost, charged
+    // after each request and when it ends.
+    struct Charge;
+    impl Drop for Charge {
+        fn drop(&mut self) {
+            charge_thread();
+        }
+    }
+    let _charge = Charge;
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
     let mut first = true;
     loop {
@@ -333,7 +410,21 @@ fn serve(mut stream: TcpStream, shared: &Shared, handler: &Handler, busy: &Atomi
         };
         let head_only = request.method == "HEAD";
         let keep_alive = keep_alive && !shared.stopping.load(Ordering::SeqCst);
-        match handler(&request) {
+        if let Err(why) = shared.admit() {
+            let _ = stream.set_write_timeout(Some(HEAD_TIMEOUT));
+            let refused = Response::text(503, format!("{why}; try again later\n"))
+                .with_header("Retry-After", "1");
+            if write_response(&mut stream, &refused, keep_alive, head_only).is_err() || !keep_alive
+            {
+                return;
+            }
+            buf = rest;
+            busy.store(false, Ordering::SeqCst);
+            continue;
+        }
+        let reply = handler(&request);
+        shared.busy.fetch_sub(1, Ordering::SeqCst);
+        match reply {
             Reply::Respond(response) => {
                 let _ = stream.set_write_timeout(Some(HEAD_TIMEOUT));
                 if write_response(&mut stream, &response, keep_alive, head_only).is_err()
@@ -349,6 +440,7 @@ fn serve(mut stream: TcpStream, shared: &Shared, handler: &Handler, busy: &Atomi
         }
         buf = rest;
         busy.store(false, Ordering::SeqCst);
+        charge_thread();
     }
 }
 
@@ -529,7 +621,16 @@ mod tests {
         let handler: Handler = Arc::new(|req: &Request| {
             Reply::Respond(Response::text(200, format!("{} {}", req.method, req.path)))
         });
-        HttpServer::start_with(listener, "test-http", handler, 4).unwrap()
+        HttpServer::start_with(
+            listener,
+            "test-http",
+            handler,
+            Limits {
+                connections: 4,
+                ..Limits::DEFAULT
+            },
+        )
+        .unwrap()
     }
 
     fn exchange(addr: SocketAddr, request: &[u8]) -> String {
@@ -587,5 +688,41 @@ mod tests {
         let out = exchange(server.local_addr(), b"GET / HTTP/1.1\r\n\r\n");
         assert!(out.starts_with("HTTP/1.1 503"), "{out}");
         drop(idle);
+    }
+
+    #[test]
+    fn requests_past_the_rate_or_at_once_get_503() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let handler: Handler = Arc::new(|req: &Request| {
+            if req.path == "/slow" {
+                std::thread::sleep(Duration::from_millis(400));
+            }
+            Reply::Respond(Response::text(200, "ok\n"))
+        });
+        let limits = Limits {
+            busy: 1,
+            per_second: 4,
+            ..Limits::DEFAULT
+        };
+        let server = HttpServer::start_with(listener, "test-limits", handler, limits).unwrap();
+        let addr = server.local_addr();
+        // One slow request holds the only place: another at once is refused.
+        let slow = std::thread::spawn(move || {
+            exchange(addr, b"GET /slow HTTP/1.1\r\nConnection: close\r\n\r\n")
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        let refused = exchange(addr, b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n");
+        assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
+        assert!(refused.contains("too many requests at once"), "{refused}");
+        assert!(refused.contains("Retry-After: 1"), "{refused}");
+        assert!(slow.join().unwrap().starts_with("HTTP/1.1 200"));
+        // Two of the second's four are spent; two more pass, the next not.
+        let mut answers: Vec<String> = (0..3)
+            .map(|_| exchange(addr, b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n"))
+            .collect();
+        let last = answers.pop().unwrap();
+        if answers.iter().all(|a| a.starts_with("HTTP/1.1 200")) {
+            assert!(last.contains("too many requests this second"), "{last}");
+        }
     }
 }

@@ -28,6 +28,8 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use super::telemetry_cost::{self, TELEMETRY_SHARE};
+
 /// Share of a sample's window the thread may wait for a CPU, or lose to
 /// the host, before the sample counts as disturbed: a sample inflated by
 /// more than 1 % is not one to keep when another can be taken.
@@ -65,6 +67,11 @@ pub struct Disturbance {
     /// CPU time of other processes while measuring, in cores (1.0: one
     /// core's worth).
     pub others_cores: f64,
+    /// CPU time benchscope's own telemetry threads (scrapes, the live view,
+    /// OTLP exports, the resource sampler) took while measuring, in cores;
+    /// above [`TELEMETRY_SHARE`] the benchmark is disturbed.
+    #[serde(default)]
+    pub telemetry_cores: f64,
     /// Lowest and highest CPU frequency read while measuring, MHz, where
     /// the kernel exposes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -93,6 +100,12 @@ impl Disturbance {
             parts.push(format!("steal {:.1} %", self.steal_share * 100.0));
         }
         parts.push(format!("others used {:.1} cores", self.others_cores));
+        if self.telemetry_cores > TELEMETRY_SHARE {
+            parts.push(format!(
+                "benchscope's exporters used {:.0} % of a core",
+                self.telemetry_cores * 100.0
+            ));
+        }
         if let Some(n) = self.throttled.filter(|n| *n > 0) {
             parts.push(format!("{n} thermal throttling event(s)"));
         }
@@ -125,6 +138,8 @@ pub struct Probe {
     /// CPU time of this process at the start, ns (read at the start and
     /// the end only, not per sample).
     own_cpu_first: u64,
+    /// CPU charged by the telemetry threads at the start, ns.
+    telemetry_first: u64,
     first: Reading,
     last: Reading,
     last_at: Instant,
@@ -149,6 +164,7 @@ impl Probe {
         Probe {
             start: now,
             own_cpu_first: own_cpu_ns(),
+            telemetry_first: telemetry_cost::spent_ns(),
             first: reading,
             last: reading,
             last_at: now,
@@ -231,12 +247,16 @@ impl Probe {
             _ => None,
         };
         let frequency = self.frequency_first.and(self.frequency);
+        let telemetry_cores =
+            telemetry_cost::spent_ns().saturating_sub(self.telemetry_first) as f64 / elapsed_ns;
         // Frequency that fell by a tenth, or throttling, slows every sample
-        // alike, which no retake can mend: the benchmark is disturbed.
+        // alike, which no retake can mend: the benchmark is disturbed; and
+        // so is one whose exporters competed with it for a core.
         let slowed =
             frequency.is_some_and(|(lo, hi)| lo < 0.9 * hi) || throttled.is_some_and(|n| n > 0);
         Disturbance {
-            disturbed: kept > 0 || slowed,
+            disturbed: kept > 0 || slowed || telemetry_cores > TELEMETRY_SHARE,
+            telemetry_cores,
             retaken,
             kept,
             run_delay_share: self.delay_in_samples_ns as f64 / elapsed_ns,
@@ -405,7 +425,9 @@ mod tests {
         );
         let d = probe.finish(1, 0);
         assert!(d.run_delay_share > 0.05, "{d:?}");
-        assert!(!d.disturbed);
+        // Retaken and none kept: not disturbed, unless the servers of the
+        // tests beside this one charged their CPU in its window.
+        assert_eq!(d.disturbed, d.telemetry_cores > TELEMETRY_SHARE, "{d:?}");
         assert!(
             d.describe().contains("1 sample(s) retaken"),
             "{}",

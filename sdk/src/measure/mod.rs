@@ -15,6 +15,7 @@ pub(crate) mod registry;
 pub(crate) mod sampling;
 pub(crate) mod stats;
 mod student_t;
+pub(crate) mod telemetry_cost;
 
 #[cfg(feature = "cli")]
 pub(crate) use student_t::quantile_upper;

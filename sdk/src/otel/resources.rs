@@ -104,6 +104,7 @@ impl ResourceSampler {
                 let mut reader = Reader::new(pid, system, instruments);
                 loop {
                     reader.sample(&thread_state);
+                    crate::measure::telemetry_cost::charge_thread();
                     match stopped.recv_timeout(interval) {
                         Err(mpsc::RecvTimeoutError::Timeout) => {}
                         _ => break,

@@ -10,7 +10,7 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, mpsc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::MeterProvider as _;
@@ -244,6 +244,7 @@ impl Telemetry {
     /// outputs need to say how the exports fared before a linger.
     pub(crate) fn settle(&mut self) -> Vec<ExportStatus> {
         drop(self.sampler.take());
+        let deadline = Instant::now() + self.flush_budget;
         let meter = self.providers.meter.clone();
         #[cfg(feature = "traces")]
         let tracer = self.providers.tracer.clone();
@@ -261,7 +262,16 @@ impl Telemetry {
         if spawned.is_ok() {
             let _ = finished.recv_timeout(self.flush_budget);
         }
+        self.settle_exports(deadline);
         self.health.statuses()
+    }
+
+    /// Gives the exports in flight until `deadline` to end, then counts
+    /// those that have not as failed: the SDK's readers stop waiting for
+    /// their final export after a time of their own and say nothing.
+    fn settle_exports(&self, deadline: Instant) {
+        self.health.wait_idle(deadline);
+        self.health.abandon_in_flight();
     }
 
     fn flush_and_stop(&mut self) -> Result<(), Error> {
@@ -295,15 +305,16 @@ impl Telemetry {
                 pending += 1;
             }
         }
-        let deadline = std::time::Instant::now() + self.flush_budget;
+        let deadline = Instant::now() + self.flush_budget;
         let mut outcome = Some(());
         for _ in 0..pending {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let left = deadline.saturating_duration_since(Instant::now());
             if finished.recv_timeout(left).is_err() {
                 outcome = None;
                 break;
             }
         }
+        self.settle_exports(deadline);
         self.exporters.stop_push();
         match outcome {
             // Export failures are already in the health report; a provider

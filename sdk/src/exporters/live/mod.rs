@@ -18,7 +18,7 @@
 //! | `suite_started` | `benchmarks` (names in order), `started_at` (Unix seconds) |
 //! | `benchmark_started` | `name` |
 //! | `sample` | `name`, `done`, `of`, `ns` (this sample's time per iteration) |
-//! | `benchmark_finished` | `name`, `stats` (`mean`, `median` (= `p50`), `p50`, `p95`, `p99`, `std_dev`, `ci_lower`, `ci_upper` in ns, `samples`, `outliers`), `throughput` (or null), `verdict` (or null: `verdict`, `severity`, `change`, `speedup_p50`, `baseline_version`), `incomparable` (why the baseline could not be compared, or null), `labels` (the case's labels: `param`, `type`, ...), `allocations` (per iteration with the counting allocator, or null: `allocs`, `deallocs`, `bytes`, `peak_bytes`), `instructions` (per iteration with `--measure instructions`, or null: `instructions`, `l1_misses`, `ll_misses`, `cycles`), `disturbance` (how the machine disturbed the samples, or null: `disturbed`, `retaken`, `kept`, `run_delay_share`, `others_cores`, `describe` in words) |
+//! | `benchmark_finished` | `name`, `stats` (`mean`, `median` (= `p50`), `p50`, `p95`, `p99`, `std_dev`, `ci_lower`, `ci_upper` in ns, `samples`, `outliers`), `throughput` (or null), `verdict` (or null: `verdict`, `severity`, `change`, `speedup_p50`, `baseline_version`), `incomparable` (why the baseline could not be compared, or null), `labels` (the case's labels: `param`, `type`, ...), `allocations` (per iteration with the counting allocator, or null: `allocs`, `deallocs`, `bytes`, `peak_bytes`), `instructions` (per iteration with `--measure instructions`, or null: `instructions`, `l1_misses`, `ll_misses`, `cycles`), `disturbance` (how the machine disturbed the samples, or null: `disturbed`, `retaken`, `kept`, `run_delay_share`, `others_cores`, `telemetry_cores`, `describe` in words) |
 //! | `benchmark_failed` | `name`, `error` |
 //! | `suite_finished` | `duration_s`, `failures` |
 //! | `metrics` | `time` (Unix seconds), `metrics`: each `name`, `unit`, `kind` (gauge, sum, histogram), `points`: `labels` and `value`, or for histograms `count` and `sum`. Only the points that changed since the previous `metrics` message are sent; the snapshot holds them all |
@@ -315,6 +315,7 @@ fn stats_json(result: &BenchResult) -> Json {
         "disturbance": result.disturbance.map(|d| json!({
             "disturbed": d.disturbed, "retaken": d.retaken, "kept": d.kept,
             "run_delay_share": d.run_delay_share, "others_cores": d.others_cores,
+            "telemetry_cores": d.telemetry_cores,
             "describe": d.describe(),
         })),
     })
@@ -492,6 +493,8 @@ impl LiveExporter {
 impl PushMetricExporter for LiveExporter {
     async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
         self.hub.publish_metrics(metrics);
+        // The collection before this export ran on this thread too.
+        crate::measure::telemetry_cost::charge_thread();
         Ok(())
     }
 

@@ -26,6 +26,7 @@ use tungstenite::{Message, Utf8Bytes, WebSocket};
 use super::{LiveHub, SEND_TIMEOUT, Subscription};
 use crate::error::Error;
 use crate::exporters::http::{self, HttpServer, Reply, Request, Response};
+use crate::measure::telemetry_cost::charge_thread;
 
 /// How long a client's writer waits, at least, to gather messages into one
 /// write: well under the 100 ms latency aim.
@@ -125,7 +126,15 @@ impl LiveServer {
             hand_over: Mutex::new(hand_over),
         });
         let handler = Arc::new(move |req: &Request| route(req, &access, &hub));
-        let server = HttpServer::start(listener, "benchscope-live", handler)?;
+        // Pages connect all at once (a team opening the link): the clients'
+        // own bound is `max_clients`, and what each costs is served by the
+        // pump, not per request.
+        let limits = http::Limits {
+            busy: 8,
+            per_second: 1000,
+            ..http::Limits::DEFAULT
+        };
+        let server = HttpServer::start_with(listener, "benchscope-live", handler, limits)?;
         Ok(LiveServer {
             server,
             stop,
@@ -411,6 +420,7 @@ fn pump(handed: mpsc::Receiver<Client>, hub: &LiveHub, stop: &AtomicBool) {
             keep
         });
         wait = coalesce_window(clients.len());
+        charge_thread();
     }
 }
 
