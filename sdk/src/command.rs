@@ -3,10 +3,155 @@
 //! queries that find a run's commit and branch. At the bottom with
 //! `error.rs` and `format.rs`: any layer may run a command.
 
+use std::io::Read as _;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
 
 use crate::error::Error;
+
+/// Set by an interrupt handler: children waited on by [`output_within`]
+/// are killed and the wait returns [`Ended::Interrupted`].
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// The process groups of the children [`output_within`] is waiting on.
+static RUNNING: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+/// Stops every child [`output_within`] is waiting on, with whatever they
+/// started, and makes the waits return [`Ended::Interrupted`] (from a
+/// Ctrl-C handler, before the process exits).
+#[cfg_attr(not(feature = "harness"), allow(dead_code))]
+pub(crate) fn interrupt() {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+    for group in RUNNING.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        kill_group(*group);
+    }
+}
+
+/// Whether [`interrupt`] was called.
+pub(crate) fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// How a bounded run of a child ended.
+#[derive(Debug)]
+pub(crate) enum Ended {
+    /// It exited (or was killed by a signal) by itself.
+    Exited(Output),
+    /// It ran past its limit and was killed; what it had written so far.
+    TimedOut(Output),
+    /// An interrupt stopped the wait; the child was killed.
+    Interrupted,
+}
+
+/// Runs `cmd` for at most `limit`, collecting what it writes to the
+/// streams the caller piped (the others are left as set). The child runs
+/// in a process group of its own, and a child still running at the limit,
+/// or when [`interrupt`] is called, is killed with everything it started
+/// (a shell script's `sleep` would otherwise hold its pipes open): no
+/// child of benchscope's runs without a deadline.
+pub(crate) fn output_within(cmd: &mut Command, limit: Duration) -> std::io::Result<Ended> {
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(cmd, 0);
+    let mut child = cmd.spawn()?;
+    let group = child.id();
+    RUNNING
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(group);
+    let readers = [
+        child.stdout.take().map(|s| Drained::start(Box::new(s))),
+        child.stderr.take().map(|s| Drained::start(Box::new(s))),
+    ];
+    let deadline = Instant::now() + limit;
+    let waited = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Ok(Some(status)),
+            Ok(None) if interrupted() || Instant::now() >= deadline => break Ok(None),
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => break Err(e),
+        }
+    };
+    // Whatever the child left running in its group goes with it.
+    kill_group(group);
+    let _ = child.kill();
+    let status = child.wait();
+    RUNNING
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|g| *g != group);
+    let timed_out = waited?.is_none();
+    // The interrupt may have killed the child before this loop saw it.
+    if interrupted() {
+        return Ok(Ended::Interrupted);
+    }
+    let end = Instant::now() + Duration::from_secs(2);
+    let [stdout, stderr] = readers.map(|r| r.map(|r| r.take(end)).unwrap_or_default());
+    let output = Output {
+        status: status?,
+        stdout,
+        stderr,
+    };
+    Ok(if timed_out {
+        Ended::TimedOut(output)
+    } else {
+        Ended::Exited(output)
+    })
+}
+
+/// Kills process group `group` (the child's id: it leads its group; on
+/// other systems than Linux the child alone is killed, by the caller).
+fn kill_group(group: u32) {
+    #[cfg(target_os = "linux")]
+    if let Ok(group) = libc::pid_t::try_from(group) {
+        // SAFETY: kill(2) with a negative id signals that process group;
+        // it touches no memory of this process.
+        unsafe {
+            libc::kill(-group, libc::SIGKILL);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = group;
+}
+
+/// A child's stream read to its end on a thread of its own (a child that
+/// fills a pipe nobody reads would block), keeping at most 16 MiB.
+struct Drained {
+    kept: Arc<Mutex<Vec<u8>>>,
+    done: mpsc::Receiver<()>,
+}
+
+impl Drained {
+    fn start(mut stream: Box<dyn std::io::Read + Send>) -> Drained {
+        let kept = Arc::new(Mutex::new(Vec::new()));
+        let (tx, done) = mpsc::channel();
+        let sink = kept.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = stream.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                let mut kept = sink.lock().unwrap_or_else(|e| e.into_inner());
+                let room = (16usize << 20).saturating_sub(kept.len());
+                kept.extend_from_slice(&buf[..n.min(room)]);
+            }
+            let _ = tx.send(());
+        });
+        Drained { kept, done }
+    }
+
+    /// What was read by the stream's end, or by `end` if a process outside
+    /// the child's group still holds it open.
+    fn take(self, end: Instant) -> Vec<u8> {
+        let _ = self
+            .done
+            .recv_timeout(end.saturating_duration_since(Instant::now()));
+        std::mem::take(&mut *self.kept.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
 
 /// Runs `cmd` (shown as `shown`) to its end; an error when it cannot start
 /// (with `hint`) or fails (with the last line it wrote on standard error,

@@ -190,4 +190,8 @@ pub enum Error {
     /// The OpenTelemetry SDK refused an operation.
     #[error("OpenTelemetry: {0}")]
     Telemetry(String),
+    /// Ctrl-C (SIGINT) stopped the command; what it had started was
+    /// stopped and its scratch files removed.
+    #[error("interrupted (Ctrl-C): stopped before a verdict; nothing was decided")]
+    Interrupted,
 }

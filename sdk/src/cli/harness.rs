@@ -15,6 +15,7 @@ use super::{Args, Command};
 use crate::analysis::baseline::Baseline;
 use crate::config::MeasureMode;
 use crate::error::Error;
+use crate::files::Scratch;
 use crate::measure::bencher::Bencher;
 use crate::measure::callgrind;
 use crate::measure::flame;
@@ -58,6 +59,8 @@ pub struct Harness {
     criterion_rules: bool,
     /// This process is the Callgrind child of one benchmark.
     child: Option<CallgrindChild>,
+    /// The scratch folder of instruction counts, removed with the harness.
+    scratch: Option<Scratch>,
 }
 
 /// What a process run under Callgrind to count one benchmark does.
@@ -167,22 +170,33 @@ impl Harness {
         if args.quick {
             suite = suite.with_measurement(config.measurement.quickened());
         }
+        // Callgrind's output files, removed however the run ends.
+        let mut scratch = None;
         if mode == Mode::Measure && config.measurement.mode == MeasureMode::Instructions {
+            let refused = |reason| Error::Argument {
+                flag: "--measure".into(),
+                value: "instructions".into(),
+                reason,
+            };
+            let dir = Scratch::create("callgrind").map_err(|e| {
+                refused(format!(
+                    "cannot create a folder for Callgrind's output in {}: {e}",
+                    std::env::temp_dir().display()
+                ))
+            })?;
             let counting = callgrind::Counting::find(
                 config.measurement.instruction_iterations,
                 config.measurement.cache_sim,
-                std::env::temp_dir().join(format!("benchscope-callgrind-{}", std::process::id())),
+                dir.path().to_owned(),
                 Some(
                     std::env::var_os(flame::DIR_VAR)
                         .map_or_else(|| PathBuf::from(flame::DEFAULT_DIR), PathBuf::from),
                 ),
+                config.measurement.instruction_timeout,
             )
-            .map_err(|reason| Error::Argument {
-                flag: "--measure".into(),
-                value: "instructions".into(),
-                reason,
-            })?;
+            .map_err(refused)?;
             suite = suite.with_counting(counting);
+            scratch = Some(dir);
         }
         if mode == Mode::Measure {
             if let Some(name) = &args.baseline {
@@ -215,7 +229,7 @@ impl Harness {
                 });
             }
         }
-        Ok(Some(Harness::new(
+        let mut harness = Harness::new(
             command,
             mode,
             suite,
@@ -223,7 +237,9 @@ impl Harness {
             history,
             criterion_rules,
             None,
-        )))
+        );
+        harness.scratch = scratch;
+        Ok(Some(harness))
     }
 
     fn new(
@@ -248,6 +264,7 @@ impl Harness {
             failures: Vec::new(),
             criterion_rules,
             child,
+            scratch: None,
         }
     }
 
@@ -482,7 +499,9 @@ impl Harness {
 fn install_interrupt_handler() {
     let _ = ctrlc::set_handler(|| {
         eprintln!("\ninterrupted: flushing exporters");
+        crate::command::interrupt();
         crate::suite::telemetry::flush_running();
+        crate::files::remove_scratch();
         std::process::exit(130);
     });
 }

@@ -394,7 +394,12 @@ pub(crate) fn parse_and_run<A>(
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::from(2)
+            // The shell's code for a command ended by SIGINT.
+            ExitCode::from(if matches!(e, Error::Interrupted) {
+                130
+            } else {
+                2
+            })
         }
     }
 }

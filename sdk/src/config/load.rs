@@ -180,6 +180,11 @@ const ENV: &[(&str, &str, Form)] = &[
     ("BENCHSCOPE_BASELINE_DIR", "baseline_dir", Form::Text),
     ("BENCHSCOPE_MEASURE", "measurement.mode", Form::Text),
     ("BENCHSCOPE_CACHE_SIM", "measurement.cache_sim", Form::Bool),
+    (
+        "BENCHSCOPE_INSTRUCTION_TIMEOUT",
+        "measurement.instruction_timeout",
+        Form::Text,
+    ),
     ("OTEL_SDK_DISABLED", "sdk_disabled", Form::Bool),
 ];
 
@@ -533,6 +538,7 @@ impl Loaded {
                 }
             }
             "measurement.cache_sim" => c.measurement.cache_sim = boolean()?,
+            "measurement.instruction_timeout" => c.measurement.instruction_timeout = duration()?,
             "prometheus.addr" => c.prometheus.addr = parse_addr(origin, value)?,
             "live.addr" => c.live.addr = parse_addr(origin, value)?,
             "live.token" => c.live.token = value.trim().to_owned(),

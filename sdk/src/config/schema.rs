@@ -481,6 +481,10 @@ pub struct MeasurementConfig {
     /// Simulate the caches in instruction mode: L1 and last-level misses
     /// and an estimated cycle count (`--cache-sim`; Callgrind runs slower).
     pub cache_sim: bool,
+    /// How long one benchmark's Callgrind run may take before it is killed
+    /// and its count reported as failed.
+    #[serde(with = "duration_text")]
+    pub instruction_timeout: Duration,
 }
 
 /// What a run measures.
@@ -505,6 +509,7 @@ impl Default for MeasurementConfig {
             mode: MeasureMode::Time,
             instruction_iterations: 100,
             cache_sim: false,
+            instruction_timeout: Duration::from_secs(600),
         }
     }
 }
@@ -527,6 +532,7 @@ impl MeasurementConfig {
             mode: self.mode,
             instruction_iterations: self.instruction_iterations,
             cache_sim: self.cache_sim,
+            instruction_timeout: self.instruction_timeout,
             ..MeasurementConfig::quick()
         }
     }

@@ -13,6 +13,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use crate::command::Ended;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The variable that makes a bench target the Callgrind child of one
@@ -100,6 +102,21 @@ pub struct Instructions {
     pub cycles: Option<f64>,
 }
 
+/// `valgrind` on the `PATH`; the error names the package to install.
+#[cfg(feature = "harness")]
+pub(crate) fn find_valgrind() -> Result<PathBuf, String> {
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join("valgrind"))
+                .find(|p| p.is_file())
+        })
+        .ok_or_else(|| {
+            "instruction counts need Valgrind's Callgrind, and `valgrind` is not on the PATH: install it (Debian and Ubuntu: `apt-get install valgrind`; Fedora: `dnf install valgrind`), or measure time (`--measure time`)"
+                .into()
+        })
+}
+
 /// How to count.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Counting {
@@ -114,6 +131,9 @@ pub struct Counting {
     /// Where each benchmark's flame graph goes (folded stacks, and an SVG
     /// with the `flamegraph` feature); none when `None`.
     pub flame_dir: Option<PathBuf>,
+    /// How long one benchmark's Callgrind run may take: a run still going
+    /// then is killed and its count fails.
+    pub timeout: std::time::Duration,
 }
 
 impl Counting {
@@ -124,25 +144,16 @@ impl Counting {
         cache_sim: bool,
         out_dir: PathBuf,
         flame_dir: Option<PathBuf>,
+        timeout: std::time::Duration,
     ) -> Result<Counting, String> {
-        let found = std::env::var_os("PATH").and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|dir| dir.join("valgrind"))
-                .find(|p| p.is_file())
-        });
-        match found {
-            Some(valgrind) => Ok(Counting {
-                valgrind,
-                iterations: iterations.max(1),
-                cache_sim,
-                out_dir,
-                flame_dir,
-            }),
-            None => Err(
-                "instruction counts need Valgrind's Callgrind, and `valgrind` is not on the PATH: install it (Debian and Ubuntu: `apt-get install valgrind`; Fedora: `dnf install valgrind`), or measure time (`--measure time`)"
-                    .into(),
-            ),
-        }
+        Ok(Counting {
+            valgrind: find_valgrind()?,
+            iterations: iterations.max(1),
+            cache_sim,
+            out_dir,
+            flame_dir,
+            timeout,
+        })
     }
 
     /// Counts benchmark `name` of the bench target `exe` (this process's
@@ -182,9 +193,21 @@ impl Counting {
                 cmd.env_remove(key);
             }
         }
-        let out = cmd
-            .output()
+        cmd.stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        let ended = crate::command::output_within(&mut cmd, self.timeout)
             .map_err(|e| format!("cannot run {}: {e}", self.valgrind.display()))?;
+        let out = match ended {
+            Ended::Exited(out) => out,
+            Ended::TimedOut(out) => {
+                return Err(format!(
+                    "the Callgrind run of `{name}` did not finish within {} and was stopped (its last words: {}); raise measurement.instruction_timeout (BENCHSCOPE_INSTRUCTION_TIMEOUT) if the routine is that slow under Valgrind",
+                    humantime::format_duration(self.timeout),
+                    crate::command::last_line(&out.stderr)
+                ));
+            }
+            Ended::Interrupted => return Err("interrupted".into()),
+        };
         if !out.status.success() {
             let stderr = String::from_utf8_lossy(&out.stderr);
             let tail: Vec<&str> = stderr.lines().rev().take(8).collect();

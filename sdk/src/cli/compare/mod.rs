@@ -15,6 +15,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -22,13 +23,14 @@ use super::gate::FailOn;
 use crate::analysis::baseline::Baseline;
 use crate::analysis::guard::{Allow, GuardReport};
 use crate::analysis::paired::Paired;
-use crate::command::{checked, last_line};
+use crate::command::{Ended, last_line, output_within};
 use crate::config::Loaded;
 
 mod build;
 use crate::error::Error;
-use crate::measure::flame;
+use crate::files::Scratch;
 use crate::measure::stats::Stats;
+use crate::measure::{callgrind, flame};
 use crate::results::{BaselineComparison, BenchResult, SuiteRun};
 use build::build_both;
 
@@ -89,6 +91,11 @@ pub(crate) struct CompareArgs {
     /// Skip the builds: the candidate's executable (with --baseline-exe).
     #[arg(long, value_name = "FILE", requires = "baseline_exe")]
     pub candidate_exe: Option<PathBuf>,
+    /// How long one run of a side may take (a listing, a round, a side's
+    /// count under Callgrind per benchmark) before it is stopped and the
+    /// comparison fails.
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
 }
 
 /// `--output` values.
@@ -150,6 +157,15 @@ pub(crate) fn run(loaded: &Loaded, args: &CompareArgs) -> Result<Compared, Error
             });
         }
     };
+    if counting {
+        // Before any build or round: without Valgrind the counts cannot run.
+        callgrind::find_valgrind().map_err(|reason| Error::Argument {
+            flag: "--measure".into(),
+            value: "instructions".into(),
+            reason,
+        })?;
+    }
+    install_interrupt_handler();
     let (a, b) = match (&args.baseline_exe, &args.candidate_exe) {
         (Some(a), Some(b)) => {
             let here = std::env::current_dir().map_err(|source| Error::Io {
@@ -166,8 +182,8 @@ pub(crate) fn run(loaded: &Loaded, args: &CompareArgs) -> Result<Compared, Error
         }
         _ => build_both(args)?,
     };
-    let a_names = list(&a, args.filter.as_deref())?;
-    let b_names = list(&b, args.filter.as_deref())?;
+    let a_names = list(&a, args.filter.as_deref(), args.timeout)?;
+    let b_names = list(&b, args.filter.as_deref(), args.timeout)?;
     let both: Vec<&String> = b_names.iter().filter(|n| a_names.contains(n)).collect();
     eprintln!(
         "compare: {} benchmark(s) on both sides, {} rounds each, alternating {} and {}",
@@ -176,7 +192,12 @@ pub(crate) fn run(loaded: &Loaded, args: &CompareArgs) -> Result<Compared, Error
         a.version,
         b.version
     );
-    let scratch = scratch_dir()?;
+    let scratch = Scratch::create("compare").map_err(|source| Error::Io {
+        action: "cannot create the scratch folder",
+        path: std::env::temp_dir(),
+        source,
+    })?;
+    let scratch = scratch.path();
     let mut a_results: BTreeMap<String, BenchResult> = BTreeMap::new();
     let mut b_results: BTreeMap<String, BenchResult> = BTreeMap::new();
     let mut rounds: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
@@ -196,7 +217,7 @@ pub(crate) fn run(loaded: &Loaded, args: &CompareArgs) -> Result<Compared, Error
                     (&b, &mut b_results)
                 };
                 let file = scratch.join(format!("round-{side}.json"));
-                match run_round(who, name, args.full, &file) {
+                match run_round(who, name, args, &file) {
                     Ok(run) => {
                         let Some(result) = run.get(name).cloned() else {
                             error = Some(format!("{} did not measure it", who.version));
@@ -208,6 +229,7 @@ pub(crate) fn run(loaded: &Loaded, args: &CompareArgs) -> Result<Compared, Error
                         merge(into, result);
                         templates[side].get_or_insert(run);
                     }
+                    Err(Error::Interrupted) => return Err(Error::Interrupted),
                     Err(e) => {
                         error = Some(format!("{}: {e}", who.version));
                         break;
@@ -247,7 +269,8 @@ pub(crate) fn run(loaded: &Loaded, args: &CompareArgs) -> Result<Compared, Error
             );
             let file = scratch.join(format!("count-{side}.json"));
             let flames = scratch.join(format!("flame-{side}"));
-            let run = count(who, args.filter.as_deref(), &file, &flames)?;
+            let limit = args.timeout.saturating_mul(both.len().max(1) as u32);
+            let run = count(who, args.filter.as_deref(), &file, &flames, limit)?;
             for f in &run.failures {
                 eprintln!("warning: {}: {}: {}", who.version, f.name, f.error);
             }
@@ -259,7 +282,7 @@ pub(crate) fn run(loaded: &Loaded, args: &CompareArgs) -> Result<Compared, Error
         }
     }
     if counting {
-        flame_graphs = differential_flame_graphs(&scratch, &b_names);
+        flame_graphs = differential_flame_graphs(scratch, &b_names);
     }
     let [a_template, b_template] = templates;
     let side_run =
@@ -305,7 +328,6 @@ pub(crate) fn run(loaded: &Loaded, args: &CompareArgs) -> Result<Compared, Error
         .collect();
     report.incomparable.extend(failed);
     report.pair_rounds(&rounds, policy);
-    let _ = std::fs::remove_dir_all(&scratch);
     Ok(Compared {
         report,
         candidate,
@@ -391,15 +413,18 @@ impl<'a> CompareJson<'a> {
     }
 }
 
-/// A private folder for the rounds' results files.
-fn scratch_dir() -> Result<PathBuf, Error> {
-    let dir = std::env::temp_dir().join(format!("benchscope-compare-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
-        action: "cannot create the scratch folder",
-        path: dir.clone(),
-        source,
-    })?;
-    Ok(dir)
+/// Ctrl-C: the child running now is stopped, the scratch folder removed,
+/// and the command ends with exit code 130. The main thread notices within
+/// milliseconds while it waits on a child; the handler ends the process
+/// itself if it has not after 5 s.
+fn install_interrupt_handler() {
+    let _ = ctrlc::set_handler(|| {
+        eprintln!("\ninterrupted: stopping the comparison");
+        crate::command::interrupt();
+        std::thread::sleep(Duration::from_secs(5));
+        crate::files::remove_scratch();
+        std::process::exit(130);
+    });
 }
 
 /// The child's command: the side's executable in its package folder, with
@@ -431,13 +456,24 @@ fn child(side: &Side) -> Command {
 }
 
 /// The side's benchmarks matching `filter`.
-fn list(side: &Side, filter: Option<&str>) -> Result<Vec<String>, Error> {
+fn list(side: &Side, filter: Option<&str>, limit: Duration) -> Result<Vec<String>, Error> {
     let mut cmd = child(side);
     cmd.arg("--list");
     if let Some(f) = filter {
         cmd.arg(f);
     }
-    let out = output(cmd, &side.exe)?;
+    let out = run_child(cmd.stdout(Stdio::piped()), side, limit)?;
+    if !out.status.success() {
+        return Err(Error::Command {
+            command: side.exe.display().to_string(),
+            message: format!(
+                "failed to list its benchmarks ({}): {}",
+                out.status,
+                last_line(&out.stderr)
+            ),
+        });
+    }
+    let out = out.stdout;
     Ok(String::from_utf8_lossy(&out)
         .lines()
         .filter_map(|l| l.strip_suffix(": benchmark"))
@@ -446,13 +482,13 @@ fn list(side: &Side, filter: Option<&str>) -> Result<Vec<String>, Error> {
 }
 
 /// One round: `name` measured once by `side`.
-fn run_round(side: &Side, name: &str, full: bool, file: &Path) -> Result<SuiteRun, Error> {
+fn run_round(side: &Side, name: &str, args: &CompareArgs, file: &Path) -> Result<SuiteRun, Error> {
     let mut cmd = child(side);
     cmd.args([name, "--exact", "--output", "json"]).arg(file);
-    if !full {
+    if !args.full {
         cmd.arg("--quick");
     }
-    let run = results_of(cmd, side, file)?;
+    let run = results_of(cmd, side, file, args.timeout)?;
     if let Some(f) = run.failures.iter().find(|f| f.name == name) {
         return Err(Error::Command {
             command: side.exe.display().to_string(),
@@ -518,7 +554,13 @@ fn draw_diff(_: &str, _: &str, _: &str, _: &Path) -> Result<(), String> {
 
 /// Every matching benchmark of `side` counted once under Callgrind, its
 /// flame graphs into `flames`.
-fn count(side: &Side, filter: Option<&str>, file: &Path, flames: &Path) -> Result<SuiteRun, Error> {
+fn count(
+    side: &Side,
+    filter: Option<&str>,
+    file: &Path,
+    flames: &Path,
+    limit: Duration,
+) -> Result<SuiteRun, Error> {
     let mut cmd = child(side);
     cmd.args(["--quick", "--measure", "instructions", "--output", "json"])
         .arg(file)
@@ -526,19 +568,20 @@ fn count(side: &Side, filter: Option<&str>, file: &Path, flames: &Path) -> Resul
     if let Some(f) = filter {
         cmd.arg(f);
     }
-    results_of(cmd, side, file)
+    results_of(cmd, side, file, limit)
 }
 
 /// Runs `cmd`, a child of `side` writing its JSON results to `file`, and
 /// reads them. A failing benchmark still writes the file (which says why),
 /// so only a missing file is an error here.
-fn results_of(mut cmd: Command, side: &Side, file: &Path) -> Result<SuiteRun, Error> {
+fn results_of(
+    mut cmd: Command,
+    side: &Side,
+    file: &Path,
+    limit: Duration,
+) -> Result<SuiteRun, Error> {
     let _ = std::fs::remove_file(file);
-    let out = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .map_err(|e| spawn_error(&side.exe, &e))?;
+    let out = run_child(cmd.stdout(Stdio::null()), side, limit)?;
     if !file.is_file() {
         return Err(Error::Command {
             command: side.exe.display().to_string(),
@@ -552,15 +595,28 @@ fn results_of(mut cmd: Command, side: &Side, file: &Path) -> Result<SuiteRun, Er
     SuiteRun::read_json(file)
 }
 
-fn output(mut cmd: Command, exe: &Path) -> Result<Vec<u8>, Error> {
-    cmd.stderr(Stdio::piped());
-    Ok(checked(&mut cmd, &exe.display().to_string(), "")?.stdout)
-}
-
-fn spawn_error(exe: &Path, e: &std::io::Error) -> Error {
-    Error::Command {
-        command: exe.display().to_string(),
+/// Runs a child of `side` for at most `limit`: one that does not end in
+/// time is stopped and is an error, and so is an interrupt.
+fn run_child(
+    cmd: &mut Command,
+    side: &Side,
+    limit: Duration,
+) -> Result<std::process::Output, Error> {
+    let ended = output_within(cmd.stderr(Stdio::piped()), limit).map_err(|e| Error::Command {
+        command: side.exe.display().to_string(),
         message: format!("could not start: {e}"),
+    })?;
+    match ended {
+        Ended::Exited(out) => Ok(out),
+        Ended::TimedOut(out) => Err(Error::Command {
+            command: side.exe.display().to_string(),
+            message: format!(
+                "did not finish within {} and was stopped (raise --timeout if its runs are that long); its last words: {}",
+                humantime::format_duration(limit),
+                last_line(&out.stderr)
+            ),
+        }),
+        Ended::Interrupted => Err(Error::Interrupted),
     }
 }
 
