@@ -75,6 +75,20 @@ pub(crate) fn short_commit(commit: &str) -> String {
     commit.chars().take(12).collect()
 }
 
+/// The longest name shown whole: names come from files a user names, and
+/// a damaged one could hold a name of megabytes.
+pub(crate) const NAME_SHOWN: usize = 200;
+
+/// `name` as shown in tables and messages: whole up to [`NAME_SHOWN`]
+/// characters, else its beginning, an ellipsis and its length.
+pub(crate) fn shown_name(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.len() <= NAME_SHOWN || name.chars().nth(NAME_SHOWN).is_none() {
+        return std::borrow::Cow::Borrowed(name);
+    }
+    let head: String = name.chars().take(NAME_SHOWN - 40).collect();
+    std::borrow::Cow::Owned(format!("{head}… ({} bytes in all)", name.len()))
+}
+
 /// A count per iteration: whole when it is, two decimals otherwise
 /// (`2`, `0.05`).
 pub(crate) fn format_count(v: f64) -> String {
@@ -101,6 +115,17 @@ pub(crate) fn format_bytes(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_name_is_shown_by_its_beginning_and_length() {
+        assert_eq!(shown_name("parse/3"), "parse/3");
+        let exact = "é".repeat(NAME_SHOWN);
+        assert_eq!(shown_name(&exact), exact);
+        let long = "x".repeat(10 << 20);
+        let shown = shown_name(&long);
+        assert!(shown.chars().count() < NAME_SHOWN, "{}", shown.len());
+        assert!(shown.ends_with("… (10485760 bytes in all)"), "{shown}");
+    }
 
     #[test]
     fn durations_keep_three_or_four_digits() {

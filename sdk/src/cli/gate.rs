@@ -12,7 +12,7 @@ use clap::ValueEnum;
 use crate::analysis::guard::{ClassChange, GateFailure, GuardReport, GuardRow};
 use crate::config::{ExporterKind, Loaded};
 use crate::error::Error;
-use crate::format::{format_change, format_count, format_ns};
+use crate::format::{format_change, format_count, format_ns, shown_name};
 use crate::otel::instruments::Pipeline;
 use crate::results::{Severity, SuiteRun};
 use crate::suite::telemetry::Telemetry;
@@ -200,7 +200,7 @@ impl GuardReport {
         let width = self
             .rows
             .iter()
-            .map(|r| r.name.len())
+            .map(|r| shown_name(&r.name).chars().count())
             .max()
             .unwrap_or(9)
             .max(9);
@@ -213,10 +213,11 @@ impl GuardReport {
             let _ = writeln!(
                 out,
                 "{:<width$}  {base:>11}  {current:>11}  {change:>8}  {speedup:>8}  {p:>8}  {verdict}",
-                r.name,
+                shown_name(&r.name),
             );
         }
         for (name, reason) in &self.incomparable {
+            let name = shown_name(name);
             let _ = writeln!(out, "{name:<width$}  COULD NOT COMPARE: {reason}");
         }
         for change in &self.class_changes {
@@ -228,12 +229,15 @@ impl GuardReport {
             );
         }
         for name in &self.new {
+            let name = shown_name(name);
             let _ = writeln!(out, "{name:<width$}  (not in the baseline)");
         }
         for name in &self.missing {
+            let name = shown_name(name);
             let _ = writeln!(out, "{name:<width$}  (in the baseline, not in this run)");
         }
         for (name, error) in &self.failed {
+            let name = shown_name(name);
             let _ = writeln!(out, "{name:<width$}  FAILED in this run: {error}");
         }
         let failures = self.failures();
@@ -273,9 +277,15 @@ impl GuardReport {
         );
         out.push_str("| --- | ---: | ---: | ---: | ---: | ---: | --- |\n");
         for r in &self.rows {
-            let _ = writeln!(out, "| `{}` | {} |", r.name, Self::cells(r).join(" | "));
+            let _ = writeln!(
+                out,
+                "| `{}` | {} |",
+                shown_name(&r.name),
+                Self::cells(r).join(" | ")
+            );
         }
         for (name, reason) in &self.incomparable {
+            let name = shown_name(name);
             let _ = writeln!(out, "| `{name}` | | | | | | could not compare: {reason} |");
         }
         if !self.class_changes.is_empty() {
@@ -310,6 +320,7 @@ impl GuardReport {
             );
         }
         for (name, error) in &self.failed {
+            let name = shown_name(name);
             let _ = writeln!(out, "\nFailed in this run: `{name}`: {error}");
         }
         out

@@ -6,7 +6,9 @@ use std::fmt::Write as _;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::error::Error;
-use crate::format::{format_bytes, format_change, format_count, format_ns, format_rate};
+use crate::format::{
+    format_bytes, format_change, format_count, format_ns, format_rate, shown_name,
+};
 use crate::measure::complexity::Class;
 use crate::measure::sampling::Progress;
 use crate::results::report::Endpoints;
@@ -163,7 +165,7 @@ pub(crate) fn table(run: &SuiteRun) -> String {
             (None, None) => String::new(),
         };
         let mut row = vec![
-            b.name.clone(),
+            shown_name(&b.name).into_owned(),
             s.samples.to_string(),
             format_ns(s.mean),
             format_ns((s.ci_upper - s.ci_lower) / 2.0),
@@ -240,7 +242,7 @@ pub(crate) fn table(run: &SuiteRun) -> String {
         out.push_str(&complexity_table(run));
     }
     for f in &run.failures {
-        let _ = writeln!(out, "{}: FAILED: {}", f.name, f.error);
+        let _ = writeln!(out, "{}: FAILED: {}", shown_name(&f.name), f.error);
     }
     for b in &run.benchmarks {
         if let Some(d) = b.disturbance.filter(|d| d.disturbed) {
@@ -261,12 +263,21 @@ pub(crate) fn table(run: &SuiteRun) -> String {
             );
         }
     }
+    // A benchmark whose count failed is both measured and failed: counted once.
+    let failed_only = run
+        .failures
+        .iter()
+        .filter(|f| run.get(&f.name).is_none())
+        .count();
     let _ = write!(
         out,
         "{} benchmarks in {:.1} s",
-        run.benchmarks.len() + run.failures.len(),
+        run.benchmarks.len() + failed_only,
         run.duration_s
     );
+    if !run.failures.is_empty() {
+        let _ = write!(out, ", {} failed", run.failures.len());
+    }
     out
 }
 
