@@ -494,7 +494,7 @@ pub fn write_report(
         source,
     })?;
     let path = dir.join("index.html");
-    std::fs::write(&path, html).map_err(|source| Error::Io {
+    crate::files::write_whole(&path, html.as_bytes()).map_err(|source| Error::Io {
         action: "cannot write the report",
         path: path.clone(),
         source,

@@ -489,13 +489,8 @@ impl SuiteRun {
         // Through a symlink to its target, so the link stays a link; never
         // over a FIFO, a device or a folder.
         let target = output_target(path)?;
-        let tmp = target.with_extension("json.tmp");
-        let written = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &target));
-        written.map_err(|e| {
-            // A full disk leaves no half-written temp file behind.
-            let _ = std::fs::remove_file(&tmp);
-            io("cannot write results to", e)
-        })
+        crate::files::write_whole(&target, text.as_bytes())
+            .map_err(|e| io("cannot write results to", e))
     }
 
     /// The first figure of the run that is out of range, in words: a
@@ -543,12 +538,17 @@ impl SuiteRun {
                 path: path.to_owned(),
                 source,
             })?;
-        let bad = |message: String| Error::BadResults {
+        SuiteRun::from_json(&text).map_err(|message| Error::BadResults {
             path: path.to_owned(),
             message,
-        };
-        let mut run: SuiteRun = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
-        run.check().map_err(bad)?;
+        })
+    }
+
+    /// The run a results file's text holds, checked ([`SuiteRun::check`]),
+    /// at this build's schema version; what is wrong, in words.
+    pub(crate) fn from_json(text: &str) -> Result<SuiteRun, String> {
+        let mut run: SuiteRun = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        run.check()?;
         run.schema_version = SCHEMA_VERSION;
         Ok(run)
     }

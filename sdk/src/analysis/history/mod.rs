@@ -231,7 +231,69 @@ impl History {
                 message: "there is no history here yet; run a suite first (with the `history` feature), or point --history at the right file".into(),
             });
         }
-        History::open_file(path)
+        let sidecar = |ext: &str| {
+            let mut name = path.as_os_str().to_owned();
+            name.push(ext);
+            PathBuf::from(name)
+        };
+        let sidecars = [sidecar("-wal"), sidecar("-shm")];
+        let had_sidecars = sidecars.iter().any(|p| p.exists());
+        match History::open_file(path) {
+            Err(Error::History { message, .. }) if message.starts_with(NO_ROOM) => {
+                // SQLite's lock files, if this attempt made them (an empty
+                // log: nothing in them is anyone's).
+                let empty_log = std::fs::metadata(&sidecars[0]).is_ok_and(|m| m.len() == 0);
+                if !had_sidecars && empty_log {
+                    for file in &sidecars {
+                        let _ = std::fs::remove_file(file);
+                    }
+                }
+                let history = History::open_immutable(path)?;
+                eprintln!(
+                    "note: {} cannot be opened for writing (the disk is full or read-only); it is read as it is on disk, without locks: a suite writing to it now is not seen",
+                    path.display()
+                );
+                Ok(history)
+            }
+            other => other,
+        }
+    }
+
+    /// Opens the history at `path` read-only, as SQLite's immutable file:
+    /// no lock, no shared-memory file, nothing written. For reading a
+    /// history on a full or read-only disk, where SQLite cannot create
+    /// the files its locks need.
+    fn open_immutable(path: &Path) -> Result<History, Error> {
+        let db = |e: rusqlite::Error| history_error(path, e);
+        let absolute = std::path::absolute(path).map_err(|source| Error::Io {
+            action: "cannot resolve",
+            path: path.to_owned(),
+            source,
+        })?;
+        let uri = format!(
+            "file:{}?immutable=1",
+            percent_encoding::utf8_percent_encode(&absolute.to_string_lossy(), URI_PATH)
+        );
+        let conn = Connection::open_with_flags(
+            uri,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI,
+        )
+        .map_err(db)?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(db)?;
+        if version != SCHEMA_VERSION {
+            return Err(Error::History {
+                path: path.to_owned(),
+                message: format!(
+                    "it has schema version {version} and this benchscope reads {SCHEMA_VERSION}; updating it needs room to write, and the disk has none: free some space and run again"
+                ),
+            });
+        }
+        Ok(History {
+            conn,
+            path: path.to_owned(),
+        })
     }
 
     fn open_file(path: &Path) -> Result<History, Error> {
@@ -559,8 +621,26 @@ impl History {
     }
 }
 
+/// How [`history_error`] begins the message of a write that found no room.
+const NO_ROOM: &str = "the disk has no room";
+
+/// The characters of a path escaped in a SQLite URI.
+const URI_PATH: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'%')
+    .add(b'?')
+    .add(b'#');
+
 pub(super) fn history_error(path: &Path, e: rusqlite::Error) -> Error {
     let message = match e.sqlite_error_code() {
+        Some(
+            rusqlite::ErrorCode::DiskFull
+            | rusqlite::ErrorCode::SystemIoFailure
+            | rusqlite::ErrorCode::ReadOnly
+            | rusqlite::ErrorCode::CannotOpen,
+        ) => format!(
+            "{NO_ROOM} or cannot be written ({e}); free some space (or make it writable) and run again"
+        ),
         Some(rusqlite::ErrorCode::NotADatabase) => {
             "it is not a SQLite database (or it is corrupt); it was left untouched: move it aside to start a new history, or point --history at another file".to_owned()
         }
