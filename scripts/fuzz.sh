@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzes benchscope's parsers of outside input with libFuzzer (cargo-fuzz,
 # on the nightly toolchain): the configuration file, the environment's
-# values, the OTLP header string, results and baseline JSON, the HTTP
+# values, the OTLP header string, results and baseline JSON, TLS PEM files
+# (CA, client certificate, client key), the HTTP
 # request heads of the Prometheus and live servers, and the live page's
 # messages. Each target runs for FUZZ_SECONDS (default 600) from the seeds
 # in fuzz/seeds plus what earlier runs found (fuzz/corpus); a crash stops the
@@ -19,7 +20,7 @@ cd "$(dirname "$0")/../fuzz"
 seconds=${FUZZ_SECONDS:-600}
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(config_file env_values otlp_headers results_json http_request live_message)
+  targets=(config_file env_values otlp_headers results_json tls_pem http_request live_message)
 fi
 if ! rustup run nightly rustc --version >/dev/null 2>&1; then
   echo "fuzz.sh: libFuzzer needs the nightly toolchain: rustup toolchain install nightly" >&2

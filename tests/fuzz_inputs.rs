@@ -307,3 +307,25 @@ fn request_heads_and_page_messages() {
         })
         .unwrap();
 }
+
+#[test]
+fn tls_pem_files() {
+    for seed in seeds("tls_pem") {
+        fuzz::tls_pem(&seed);
+    }
+    let mut runner = runner();
+    runner
+        .run(&from_seeds("tls_pem"), |bytes| {
+            fuzz::tls_pem(&bytes);
+            Ok(())
+        })
+        .unwrap();
+    // PEM-shaped text of any body.
+    let blocks = "(-----(BEGIN|END) (CERTIFICATE|PRIVATE KEY|RSA PRIVATE KEY|EC PRIVATE KEY)-----\n[A-Za-z0-9+/=\n]{0,120}){0,4}";
+    runner
+        .run(&blocks, |text| {
+            fuzz::tls_pem(text.as_bytes());
+            Ok(())
+        })
+        .unwrap();
+}

@@ -72,13 +72,17 @@ fn accepted(loaded: &Loaded) {
     );
 }
 
-/// A results or baseline file.
+/// A results or baseline file, read as `SuiteRun::read_json` reads one.
 pub fn results_json(data: &[u8]) {
-    let Ok(run) = serde_json::from_slice::<SuiteRun>(data) else {
+    let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    if run.check().is_err() {
+    let Ok(run) = SuiteRun::from_json(text) else {
         return;
+    };
+    // Every name shows within bounds, however long.
+    for b in &run.benchmarks {
+        assert!(crate::format::shown_name(&b.name).len() <= 4 * crate::format::NAME_SHOWN + 64);
     }
     // A run that passes the check writes and reads back unchanged.
     let text = serde_json::to_string(&run).expect("a checked run serializes");
@@ -95,6 +99,18 @@ pub fn results_json(data: &[u8]) {
             assert!(c.comparison.change.is_finite() && c.speedup.iter().all(|s| s.is_finite()));
         }
     }
+}
+
+/// A TLS file (`OTEL_EXPORTER_OTLP_CERTIFICATE`, `..._CLIENT_CERTIFICATE`,
+/// `..._CLIENT_KEY`): certificates accepted are at least one, each
+/// non-empty DER; any bytes give an answer, never a panic.
+#[cfg(feature = "tls")]
+pub fn tls_pem(data: &[u8]) {
+    if let Ok(certificates) = crate::config::tls::parse_certificates(data.to_vec()) {
+        assert!(!certificates.der.is_empty());
+        assert!(certificates.der.iter().all(|d| !d.is_empty()));
+    }
+    let _ = crate::config::tls::check_key(data);
 }
 
 /// A request head sent to the Prometheus or live server.

@@ -85,19 +85,21 @@ impl TlsFiles<'_> {
             (Some(cert), Some(key)) => {
                 let chain = certificates(cert).map_err(|e| (Part::ClientCertificate, e))?;
                 let key_pem = read(key).map_err(|e| (Part::ClientKey, e))?;
-                PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| {
-                    (
-                        Part::ClientKey,
-                        format!(
-                            "holds no private key in PEM ({e}); give the key as -----BEGIN PRIVATE KEY----- (PKCS#8), RSA PRIVATE KEY or EC PRIVATE KEY"
-                        ),
-                    )
-                })?;
+                check_key(&key_pem).map_err(|e| (Part::ClientKey, e))?;
                 Some(Identity { chain, key_pem })
             }
         };
         Ok(Material { roots, identity })
     }
+}
+
+/// Whether a PEM file's bytes hold a private key.
+pub(crate) fn check_key(pem: &[u8]) -> Result<(), String> {
+    PrivateKeyDer::from_pem_slice(pem).map(drop).map_err(|e| {
+        format!(
+            "holds no private key in PEM ({e}); give the key as -----BEGIN PRIVATE KEY----- (PKCS#8), RSA PRIVATE KEY or EC PRIVATE KEY"
+        )
+    })
 }
 
 /// Most bytes read of a PEM file: a CA bundle is a few hundred KiB.
@@ -109,7 +111,11 @@ fn read(path: &Path) -> Result<Vec<u8>, String> {
 }
 
 fn certificates(path: &Path) -> Result<Certificates, String> {
-    let pem = read(path)?;
+    parse_certificates(read(path)?)
+}
+
+/// The certificates of a PEM file's bytes; at least one.
+pub(crate) fn parse_certificates(pem: Vec<u8>) -> Result<Certificates, String> {
     let der = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("is not valid PEM ({e}); give the certificates in PEM"))?;
