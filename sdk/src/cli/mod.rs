@@ -8,6 +8,8 @@ mod compare;
 #[cfg(feature = "cli")]
 mod gate;
 pub(crate) mod harness;
+#[cfg(feature = "cli")]
+mod stack;
 mod terminal;
 #[cfg(feature = "cli")]
 pub(crate) mod tool;

@@ -121,6 +121,13 @@ pub(crate) enum ToolCommand {
         #[command(subcommand)]
         action: HistoryAction,
     },
+    /// The monitoring stack (Prometheus, Alertmanager, alert rules, the
+    /// Grafana dashboard) for this crate: write its configuration, or run it.
+    Stack {
+        /// What to do with it.
+        #[command(subcommand)]
+        action: super::stack::StackAction,
+    },
 }
 
 /// What to do with the history database.
@@ -435,6 +442,7 @@ fn run(tool: Tool) -> Result<ExitCode, Error> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        ToolCommand::Stack { action } => super::stack::run(action, config.prometheus.addr),
         ToolCommand::History { action } => {
             if config.history.backend().is_some() {
                 return Err(history_error(
