@@ -141,14 +141,109 @@ fn list_and_filters_follow_criterion() {
     let (code, stdout, _) = output(target().args(["--list", "--exact", "sum/64"]));
     assert_eq!((code, stdout.trim()), (Some(0), "sum/64: benchmark"));
 
-    // `cargo bench -- FILTER` hands the filter to every target: one where
-    // nothing matches says so and succeeds, as criterion's does.
+    // Filters are criterion's regular expressions (and text, as before).
+    let listed = |args: &[&str]| {
+        let (code, stdout, stderr) = output(target().arg("--list").args(args));
+        assert_eq!(code, Some(0), "{args:?}: {stderr}");
+        stdout
+            .lines()
+            .filter_map(|l| l.strip_suffix(": benchmark").map(str::to_owned))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(listed(&["sum/.*/64"]), ["sum/fold/64"]);
+    assert_eq!(listed(&["^sum/[0-9]+$"]), ["sum/64", "sum/1024"]);
+    assert_eq!(listed(&["fib.(20|input)"]), ["fib 20", "fib_input/30"]);
+    assert_eq!(listed(&["--format", "terse", "^bytes"]), ["bytes/reverse"]);
+
+    // A filter that matches nothing measures nothing: an error, unless the
+    // command line says other targets may hold it.
     let (code, _, stderr) = output(target().args(["--bench", "no-such-benchmark"]));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("--allow-no-match"), "{stderr}");
+    let (code, _, stderr) =
+        output(target().args(["--bench", "--allow-no-match", "no-such-benchmark"]));
     assert_eq!(code, Some(0), "{stderr}");
     assert!(
         stderr.contains("no benchmark of this target matches \"no-such-benchmark\" (15 defined)"),
         "{stderr}"
     );
+    // --ignored: criterion runs nothing, and neither does benchscope.
+    let (code, _, stderr) = output(target().args(["--bench", "--ignored"]));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("none ran"), "{stderr}");
+}
+
+#[test]
+fn every_flag_of_criterion_0_8_is_accepted() {
+    let dir = tempdir("criterion-flags");
+    let json = dir.join("r.json");
+    let (code, stdout, stderr) = output(
+        target()
+            .current_dir(&dir)
+            .args(["--bench", "--no-history", "--exporters", "none"])
+            .args(["--warm-up-time", "0.05", "--measurement-time", "0.2"])
+            .args(["--sample-size", "12", "--nresamples", "1000"])
+            .args(["--noise-threshold", "0.02", "--confidence-level", "0.99"])
+            .args([
+                "--significance-level",
+                "0.05",
+                "--plotting-backend",
+                "plotters",
+            ])
+            .args(["--output-format", "bencher", "--format", "terse"])
+            .args(["-c", "never", "-n", "-v", "--nocapture", "--show-output"])
+            .args(["--include-ignored", "--quiet", "-s", "flags"])
+            .args(["--output", "json"])
+            .arg(&json)
+            .args(["--exact", "bytes/reverse"]),
+    );
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    // Applied: the samples and the times.
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(run["benchmarks"][0]["stats"]["samples"], 12, "{run}");
+    // Named where benchscope has no equivalent, and the run goes on.
+    for flag in ["--nresamples", "--confidence-level", "--plotting-backend"] {
+        assert!(
+            stderr.contains(&format!("warning: {flag}")),
+            "{flag}: {stderr}"
+        );
+    }
+    // The bencher crate's line, on standard output.
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("test bytes/reverse ... bench:"))
+        .unwrap_or_else(|| panic!("no bencher line:\n{stdout}"));
+    assert!(
+        line.ends_with(')') && line.contains(" ns/iter (+/- "),
+        "{line}"
+    );
+    // -s saved the baseline under its name; -b compares with it, as does
+    // --baseline-lenient.
+    for compare in [&["-b", "flags"][..], &["--baseline-lenient", "flags"][..]] {
+        let (code, stdout, stderr) = output(
+            target()
+                .current_dir(&dir)
+                .args(["--bench", "--quick", "--no-history", "--exporters", "none"])
+                .args(compare)
+                .args(["--exact", "bytes/reverse"]),
+        );
+        assert_eq!(code, Some(0), "{compare:?}: {stderr}");
+        let row = stdout
+            .lines()
+            .find(|l| l.starts_with("bytes/reverse"))
+            .unwrap_or_default();
+        assert!(
+            ["unchanged", "improved", "REGRESSED"]
+                .iter()
+                .any(|v| row.contains(v)),
+            "{compare:?}: no verdict against the baseline: {stdout}"
+        );
+    }
+    // A value criterion would refuse is refused, with the fix.
+    let (code, _, stderr) = output(target().args(["--bench", "--warm-up-time", "soon"]));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("number of seconds"), "{stderr}");
 }
 
 #[test]

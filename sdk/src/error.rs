@@ -69,7 +69,7 @@ pub enum Error {
     },
     /// The command line's filter selects none of the target's benchmarks.
     #[error(
-        "invalid FILTER = {filter:?}: no benchmark matches it, so nothing would be measured; {defined} benchmarks are defined (--list shows them)"
+        "invalid FILTER = {filter:?}: no benchmark matches it (as text or as a regular expression), so nothing would be measured; {defined} benchmarks are defined (--list shows them). When `cargo bench -- FILTER` runs several targets, name the one that holds it (cargo bench --bench NAME -- FILTER) or add --allow-no-match"
     )]
     NoMatch {
         /// The filter given.

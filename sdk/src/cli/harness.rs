@@ -53,10 +53,6 @@ pub struct Harness {
     selected: usize,
     /// Failures outside a measurement: a name given twice, a test that failed.
     failures: Vec<Failure>,
-    /// criterion's rules: a target run without `--bench` tests, and a
-    /// filter that selects none of this target's benchmarks is not an error
-    /// (`cargo bench -- FILTER` runs every target with it).
-    criterion_rules: bool,
     /// This process is the Callgrind child of one benchmark.
     child: Option<CallgrindChild>,
     /// The scratch folder of instruction counts, removed with the harness.
@@ -90,9 +86,9 @@ impl Harness {
     /// or a usage or configuration error (printed, exit code 2).
     ///
     /// `criterion_rules`: a target run without `--bench` (as `cargo test`
-    /// runs it) tests each benchmark once instead of measuring it, and a
-    /// filter that selects nothing here ends the run with a note, not an
-    /// error, since `cargo bench -- FILTER` hands it to every target.
+    /// runs it) tests each benchmark once instead of measuring it. A filter
+    /// that selects nothing here is an error, as in any target, unless
+    /// `--allow-no-match` (`cargo bench -- FILTER` hands it to every target).
     pub fn from_env(criterion_rules: bool) -> Result<Harness, u8> {
         install_interrupt_handler();
         let args = Args::try_parse_from(std::env::args_os()).map_err(|e| {
@@ -138,7 +134,6 @@ impl Harness {
                 suite,
                 #[cfg(feature = "history")]
                 None,
-                criterion_rules,
                 child,
             )));
         }
@@ -235,7 +230,6 @@ impl Harness {
             suite,
             #[cfg(feature = "history")]
             history,
-            criterion_rules,
             None,
         );
         harness.scratch = scratch;
@@ -247,7 +241,6 @@ impl Harness {
         mode: Mode,
         suite: Suite,
         #[cfg(feature = "history")] history: Option<crate::analysis::history::History>,
-        criterion_rules: bool,
         child: Option<CallgrindChild>,
     ) -> Harness {
         Harness {
@@ -262,7 +255,6 @@ impl Harness {
             defined: 0,
             selected: 0,
             failures: Vec::new(),
-            criterion_rules,
             child,
             scratch: None,
         }
@@ -329,7 +321,7 @@ impl Harness {
                         let tty = std::io::stderr().is_terminal();
                         none.insert(Session::open(
                             self.suite.clone(),
-                            Box::new(Terminal::new(tty)),
+                            Box::new(Terminal::new(tty, self.command.args.bencher_lines)),
                             &self.announced,
                         )?)
                     }
@@ -403,10 +395,15 @@ impl Harness {
             });
         }
         if self.selected == 0 && self.mode != Mode::List {
-            if self.criterion_rules && self.command.args.filter.is_some() {
+            let args = &self.command.args;
+            if args.ignored {
+                eprintln!("benchscope: --ignored: no benchmark is ignored here, so none ran");
+                return Ok(0);
+            }
+            if args.allow_no_match && args.filter.is_some() {
                 eprintln!(
                     "benchscope: no benchmark of this target matches {:?} ({} defined)",
-                    self.command.args.filter.as_deref().unwrap_or_default(),
+                    args.filter.as_deref().unwrap_or_default(),
                     self.defined
                 );
                 return Ok(0);

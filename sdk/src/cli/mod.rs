@@ -51,11 +51,44 @@ pub(crate) struct Args {
     pub print_config: bool,
     /// A criterion flag given that benchscope cannot honour, and why.
     pub unsupported: Option<(&'static str, String, &'static str)>,
+    /// criterion's run settings, as given: (criterion's flag, value).
+    pub criterion: Vec<(&'static str, String)>,
+    /// `--output-format bencher`: a libtest-style line per benchmark on
+    /// standard output.
+    pub bencher_lines: bool,
+    /// `--ignored`: criterion runs no benchmark.
+    pub ignored: bool,
+    /// A filter that matches nothing ends the run with exit code 0.
+    pub allow_no_match: bool,
 }
 
-/// criterion's flags that mean nothing here (plots, colours, verbosity):
-/// accepted, so a target's usual command line keeps working.
-const CRITERION_IGNORED_FLAGS: &[&str] = &["noplot", "verbose", "quiet", "discard-baseline"];
+/// criterion 0.8's run settings that benchscope applies, each as the
+/// configuration key it sets: (flag, what it takes).
+const CRITERION_SETTINGS: &[(&str, &str)] = &[
+    ("warm-up-time", "SECONDS"),
+    ("measurement-time", "SECONDS"),
+    ("sample-size", "N"),
+    ("significance-level", "ALPHA"),
+    ("noise-threshold", "FRACTION"),
+    ("confidence-level", "LEVEL"),
+    ("nresamples", "N"),
+    ("plotting-backend", "BACKEND"),
+    ("output-format", "FORMAT"),
+    ("format", "FORMAT"),
+];
+
+/// criterion's and libtest's flags that mean nothing here (plots, colours,
+/// verbosity, output capture): accepted, so a target's usual command line
+/// keeps working.
+const CRITERION_IGNORED_FLAGS: &[&str] = &[
+    "noplot",
+    "verbose",
+    "quiet",
+    "discard-baseline",
+    "include-ignored",
+    "nocapture",
+    "show-output",
+];
 
 /// criterion's flags that benchscope cannot honour: each stops the run with
 /// exit code 2 and says what to do instead, rather than being skipped.
@@ -170,6 +203,10 @@ const FLAGS: &[(&str, &str)] = &[
         "print-config",
         "Print the effective configuration, with where each value came from, and exit",
     ),
+    (
+        "allow-no-match",
+        "A FILTER that matches no benchmark of this target is not an error (for `cargo bench -- FILTER` over several targets)",
+    ),
 ];
 
 /// The command line of a bench target, built with clap's builder (the
@@ -180,7 +217,7 @@ fn command_line() -> clap::Command {
         .version(env!("CARGO_PKG_VERSION"))
         .about("Runs the benchmarks of this target, prints their statistics and exports them as OpenTelemetry metrics.")
         .after_help("Configuration comes from benchscope.toml (in the crate root, or --config/BENCHSCOPE_CONFIG), then the environment (OTEL_* and BENCHSCOPE_* variables), then these flags; each wins over the one before. --print-config shows the result and where each value came from.")
-        .arg(Arg::new("filter").value_name("FILTER").help("Run only benchmarks whose name contains FILTER"))
+        .arg(Arg::new("filter").value_name("FILTER").help("Run only benchmarks whose name matches FILTER, a regular expression as criterion's (or contains it)"))
         // cargo bench passes --bench to every harness; a criterion-style
         // target run without it (as cargo test runs it) tests instead.
         .arg(Arg::new("bench").long("bench").action(ArgAction::SetTrue).hide(true))
@@ -202,35 +239,34 @@ fn command_line() -> clap::Command {
                 .help(*help),
         );
     }
+    // criterion's flags: its run settings (applied, or named in a warning
+    // where benchscope has no equivalent) and those that change nothing.
+    for (name, value) in CRITERION_SETTINGS {
+        cmd = cmd.arg(Arg::new(*name).long(*name).value_name(*value).hide(true));
+    }
+    for name in CRITERION_IGNORED_FLAGS.iter().chain(&["ignored"]) {
+        cmd = cmd.arg(
+            Arg::new(*name)
+                .long(*name)
+                .action(ArgAction::SetTrue)
+                .hide(true),
+        );
+    }
     cmd = cmd
+        .mut_arg("noplot", |a| a.short('n'))
+        .mut_arg("verbose", |a| a.short('v'))
+        .mut_arg("save-baseline", |a| a.short('s'))
+        .mut_arg("baseline", |a| a.short('b'))
         .arg(
-            Arg::new("noplot")
-                .short('n')
-                .long("noplot")
-                .action(ArgAction::SetTrue)
-                .hide(true),
-        )
-        .arg(
-            Arg::new("verbose")
-                .short('v')
-                .long("verbose")
-                .action(ArgAction::SetTrue)
-                .hide(true),
-        )
-        .arg(
-            Arg::new("quiet")
-                .long("quiet")
-                .action(ArgAction::SetTrue)
-                .hide(true),
-        )
-        .arg(
-            Arg::new("discard-baseline")
-                .long("discard-baseline")
-                .action(ArgAction::SetTrue)
+            Arg::new("baseline-lenient")
+                .long("baseline-lenient")
+                .value_name("NAME")
+                .conflicts_with_all(["baseline", "baseline-branch"])
                 .hide(true),
         )
         .arg(
             Arg::new("color")
+                .short('c')
                 .long("color")
                 .alias("colour")
                 .value_name("WHEN")
@@ -265,7 +301,9 @@ impl Args {
             test: m.get_flag("test"),
             quick: m.get_flag("quick"),
             output: m.get_many::<String>("output").map(|v| v.cloned().collect()),
-            baseline: value("baseline"),
+            // criterion's lenient comparison is benchscope's: benchmarks
+            // the baseline lacks are listed as new, not refused.
+            baseline: value("baseline").or_else(|| value("baseline-lenient")),
             baseline_branch: value("baseline-branch"),
             save_baseline: value("save-baseline"),
             history: value("history"),
@@ -287,8 +325,87 @@ impl Args {
                 m.get_one::<String>(name)
                     .map(|value| (name, value.clone(), instead))
             }),
+            criterion: CRITERION_SETTINGS
+                .iter()
+                .filter_map(|&(name, _)| value(name).map(|v| (name, v)))
+                .collect(),
+            bencher_lines: value("output-format").as_deref() == Some("bencher"),
+            ignored: m.get_flag("ignored"),
+            allow_no_match: m.get_flag("allow-no-match"),
         })
     }
+}
+
+/// Applies criterion's run settings given on the command line: each to the
+/// configuration key that means the same, or, where benchscope has none, a
+/// warning that names it (the run goes on).
+fn apply_criterion_settings(
+    loaded: &mut Loaded,
+    settings: &[(&'static str, String)],
+) -> Result<(), Error> {
+    let seconds = |flag: &str, value: &str| -> Result<String, Error> {
+        match value.trim().parse::<f64>() {
+            Ok(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => {
+                Ok(format!("{}ms", (s * 1000.0).round().max(1.0)))
+            }
+            _ => Err(Error::Argument {
+                flag: format!("--{flag}"),
+                value: value.into(),
+                reason: "write a number of seconds, such as 3 or 0.5, as criterion does".into(),
+            }),
+        }
+    };
+    let one_of = |flag: &str, value: &str, choices: &[&str]| -> Result<(), Error> {
+        if choices.contains(&value) {
+            Ok(())
+        } else {
+            Err(Error::Argument {
+                flag: format!("--{flag}"),
+                value: value.into(),
+                reason: format!("valid: {}", choices.join(", ")),
+            })
+        }
+    };
+    for (flag, value) in settings {
+        let shown = format!("--{flag}");
+        match *flag {
+            "warm-up-time" => {
+                loaded.set_flag("measurement.warmup", &seconds(flag, value)?, &shown)?;
+            }
+            "measurement-time" => {
+                // criterion measures for about this long: benchscope's target,
+                // and its ceiling when that was shorter.
+                let time = seconds(flag, value)?;
+                loaded.set_flag("measurement.min_time", &time, &shown)?;
+                let target = loaded.config.measurement.min_time;
+                if loaded.config.measurement.max_time < target {
+                    loaded.set_flag("measurement.max_time", &time, &shown)?;
+                }
+            }
+            "sample-size" => loaded.set_flag("measurement.samples", value, &shown)?,
+            "significance-level" => loaded.set_flag("regression.alpha", value, &shown)?,
+            "noise-threshold" => loaded.set_flag("regression.noise_floor", value, &shown)?,
+            "confidence-level" if value.trim().parse::<f64>() != Ok(0.95) => {
+                loaded.warnings.push(format!(
+                    "--confidence-level {value} is not applied: benchscope's interval of the mean is 95 % (Student's t); the gate's significance is --significance-level"
+                ));
+            }
+            "nresamples" => loaded.warnings.push(format!(
+                "--nresamples {value} is not used: benchscope's interval comes from Student's t, not a bootstrap"
+            )),
+            "plotting-backend" => {
+                one_of(flag, value, &["gnuplot", "plotters"])?;
+                loaded.warnings.push(format!(
+                    "--plotting-backend {value} is not used: the bench target draws no plots (benchscope analyze --out DIR draws the history's)"
+                ));
+            }
+            "output-format" => one_of(flag, value, &["criterion", "bencher"])?,
+            // --list prints `NAME: benchmark` in both.
+            "format" => one_of(flag, value, &["pretty", "terse"])?,
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// The parsed command: configuration, selection and outputs.
@@ -300,6 +417,8 @@ pub(crate) struct Command {
     pub args: Args,
     /// Where to write JSON results.
     pub json_output: Option<PathBuf>,
+    /// The filter as a regular expression, when it is one.
+    filter_regex: Option<regex_lite::Regex>,
 }
 
 impl Command {
@@ -342,7 +461,7 @@ impl Command {
             if args.cache_sim {
                 loaded.set_flag("measurement.cache_sim", "true", "--cache-sim")?;
             }
-            Ok(())
+            apply_criterion_settings(loaded, &args.criterion)
         })?;
         if let Some((flag, value, instead)) = &args.unsupported {
             return Err(Error::Argument {
@@ -362,19 +481,45 @@ impl Command {
                 });
             }
         };
+        let mut loaded = loaded;
+        let filter_regex = match args.filter.as_deref().filter(|_| !args.exact) {
+            None => None,
+            Some(f) => match regex_lite::Regex::new(f) {
+                Ok(re) => Some(re),
+                Err(e) => {
+                    loaded.warnings.push(format!(
+                        "FILTER {f:?} is not a regular expression ({e}); benchmarks whose names contain it as text are run"
+                    ));
+                    None
+                }
+            },
+        };
         Ok(Command {
             loaded,
             args,
             json_output,
+            filter_regex,
         })
     }
 
-    /// Whether the filter selects the benchmark named `name`.
+    /// Whether the filter selects the benchmark named `name`: the whole
+    /// name with `--exact`, else as criterion selects (the filter a regular
+    /// expression found in the name), or the name containing the filter as
+    /// text (benchscope's own rule, kept for names with `(`, `[` or `+`).
     pub(crate) fn selects(&self, name: &str) -> bool {
+        if self.args.ignored {
+            return false;
+        }
         match &self.args.filter {
             None => true,
             Some(f) if self.args.exact => name == f,
-            Some(f) => name.contains(f.as_str()),
+            Some(f) => {
+                name.contains(f.as_str())
+                    || self
+                        .filter_regex
+                        .as_ref()
+                        .is_some_and(|re| re.is_match(name))
+            }
         }
     }
 }

@@ -19,13 +19,44 @@ use crate::results::{BenchResult, CountChange, Fitted, Reporter, SuiteRun};
 pub(crate) struct Terminal {
     tty: bool,
     bar: Option<ProgressBar>,
+    /// A line per benchmark on standard output in the `bencher` crate's
+    /// format, as criterion's `--output-format bencher` prints it.
+    bencher: bool,
 }
 
 impl Terminal {
-    /// Bars when `tty`, plain lines otherwise.
-    pub(crate) fn new(tty: bool) -> Terminal {
-        Terminal { tty, bar: None }
+    /// Bars when `tty`, plain lines otherwise; `bencher`: also the bencher
+    /// crate's line per benchmark on standard output.
+    pub(crate) fn new(tty: bool, bencher: bool) -> Terminal {
+        Terminal {
+            tty,
+            bar: None,
+            bencher,
+        }
     }
+}
+
+/// `test NAME ... bench:       1,234 ns/iter (+/- 56)`: the median and the
+/// standard deviation in whole nanoseconds, as libtest's bencher and
+/// criterion's `--output-format bencher` write them (tools parse it).
+pub(crate) fn bencher_line(result: &BenchResult) -> String {
+    let whole = |ns: f64| {
+        let digits = format!("{:.0}", ns.max(0.0));
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
+    };
+    format!(
+        "test {} ... bench: {:>11} ns/iter (+/- {})",
+        result.name,
+        whole(result.stats.p50),
+        whole(result.stats.std_dev)
+    )
 }
 
 impl Reporter for Terminal {
@@ -74,6 +105,9 @@ impl Reporter for Terminal {
     fn bench_finished(&mut self, result: &BenchResult) {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
+        }
+        if self.bencher {
+            println!("{}", bencher_line(result));
         }
         let s = &result.stats;
         eprintln!(

@@ -250,7 +250,9 @@ impl Loaded {
         flags: impl FnOnce(&mut Loaded) -> Result<(), Error>,
     ) -> Result<Loaded, Error> {
         let mut loaded = Loaded::gather(file, env, flags)?;
-        loaded.warnings = validate(&loaded.config, &loaded)?;
+        // The flags' own warnings first, then the check's.
+        let checked = validate(&loaded.config, &loaded)?;
+        loaded.warnings.extend(checked);
         Ok(loaded)
     }
 
@@ -539,6 +541,25 @@ impl Loaded {
             }
             "measurement.cache_sim" => c.measurement.cache_sim = boolean()?,
             "measurement.instruction_timeout" => c.measurement.instruction_timeout = duration()?,
+            "measurement.warmup" => c.measurement.warmup = duration()?,
+            "measurement.min_time" => c.measurement.min_time = duration()?,
+            "measurement.max_time" => c.measurement.max_time = duration()?,
+            "measurement.samples" => {
+                c.measurement.samples = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| bad("write a whole number of samples, such as 100".into()))?
+            }
+            "regression.alpha" | "regression.noise_floor" => {
+                let v: f64 = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| bad("write a fraction between 0 and 1, such as 0.05".into()))?;
+                match key {
+                    "regression.alpha" => c.regression.alpha = v,
+                    _ => c.regression.noise_floor = v,
+                }
+            }
             "prometheus.addr" => c.prometheus.addr = parse_addr(origin, value)?,
             "live.addr" => c.live.addr = parse_addr(origin, value)?,
             "live.token" => c.live.token = value.trim().to_owned(),
