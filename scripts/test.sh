@@ -43,7 +43,7 @@ for set in "--no-default-features" ""; do
   echo "== benchscope tests, features: ${set:-default}" | tee -a "$log"
   cargo test -p benchscope $set 2>&1 | tee -a "$log" || status=$?
 done
-for feature in harness prometheus live otlp-http otlp-grpc otlp-http,tls otlp-grpc,tls tokio traces stdout history remote-history cli,tls cli report flamegraph cli,flamegraph; do
+for feature in harness regex prometheus live otlp-http otlp-grpc otlp-http,tls otlp-grpc,tls tokio traces stdout history remote-history cli,tls cli report flamegraph cli,flamegraph; do
   echo "== benchscope with only the feature $feature" | tee -a "$log"
   cargo clippy -p benchscope --no-default-features --features "$feature" --all-targets -- -D warnings 2>&1 \
     | tee -a "$log" || status=$?

@@ -417,7 +417,9 @@ pub(crate) struct Command {
     pub args: Args,
     /// Where to write JSON results.
     pub json_output: Option<PathBuf>,
-    /// The filter as a regular expression, when it is one.
+    /// The filter as a regular expression, when it is one (`regex`
+    /// feature).
+    #[cfg(feature = "regex")]
     filter_regex: Option<regex_lite::Regex>,
 }
 
@@ -481,7 +483,9 @@ impl Command {
                 });
             }
         };
+        #[cfg(feature = "regex")]
         let mut loaded = loaded;
+        #[cfg(feature = "regex")]
         let filter_regex = match args.filter.as_deref().filter(|_| !args.exact) {
             None => None,
             Some(f) => match regex_lite::Regex::new(f) {
@@ -498,14 +502,15 @@ impl Command {
             loaded,
             args,
             json_output,
+            #[cfg(feature = "regex")]
             filter_regex,
         })
     }
 
     /// Whether the filter selects the benchmark named `name`: the whole
-    /// name with `--exact`, else as criterion selects (the filter a regular
-    /// expression found in the name), or the name containing the filter as
-    /// text (benchscope's own rule, kept for names with `(`, `[` or `+`).
+    /// name with `--exact`, else the name containing the filter as text,
+    /// or (`regex` feature) as criterion selects: the filter a regular
+    /// expression found in the name.
     pub(crate) fn selects(&self, name: &str) -> bool {
         if self.args.ignored {
             return false;
@@ -513,14 +518,20 @@ impl Command {
         match &self.args.filter {
             None => true,
             Some(f) if self.args.exact => name == f,
-            Some(f) => {
-                name.contains(f.as_str())
-                    || self
-                        .filter_regex
-                        .as_ref()
-                        .is_some_and(|re| re.is_match(name))
-            }
+            Some(f) => name.contains(f.as_str()) || self.matches_regex(name),
         }
+    }
+
+    #[cfg(feature = "regex")]
+    fn matches_regex(&self, name: &str) -> bool {
+        self.filter_regex
+            .as_ref()
+            .is_some_and(|re| re.is_match(name))
+    }
+
+    #[cfg(not(feature = "regex"))]
+    fn matches_regex(&self, _: &str) -> bool {
+        false
     }
 }
 
