@@ -462,3 +462,74 @@ fn metrics_beyond_loopback_come_with_a_warning() {
         common::output_text(&out)
     );
 }
+
+#[test]
+fn a_scraper_sees_the_last_benchmark_without_serve_after() {
+    // A scraper every 2 s for the whole run (the criterion user's probe
+    // scraped every 3 s): its last scrape before the process ends holds
+    // every benchmark.
+    let addr = common::free_addr();
+    let dir = common::monitoring::scratch_dir("final-scrape");
+    let results = dir.join("r.json");
+    let mut child = common::quickstart_command()
+        .args(["--quick", "--no-history", "--exporters", "prometheus"])
+        .args(["--prometheus-addr", &addr.to_string(), "--output", "json"])
+        .arg(&results)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut last = String::new();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the run did not end"
+        );
+        let scraped = ureq::get(format!("http://{addr}/metrics"))
+            .call()
+            .ok()
+            .and_then(|mut answer| answer.body_mut().read_to_string().ok());
+        // Until the endpoint is up, try again soon; then every 2 s, waking
+        // early when the process ends.
+        let wait = match scraped {
+            Some(body) => {
+                last = body;
+                20
+            }
+            None => 1,
+        };
+        for _ in 0..wait {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    assert!(status.success());
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
+    let names: Vec<&str> = run["benchmarks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 10, "{names:?}");
+    let series = parse(&last);
+    for name in names {
+        assert!(
+            !find(&series, "benchmark_mean_ms", &[("benchmark_name", name)]).is_empty(),
+            "{name} never reached the scraper"
+        );
+    }
+    // The run's own closing figures came after the last benchmark: seen too.
+    assert_eq!(
+        find(&series, "benchmark_suite_duration_seconds_count", &[])[0].value,
+        1.0
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

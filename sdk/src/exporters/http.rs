@@ -102,6 +102,11 @@ impl Response {
     }
 
     /// A plain-text response.
+    /// The status code.
+    pub(crate) fn status(&self) -> u16 {
+        self.status
+    }
+
     pub(crate) fn text(status: u16, body: impl Into<String>) -> Response {
         Response::new(status, "text/plain; charset=utf-8", body.into())
     }

@@ -201,17 +201,21 @@ impl Exporters {
     }
 
     /// Stops serving `/metrics`, after keeping it up for `linger` (a final
-    /// scrape) when it was on.
-    pub(crate) fn stop_pull(&mut self, linger: Duration) {
+    /// scrape) when it was on; without a linger and with `final_scrape`,
+    /// after the next scrape of a scraper that came during the run
+    /// ([`prometheus::PrometheusEndpoint::await_final_scrape`]).
+    pub(crate) fn stop_pull(&mut self, linger: Duration, final_scrape: bool) {
         #[cfg(feature = "prometheus")]
         if let Some(endpoint) = self.prometheus.take() {
             if !linger.is_zero() {
                 std::thread::sleep(linger);
+            } else if final_scrape {
+                endpoint.await_final_scrape();
             }
             drop(endpoint);
         }
         #[cfg(not(feature = "prometheus"))]
-        let _ = linger;
+        let _ = (linger, final_scrape);
     }
 
     /// Stops the live page's server and the gRPC runtime: after the final

@@ -221,14 +221,16 @@ impl Telemetry {
     }
 
     /// Stops the resource sampler (after a last reading), keeps `/metrics`
-    /// up for the configured linger so a final scrape sees the final values,
+    /// up for the configured linger so a final scrape sees the final values
+    /// (without a linger, until the next scrape of a scraper that came
+    /// during the run, at most twice its interval and 30 s),
     /// then flushes every push exporter and shuts the providers down. The
     /// flush waits at most the export timeout: a dead endpoint delays the
     /// end of a run by no more than that. Returns how each push exporter
     /// fared.
     pub fn shutdown(mut self) -> Result<Vec<ExportStatus>, Error> {
         drop(self.sampler.take());
-        self.exporters.stop_pull(self.linger);
+        self.exporters.stop_pull(self.linger, true);
         // The final collection reaches the page before its server stops.
         self.flush_and_stop()?;
         Ok(self.health.statuses())
@@ -332,7 +334,7 @@ impl Drop for Telemetry {
     fn drop(&mut self) {
         // An early return or an error still flushes what was recorded.
         drop(self.sampler.take());
-        self.exporters.stop_pull(Duration::ZERO);
+        self.exporters.stop_pull(Duration::ZERO, false);
         let _ = self.flush_and_stop();
     }
 }

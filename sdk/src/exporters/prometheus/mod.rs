@@ -15,8 +15,8 @@ pub(crate) mod encode;
 pub(crate) mod stamps;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
@@ -130,7 +130,32 @@ impl MetricReader for PrometheusReader {
 #[derive(Debug)]
 pub(crate) struct PrometheusEndpoint {
     server: HttpServer,
+    scrapes: Arc<Scrapes>,
 }
+
+/// The scrapes `/metrics` has answered: how many, the last, and the longest
+/// gap between two, which says how often the scraper comes.
+#[derive(Debug, Default)]
+struct Scrapes {
+    seen: Mutex<(u64, Option<Instant>, Duration)>,
+    answered: Condvar,
+}
+
+impl Scrapes {
+    fn record(&self) {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        if let Some(last) = seen.1 {
+            seen.2 = seen.2.max(now.duration_since(last));
+        }
+        seen.0 += 1;
+        seen.1 = Some(now);
+        self.answered.notify_all();
+    }
+}
+
+/// Longest wait for a scraper's next scrape at the end of a run.
+const FINAL_SCRAPE_CAP: Duration = Duration::from_secs(30);
 
 impl PrometheusEndpoint {
     /// Binds `addr` and serves what `reader` collects at `/metrics`, on
@@ -148,14 +173,44 @@ impl PrometheusEndpoint {
             "--prometheus-addr or BENCHSCOPE_PROMETHEUS_ADDR, or turn the exporter off with --exporters none",
         )?;
         let loopback = addr.ip().is_loopback();
+        let scrapes = Arc::new(Scrapes::default());
+        let seen = scrapes.clone();
         let handler = Arc::new(move |req: &Request| {
             Reply::Respond(match rebound(loopback, req) {
                 Some(refused) => refused,
-                None => respond(&reader, req),
+                None => {
+                    let response = respond(&reader, req);
+                    if req.path == "/metrics" && response.status() == 200 {
+                        seen.record();
+                    }
+                    response
+                }
             })
         });
         let server = HttpServer::start(listener, "benchscope-prometheus", handler)?;
-        Ok(PrometheusEndpoint { server })
+        Ok(PrometheusEndpoint { server, scrapes })
+    }
+
+    /// At the end of a run: when a scraper has come at least twice during
+    /// it (so its interval is known), waits for its next scrape, which sees
+    /// the final figures (a run that ends between two scrapes would leave
+    /// its last benchmark unseen), for at most twice the longest gap seen
+    /// between its scrapes, and never over 30 s. A run scraped once or
+    /// never (a `curl` by hand) does not wait: `--serve-after` is for
+    /// that. Returns whether the scrape came.
+    pub(crate) fn await_final_scrape(&self) -> bool {
+        let seen = self.scrapes.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let (count, _, gap) = *seen;
+        if count < 2 {
+            return false;
+        }
+        let limit = (gap * 2).clamp(Duration::from_secs(1), FINAL_SCRAPE_CAP);
+        let (seen, _) = self
+            .scrapes
+            .answered
+            .wait_timeout_while(seen, limit, |s| s.0 == count)
+            .unwrap_or_else(|e| e.into_inner());
+        seen.0 > count
     }
 
     /// The address actually bound (useful with port 0).
