@@ -247,15 +247,17 @@ fn ctrl_c_flushes_what_was_recorded() {
         ])
         // No periodic export before the interrupt: only the flush can deliver.
         .env("OTEL_METRIC_EXPORT_INTERVAL", "600000")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .expect("start the quickstart");
-    let stderr = child.stderr.take().unwrap();
+    // Each finished benchmark's block begins `NAME   time:   [...]` on
+    // standard output, as criterion's does.
+    let stdout = child.stdout.take().unwrap();
     let (finished_tx, finished_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains(": p50 ") {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.contains("time:   [") {
                 let _ = finished_tx.send(line);
             }
         }
@@ -263,7 +265,7 @@ fn ctrl_c_flushes_what_was_recorded() {
     let first = finished_rx
         .recv_timeout(Duration::from_secs(60))
         .expect("a first benchmark finishes");
-    let name = first.split(": p50").next().unwrap().to_owned();
+    let name = first.split("time:").next().unwrap().trim().to_owned();
     assert_eq!(
         receiver.requests.load(std::sync::atomic::Ordering::Relaxed),
         0

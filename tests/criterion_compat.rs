@@ -229,16 +229,17 @@ fn every_flag_of_criterion_0_8_is_accepted() {
                 .args(["--exact", "bytes/reverse"]),
         );
         assert_eq!(code, Some(0), "{compare:?}: {stderr}");
-        let row = stdout
-            .lines()
-            .find(|l| l.starts_with("bytes/reverse"))
-            .unwrap_or_default();
         assert!(
-            ["unchanged", "improved", "REGRESSED"]
-                .iter()
-                .any(|v| row.contains(v)),
+            [
+                "No change in performance detected.",
+                "Performance has improved.",
+                "Performance has regressed",
+            ]
+            .iter()
+            .any(|v| stdout.contains(v)),
             "{compare:?}: no verdict against the baseline: {stdout}"
         );
+        assert!(stdout.contains("change: ["), "{compare:?}: {stdout}");
     }
     // A value criterion would refuse is refused, with the fix.
     let (code, _, stderr) = output(target().args(["--bench", "--warm-up-time", "soon"]));
@@ -356,14 +357,75 @@ fn a_saved_baseline_is_compared_by_name() {
             .args(["--baseline", "before"]),
     );
     assert_eq!(code, Some(0), "{stderr}");
-    // The table's last column compares with the baseline.
+    // The table's last column compares with the baseline (its row is the
+    // last line that starts with the name: criterion's block comes first).
     let row = stdout
         .lines()
-        .find(|l| l.starts_with("sum/fold/64 "))
+        .rfind(|l| l.starts_with("sum/fold/64 "))
         .expect("a row for the benchmark");
     assert!(row.contains('%'), "no comparison in {row:?}");
 }
 
 fn tempdir(name: &str) -> std::path::PathBuf {
     common::monitoring::scratch_dir(&format!("criterion-{name}"))
+}
+
+#[test]
+fn a_rerun_says_how_it_changed_since_the_last_run_in_criterion_s_words() {
+    let dir = tempdir("rerun");
+    let target_dir = dir.join("target");
+    let run = || {
+        output(
+            target()
+                .current_dir(&dir)
+                .env("CARGO_TARGET_DIR", &target_dir)
+                .args(["--bench", "--quick", "--no-history", "--exporters", "none"])
+                .args(["--exact", "bytes/reverse"]),
+        )
+    };
+    let (code, first, stderr) = run();
+    assert_eq!(code, Some(0), "{stderr}");
+    // criterion's block on standard output: the interval of the mean, the
+    // throughput at its ends, in criterion's units.
+    let time = first
+        .lines()
+        .find(|l| l.starts_with("bytes/reverse") && l.contains("time:   ["))
+        .unwrap_or_else(|| panic!("no time line:\n{first}"));
+    assert_eq!(time.find("time:"), Some(24), "{time}");
+    assert!(first.contains("thrpt:  ["), "{first}");
+    assert!(
+        !first.contains("change:"),
+        "nothing to compare with yet:\n{first}"
+    );
+
+    let (code, second, stderr) = run();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(second.contains("change: ["), "{second}");
+    assert!(
+        [
+            "No change in performance detected.",
+            "Performance has improved.",
+            "Performance has regressed",
+        ]
+        .iter()
+        .any(|v| second.contains(v)),
+        "{second}"
+    );
+    // Kept where criterion keeps them, in its format.
+    let kept = target_dir.join("criterion/bytes/reverse");
+    for file in [
+        "new/estimates.json",
+        "new/benchmark.json",
+        "base/estimates.json",
+    ] {
+        assert!(kept.join(file).is_file(), "{file} is missing");
+    }
+    let estimates: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(kept.join("new/estimates.json")).unwrap())
+            .unwrap();
+    assert!(estimates["mean"]["point_estimate"].as_f64().unwrap() > 0.0);
+    assert_eq!(
+        estimates["mean"]["confidence_interval"]["confidence_level"],
+        0.95
+    );
 }

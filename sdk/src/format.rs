@@ -44,9 +44,20 @@ pub(crate) fn time_unit(max_ns: f64) -> (f64, &'static str) {
     }
 }
 
-/// Units of work per second with an SI prefix: `1.5 MB/s`, `320.0 Kelem/s`.
+/// Units of work per second, as criterion writes them: bytes with binary
+/// prefixes (`1.4 MiB/s`, `2.0 GiB/s`), elements and bits with SI ones
+/// (`320.0 Kelem/s`, `2.0 Gbit/s`).
 pub(crate) fn format_rate(per_second: f64, unit: &str) -> String {
-    let (scaled, prefix) = [(1e9, "G"), (1e6, "M"), (1e3, "K")]
+    let prefixes: [(f64, &str); 3] = if unit == "bytes" {
+        [
+            (1024f64.powi(3), "Gi"),
+            (1024f64.powi(2), "Mi"),
+            (1024.0, "Ki"),
+        ]
+    } else {
+        [(1e9, "G"), (1e6, "M"), (1e3, "K")]
+    };
+    let (scaled, prefix) = prefixes
         .into_iter()
         .find(|(f, _)| per_second >= *f)
         .map(|(f, p)| (per_second / f, p))
@@ -137,7 +148,8 @@ mod tests {
 
     #[test]
     fn rates_and_changes() {
-        assert_eq!(format_rate(1.5e6, "bytes"), "1.5 MB/s");
+        assert_eq!(format_rate(1.5 * 1024.0 * 1024.0, "bytes"), "1.5 MiB/s");
+        assert_eq!(format_rate(2048.0, "bytes"), "2.0 KiB/s");
         assert_eq!(format_rate(320.0, "elements"), "320.0 elem/s");
         assert_eq!(format_rate(2e9, "bits"), "2.0 Gbit/s");
         assert_eq!(format_change(0.125), "+12.5%");
@@ -159,7 +171,7 @@ mod tests {
         assert_eq!(format_change(1e300), "+1.000e302%");
         assert_eq!(format_change(-0.5), "-50.0%");
         assert_eq!(format_count(3e20), "3.000e20");
-        assert_eq!(format_rate(5e30, "bytes"), "5.000e21 GB/s");
+        assert_eq!(format_rate(5e30, "bytes"), "4.657e21 GiB/s");
         assert!(format_bytes(1e300).len() < 16, "{}", format_bytes(1e300));
         assert_eq!(format_ns(123_456.0), "123.5 µs");
     }

@@ -321,7 +321,10 @@ impl Harness {
                         let tty = std::io::stderr().is_terminal();
                         none.insert(Session::open(
                             self.suite.clone(),
-                            Box::new(Terminal::new(tty, self.command.args.bencher_lines)),
+                            Box::new(
+                                Terminal::new(tty, self.command.args.bencher_lines)
+                                    .comparing_with_last_run(self.command.loaded.config.regression),
+                            ),
                             &self.announced,
                         )?)
                     }

@@ -8,6 +8,7 @@ mod compare;
 #[cfg(feature = "cli")]
 mod gate;
 pub(crate) mod harness;
+mod last_run;
 #[cfg(feature = "cli")]
 mod stack;
 mod terminal;

@@ -5,6 +5,9 @@ use std::fmt::Write as _;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::last_run;
+use crate::analysis::baseline::Baseline;
+use crate::config::Policy;
 use crate::error::Error;
 use crate::format::{
     format_bytes, format_change, format_count, format_ns, format_rate, shown_name,
@@ -12,7 +15,7 @@ use crate::format::{
 use crate::measure::complexity::Class;
 use crate::measure::sampling::Progress;
 use crate::results::report::Endpoints;
-use crate::results::{BenchResult, CountChange, Fitted, Reporter, SuiteRun};
+use crate::results::{BaselineComparison, BenchResult, CountChange, Fitted, Reporter, SuiteRun};
 
 /// Reports progress on standard error.
 #[derive(Debug)]
@@ -22,6 +25,9 @@ pub(crate) struct Terminal {
     /// A line per benchmark on standard output in the `bencher` crate's
     /// format, as criterion's `--output-format bencher` prints it.
     bencher: bool,
+    /// Where each benchmark's last result is kept ([`last_run`]), and the
+    /// policy that compares a rerun with it.
+    last_run: Option<(std::path::PathBuf, Policy)>,
 }
 
 impl Terminal {
@@ -32,8 +38,96 @@ impl Terminal {
             tty,
             bar: None,
             bencher,
+            last_run: None,
         }
     }
+
+    /// Also compares each benchmark with its result of the run before, as
+    /// criterion does on every rerun, and keeps this one for the next.
+    pub(crate) fn comparing_with_last_run(mut self, policy: Policy) -> Terminal {
+        self.last_run = Some((last_run::criterion_dir(), policy));
+        self
+    }
+}
+
+/// A benchmark's result as criterion prints it: the time per iteration
+/// as `[lower mean upper]` (the 95 % interval of the mean), the throughput
+/// at those times, and, against a baseline, the change with its interval,
+/// the p-value against the significance level, and the verdict in words:
+///
+/// ```text
+/// sum/fold/64             time:   [316.2 ns 320.0 ns 323.8 ns]
+///                         thrpt:  [197.7 Melem/s 200.0 Melem/s 202.4 Melem/s]
+///                         change: [+1.02% +2.41% +3.80%] (p = 0.00 < 0.01)
+///                         Performance has regressed (minor).
+/// ```
+pub(crate) fn criterion_block(result: &BenchResult) -> String {
+    const INDENT: usize = 24;
+    let s = &result.stats;
+    let name = shown_name(&result.name);
+    let mut out = if name.chars().count() < INDENT {
+        format!("{name:<INDENT$}")
+    } else {
+        format!("{name}\n{:INDENT$}", "")
+    };
+    let _ = writeln!(
+        out,
+        "time:   [{} {} {}]",
+        format_ns(s.ci_lower),
+        format_ns(s.mean),
+        format_ns(s.ci_upper)
+    );
+    if let Some(t) = &result.throughput {
+        let rate = |ns: f64| {
+            format_rate(
+                t.per_iteration as f64 * 1e9 / ns.max(f64::MIN_POSITIVE),
+                &t.unit,
+            )
+        };
+        let _ = writeln!(
+            out,
+            "{:INDENT$}thrpt:  [{} {} {}]",
+            "",
+            rate(s.ci_upper),
+            rate(s.mean),
+            rate(s.ci_lower)
+        );
+    }
+    if let Some(b) = &result.baseline {
+        out.push_str(&change_lines(result, b));
+    }
+    out
+}
+
+/// criterion's `change:` line and verdict of `result` against `b`.
+fn change_lines(result: &BenchResult, b: &BaselineComparison) -> String {
+    const INDENT: usize = 24;
+    let s = &result.stats;
+    let mut out = String::new();
+    {
+        let c = &b.comparison;
+        // The change's interval: this run's interval of the mean, taken
+        // twice (the baseline's, whose width the comparison does not keep,
+        // counted as wide), relative to the baseline's mean.
+        let base_mean = (s.mean / (1.0 + c.change)).max(f64::MIN_POSITIVE);
+        let spread = (s.ci_upper - s.ci_lower) / 2.0 * std::f64::consts::SQRT_2 / base_mean;
+        let _ = writeln!(
+            out,
+            "{:INDENT$}change: [{} {} {}] (p = {:.2})",
+            "",
+            format_change(c.change - spread),
+            format_change(c.change),
+            format_change(c.change + spread),
+            c.p_value
+        );
+        let words = match c.verdict {
+            crate::Verdict::Improved => "Performance has improved.".to_owned(),
+            crate::Verdict::Regressed(s) => format!("Performance has regressed ({}).", s.as_str()),
+            _ => "No change in performance detected.".to_owned(),
+        };
+        let _ = writeln!(out, "{:INDENT$}{words}", "");
+    }
+    out
 }
 
 /// `test NAME ... bench:       1,234 ns/iter (+/- 56)`: the median and the
@@ -106,17 +200,33 @@ impl Reporter for Terminal {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
+        // On standard output, as criterion prints it: its block, or the
+        // bencher crate's line with --output-format bencher.
         if self.bencher {
             println!("{}", bencher_line(result));
+            return;
         }
-        let s = &result.stats;
-        eprintln!(
-            "{}: p50 {}  mean {} ± {}",
-            result.name,
-            format_ns(s.p50),
-            format_ns(s.mean),
-            format_ns((s.ci_upper - s.ci_lower) / 2.0)
-        );
+        let mut block = criterion_block(result);
+        if let Some((dir, policy)) = &self.last_run {
+            if result.baseline.is_none()
+                && let Some(before) = last_run::previous(dir, &result.name)
+                && let Ok(Some(c)) = (Baseline {
+                    version: "the last run".into(),
+                    run: SuiteRun::new("", "", vec![before]),
+                })
+                .compare(result, policy)
+            {
+                block.push_str(&change_lines(result, &c));
+            }
+            if let Err(e) = last_run::keep(dir, result) {
+                self.warning(&format!(
+                    "{}: its result was not kept in {} for the next run to compare with: {e}",
+                    result.name,
+                    dir.display()
+                ));
+            }
+        }
+        print!("{block}");
     }
 
     fn suite_finished(&mut self, run: &SuiteRun) {

@@ -74,9 +74,14 @@ mod tests {
         // disturbance tests running beside this one.
         static TOTAL: AtomicU64 = AtomicU64::new(0);
         std::thread::spawn(|| {
+            // 30 ms of this thread's own CPU (a busy machine gives it less
+            // in 30 ms of wall time), within 10 s.
             let start = std::time::Instant::now();
+            let first = thread_cpu_ns().unwrap();
             let mut x = 0u64;
-            while start.elapsed() < std::time::Duration::from_millis(30) {
+            while thread_cpu_ns().unwrap() - first < 30_000_000
+                && start.elapsed() < std::time::Duration::from_secs(10)
+            {
                 x = std::hint::black_box(x.wrapping_add(1));
             }
             charge_thread_to(&TOTAL);
