@@ -15,7 +15,9 @@ use crate::format::{
 use crate::measure::complexity::Class;
 use crate::measure::sampling::Progress;
 use crate::results::report::Endpoints;
-use crate::results::{BaselineComparison, BenchResult, CountChange, Fitted, Reporter, SuiteRun};
+use crate::results::{
+    BaselineComparison, BenchResult, CountChange, Fitted, Reporter, SuiteRun, Verdict,
+};
 
 /// Reports progress on standard error.
 #[derive(Debug)]
@@ -121,8 +123,8 @@ fn change_lines(result: &BenchResult, b: &BaselineComparison) -> String {
             c.p_value
         );
         let words = match c.verdict {
-            crate::Verdict::Improved => "Performance has improved.".to_owned(),
-            crate::Verdict::Regressed(s) => format!("Performance has regressed ({}).", s.as_str()),
+            Verdict::Improved => "Performance has improved.".to_owned(),
+            Verdict::Regressed(s) => format!("Performance has regressed ({}).", s.as_str()),
             _ => "No change in performance detected.".to_owned(),
         };
         let _ = writeln!(out, "{:INDENT$}{words}", "");
