@@ -180,6 +180,7 @@ fn every_flag_of_criterion_0_8_is_accepted() {
     let (code, stdout, stderr) = output(
         target()
             .current_dir(&dir)
+            .env("CARGO_TARGET_DIR", dir.join("target"))
             .args(["--bench", "--no-history", "--exporters", "none"])
             .args(["--warm-up-time", "0.05", "--measurement-time", "0.2"])
             .args(["--sample-size", "12", "--nresamples", "1000"])
@@ -218,8 +219,11 @@ fn every_flag_of_criterion_0_8_is_accepted() {
         line.ends_with(')') && line.contains(" ns/iter (+/- "),
         "{line}"
     );
-    // -s saved the baseline under its name; -b compares with it, as does
+    // -s saved the baseline under its name, in criterion's layout too (so
+    // critcmp compares baselines by name); -b compares with it, as does
     // --baseline-lenient.
+    let named = dir.join("target/criterion/bytes/reverse/flags/estimates.json");
+    assert!(named.is_file(), "{} is missing", named.display());
     for compare in [&["-b", "flags"][..], &["--baseline-lenient", "flags"][..]] {
         let (code, stdout, stderr) = output(
             target()

@@ -478,6 +478,17 @@ impl Harness {
                 Baseline::save(&run, name, &config.baseline_dir)
                     .map(|path| format!("saved as baseline `{name}` ({})", path.display())),
             );
+            // And in criterion's layout, for the tools that read it.
+            let root = super::last_run::criterion_dir();
+            for b in &run.benchmarks {
+                if let Err(e) = super::last_run::keep_as(&root, b, &[name]) {
+                    eprintln!(
+                        "warning: {}: not kept as baseline `{name}` in {}: {e}",
+                        b.name,
+                        root.display()
+                    );
+                }
+            }
         }
         if let Some(lingering) = lingering {
             eprintln!(

@@ -74,6 +74,13 @@ pub(crate) fn previous(root: &Path, name: &str) -> Option<BenchResult> {
 /// Keeps `result` as this run's (`new/`) and as the one the next run
 /// compares with (`base/`).
 pub(crate) fn keep(root: &Path, result: &BenchResult) -> std::io::Result<()> {
+    keep_as(root, result, &["new", "base"])
+}
+
+/// Keeps `result` under each of `sides`: `new` and `base`, or the name of
+/// a saved baseline (`--save-baseline NAME`, so that critcmp compares
+/// baselines by name, as it does criterion's).
+pub(crate) fn keep_as(root: &Path, result: &BenchResult, sides: &[&str]) -> std::io::Result<()> {
     let dir = folder(root, &result.name);
     let s = &result.stats;
     let estimate = |point: f64, lower: f64, upper: f64, error: f64| {
@@ -128,8 +135,8 @@ pub(crate) fn keep(root: &Path, result: &BenchResult) -> std::io::Result<()> {
             serde_json::to_value(result).map_err(std::io::Error::other)?,
         ),
     ];
-    for side in ["new", "base"] {
-        let side_dir = dir.join(side);
+    for side in sides {
+        let side_dir = folder(&dir, &side.replace('/', "_"));
         std::fs::create_dir_all(&side_dir)?;
         for (file, value) in &files {
             crate::files::write_whole(&side_dir.join(file), value.to_string().as_bytes())?;
@@ -162,6 +169,8 @@ mod tests {
         .unwrap();
         assert_eq!(benchmark["group_id"], "sum");
         assert_eq!(benchmark["value_str"], "64");
+        keep_as(&root, &result, &["main"]).unwrap();
+        assert!(dir.join("main/estimates.json").is_file());
         // Names that are no file names stay inside the folder.
         assert_eq!(
             folder(&root, "../a:b/.."),
