@@ -83,7 +83,13 @@ fn every_benchmark_is_measured_labelled_exported_and_kept() {
     assert_eq!(label("benchmark_group"), Some("sum"));
     assert_eq!(label("benchmark_function"), Some("fold"));
     assert_eq!(label("param"), Some("64"));
-    assert_eq!(fold.samples_ns.len(), 20, "the group's sample_size(20)");
+    // The group's sample_size(20); a loaded machine may reach the time
+    // ceiling first, which stops sampling at 10 (sampling::MIN_SAMPLES).
+    assert!(
+        (10..=20).contains(&fold.samples_ns.len()),
+        "the group's sample_size(20): {} samples",
+        fold.samples_ns.len()
+    );
     let throughput = fold.throughput.as_ref().expect("Throughput::Elements");
     assert_eq!(
         (throughput.unit.as_str(), throughput.per_iteration),
