@@ -103,6 +103,7 @@ impl Response {
 
     /// A plain-text response.
     /// The status code.
+    #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
     pub(crate) fn status(&self) -> u16 {
         self.status
     }
@@ -208,7 +209,9 @@ pub(crate) fn bind(
 }
 
 impl HttpServer {
-    /// Serves `handler` on `listener`, from threads named after `name`.
+    /// Serves `handler` on `listener`, from threads named after `name`,
+    /// within [`Limits::DEFAULT`].
+    #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
     pub(crate) fn start(
         listener: TcpListener,
         name: &str,
