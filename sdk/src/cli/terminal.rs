@@ -52,6 +52,9 @@ impl Terminal {
     }
 }
 
+/// The column criterion's figures start at, after the name.
+const INDENT: usize = 24;
+
 /// A benchmark's result as criterion prints it: the time per iteration
 /// as `[lower mean upper]` (the 95 % interval of the mean), the throughput
 /// at those times, and, against a baseline, the change with its interval,
@@ -60,11 +63,10 @@ impl Terminal {
 /// ```text
 /// sum/fold/64             time:   [316.2 ns 320.0 ns 323.8 ns]
 ///                         thrpt:  [197.7 Melem/s 200.0 Melem/s 202.4 Melem/s]
-///                         change: [+1.02% +2.41% +3.80%] (p = 0.00 < 0.01)
+///                         change: [+1.02% +2.41% +3.80%] (p = 0.00)
 ///                         Performance has regressed (minor).
 /// ```
 pub(crate) fn criterion_block(result: &BenchResult) -> String {
-    const INDENT: usize = 24;
     let s = &result.stats;
     let name = shown_name(&result.name);
     let mut out = if name.chars().count() < INDENT {
@@ -103,33 +105,27 @@ pub(crate) fn criterion_block(result: &BenchResult) -> String {
 
 /// criterion's `change:` line and verdict of `result` against `b`.
 fn change_lines(result: &BenchResult, b: &BaselineComparison) -> String {
-    const INDENT: usize = 24;
     let s = &result.stats;
-    let mut out = String::new();
-    {
-        let c = &b.comparison;
-        // The change's interval: this run's interval of the mean, taken
-        // twice (the baseline's, whose width the comparison does not keep,
-        // counted as wide), relative to the baseline's mean.
-        let base_mean = (s.mean / (1.0 + c.change)).max(f64::MIN_POSITIVE);
-        let spread = (s.ci_upper - s.ci_lower) / 2.0 * std::f64::consts::SQRT_2 / base_mean;
-        let _ = writeln!(
-            out,
-            "{:INDENT$}change: [{} {} {}] (p = {:.2})",
-            "",
-            format_change(c.change - spread),
-            format_change(c.change),
-            format_change(c.change + spread),
-            c.p_value
-        );
-        let words = match c.verdict {
-            Verdict::Improved => "Performance has improved.".to_owned(),
-            Verdict::Regressed(s) => format!("Performance has regressed ({}).", s.as_str()),
-            _ => "No change in performance detected.".to_owned(),
-        };
-        let _ = writeln!(out, "{:INDENT$}{words}", "");
-    }
-    out
+    let c = &b.comparison;
+    // The change's interval: this run's interval of the mean, taken twice
+    // (the baseline's, whose width the comparison does not keep, counted as
+    // wide), relative to the baseline's mean.
+    let base_mean = (s.mean / (1.0 + c.change)).max(f64::MIN_POSITIVE);
+    let spread = (s.ci_upper - s.ci_lower) / 2.0 * std::f64::consts::SQRT_2 / base_mean;
+    let words = match c.verdict {
+        Verdict::Improved => "Performance has improved.".to_owned(),
+        Verdict::Regressed(s) => format!("Performance has regressed ({}).", s.as_str()),
+        _ => "No change in performance detected.".to_owned(),
+    };
+    format!(
+        "{:INDENT$}change: [{} {} {}] (p = {:.2})\n{:INDENT$}{words}\n",
+        "",
+        format_change(c.change - spread),
+        format_change(c.change),
+        format_change(c.change + spread),
+        c.p_value,
+        ""
+    )
 }
 
 /// `test NAME ... bench:       1,234 ns/iter (+/- 56)`: the median and the

@@ -464,14 +464,7 @@ fn list(side: &Side, filter: Option<&str>, limit: Duration) -> Result<Vec<String
     }
     let out = run_child(cmd.stdout(Stdio::piped()), side, limit)?;
     if !out.status.success() {
-        return Err(Error::Command {
-            command: side.exe.display().to_string(),
-            message: format!(
-                "failed to list its benchmarks ({}): {}",
-                out.status,
-                last_line(&out.stderr)
-            ),
-        });
+        return Err(side_failed(side, "failed to list its benchmarks", &out));
     }
     let out = out.stdout;
     Ok(String::from_utf8_lossy(&out)
@@ -583,16 +576,18 @@ fn results_of(
     let _ = std::fs::remove_file(file);
     let out = run_child(cmd.stdout(Stdio::null()), side, limit)?;
     if !file.is_file() {
-        return Err(Error::Command {
-            command: side.exe.display().to_string(),
-            message: format!(
-                "wrote no results ({}): {}",
-                out.status,
-                last_line(&out.stderr)
-            ),
-        });
+        return Err(side_failed(side, "wrote no results", &out));
     }
     SuiteRun::read_json(file)
+}
+
+/// A run of `side` that did `what` instead of its job: its exit status and
+/// the last line it wrote on standard error.
+fn side_failed(side: &Side, what: &str, out: &std::process::Output) -> Error {
+    Error::Command {
+        command: side.exe.display().to_string(),
+        message: format!("{what} ({}): {}", out.status, last_line(&out.stderr)),
+    }
 }
 
 /// Runs a child of `side` for at most `limit`: one that does not end in
