@@ -92,17 +92,19 @@ impl Health {
 
     /// Counts the end of export `ticket` of exporter `index`, unless it was
     /// already counted as abandoned.
+    ///
+    /// The export is counted (and its warning shown) before it leaves the
+    /// exports in flight: a run that waits for them ([`Health::wait_idle`])
+    /// must not end, and exit, between the two.
     fn end(&self, ticket: u64, index: usize, result: &OTelSdkResult, cause: Option<String>) {
-        let still_in_flight = {
+        {
             let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
-            let before = in_flight.exports.len();
-            in_flight.exports.retain(|(t, _, _)| *t != ticket);
-            before != in_flight.exports.len()
-        };
-        self.ended.notify_all();
-        if still_in_flight {
-            self.report(index, result, cause);
+            if let Some(at) = in_flight.exports.iter().position(|(t, _, _)| *t == ticket) {
+                self.report(index, result, cause);
+                in_flight.exports.swap_remove(at);
+            }
         }
+        self.ended.notify_all();
     }
 
     /// Waits until no export is in flight, or until `deadline`.
@@ -437,5 +439,30 @@ mod tests {
         assert!(!warnings[0].contains("Check that the endpoint is up"));
         let first = health.statuses()[0].first_error.clone().unwrap();
         assert!(first.contains("UnknownIssuer"), "{first}");
+    }
+
+    #[test]
+    fn a_run_waiting_for_its_exports_sees_their_warnings_shown() {
+        // The warning of an export that ends on the reader's thread is slow
+        // to print; the run that waits for the export must not go on (and
+        // exit, cutting the line) before it is shown.
+        let shown = Arc::new(Mutex::new(Vec::new()));
+        let sink = shown.clone();
+        let health = Health::new(Arc::new(move |w: &str| {
+            std::thread::sleep(Duration::from_millis(300));
+            sink.lock().unwrap().push(w.to_owned())
+        }));
+        let a = health.register("OTLP metrics export to http://a".into());
+        let ticket = health.begin(a);
+        let exporting = health.clone();
+        let reader = std::thread::spawn(move || {
+            let fail = Err(OTelSdkError::InternalFailure("timed out".into()));
+            exporting.end(ticket, a, &fail, None);
+        });
+        health.wait_idle(Instant::now() + Duration::from_secs(10));
+        assert_eq!(shown.lock().unwrap().len(), 1, "the run went on first");
+        health.abandon_in_flight();
+        reader.join().unwrap();
+        assert_eq!(health.statuses()[0].failed, 1, "counted once");
     }
 }
