@@ -12,7 +12,11 @@
 //! ```
 //!
 //! TARGET is `CARGO_TARGET_DIR`, else the target folder this executable was
-//! built into (`target/release/deps/NAME` under cargo), else `target`.
+//! built into (`target/release/deps/NAME` under cargo), else `target`. An
+//! unoptimized build (debug assertions on: `cargo test`, `cargo run`
+//! without `--release`) keeps its results in `TARGET/criterion-debug`
+//! instead, so that a release run is never compared with a debug run's
+//! figures, nor the other way round.
 
 use std::path::{Path, PathBuf};
 
@@ -20,10 +24,18 @@ use serde_json::json;
 
 use crate::results::BenchResult;
 
+/// The folder of this build's files under the target folder: criterion's
+/// own for an optimized build.
+const FOLDER: &str = if cfg!(debug_assertions) {
+    "criterion-debug"
+} else {
+    "criterion"
+};
+
 /// The folder criterion's files go under.
 pub(crate) fn criterion_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir).join("criterion");
+        return PathBuf::from(dir).join(FOLDER);
     }
     let built_in = std::env::current_exe().ok().and_then(|exe| {
         // target/<profile>/deps/<exe> (a bench target) or
@@ -37,7 +49,7 @@ pub(crate) fn criterion_dir() -> PathBuf {
     });
     built_in
         .unwrap_or_else(|| PathBuf::from("target"))
-        .join("criterion")
+        .join(FOLDER)
 }
 
 /// A benchmark's folder: its name, `/` kept as criterion keeps the parts
