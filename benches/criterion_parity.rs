@@ -10,13 +10,14 @@
 //! ```text
 //! cargo bench -p benchscope-benches --bench criterion_parity            # every crate, 3 rounds
 //! cargo bench -p benchscope-benches --bench criterion_parity -- itoa    # one crate
+//! cargo bench -p benchscope-benches --bench criterion_parity -- base64:encode_small   # some of its benchmarks
 //! PARITY_ROUNDS=4 cargo bench -p benchscope-benches --bench criterion_parity
 //! ```
 //!
-//! Both sides warm up for 0.5 s and measure 100 samples over 1 s
-//! (criterion told so on its command line, benchscope by a configuration
-//! file), unless the bench file sets its own times (httparse), which both
-//! then follow.
+//! Both sides warm up for 0.5 s (1 s for criterion 0.3, which takes whole
+//! seconds) and measure 100 samples over 1 s (criterion told so on its
+//! command line, benchscope by a configuration file), unless the bench file
+//! sets its own times (httparse, base64), which both then follow.
 //!
 //! On a shared virtual machine the same binary's means move between runs by
 //! more than the target band, so each table also shows criterion's own
@@ -30,7 +31,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::real_crates::{Crate, Flavour, cargo_bench, prepare, sources};
+use common::real_crates::{CRATES, Crate, Flavour, PARITY_ONLY, cargo_bench, prepare, sources_of};
 use common::repo_root;
 
 fn run(mut cmd: Command, what: &str) -> std::process::Output {
@@ -77,7 +78,7 @@ fn criterion_mean(krate: Crate, exe: &Path, id: &str, home: &Path) -> f64 {
         .args(["--bench", "--noplot"])
         .arg(exactly(id));
     if !krate.own_times {
-        cmd.args(["--warm-up-time", "0.5", "--measurement-time", "1"]);
+        cmd.args(["--warm-up-time", warmup(krate), "--measurement-time", "1"]);
     }
     run(cmd, &format!("criterion on {id}"));
     let mut means = BTreeMap::new();
@@ -87,13 +88,22 @@ fn criterion_mean(krate: Crate, exe: &Path, id: &str, home: &Path) -> f64 {
         .unwrap_or_else(|| panic!("criterion wrote no estimate for {id}"))
 }
 
+/// The warm-up both sides are given, in seconds: half a second, or one
+/// where criterion 0.3 takes whole seconds only.
+fn warmup(krate: Crate) -> &'static str {
+    if krate.whole_seconds { "1" } else { "0.5" }
+}
+
 /// benchscope-criterion's mean of benchmark `id`, measured alone by `exe`.
-fn benchscope_mean(exe: &Path, id: &str, scratch: &Path) -> f64 {
+fn benchscope_mean(krate: Crate, exe: &Path, id: &str, scratch: &Path) -> f64 {
     let json = scratch.join("parity.json");
     let config = scratch.join("parity.toml");
     std::fs::write(
         &config,
-        "[measurement]\nwarmup = \"500ms\"\nmin_time = \"1s\"\nmax_time = \"4s\"\n",
+        format!(
+            "[measurement]\nwarmup = \"{}s\"\nmin_time = \"1s\"\nmax_time = \"4s\"\n",
+            warmup(krate)
+        ),
     )
     .unwrap();
     let mut cmd = Command::new(exe);
@@ -169,8 +179,17 @@ fn main() {
     let home = scratch.join("criterion");
     let mut all: Vec<f64> = Vec::new();
     let mut own_spreads: Vec<f64> = Vec::new();
-    for (krate, source) in sources() {
-        if !only.is_empty() && !only.iter().any(|o| o == krate.name) {
+    let crates: Vec<Crate> = CRATES.iter().chain(PARITY_ONLY).copied().collect();
+    for (krate, source) in sources_of(&crates) {
+        // `CRATE` or `CRATE:TEXT` (the benchmarks whose id contains TEXT).
+        let wanted: Vec<&str> = only
+            .iter()
+            .filter_map(|o| match o.split_once(':') {
+                Some((name, text)) => (name == krate.name).then_some(text),
+                None => (o == krate.name).then_some(""),
+            })
+            .collect();
+        if !only.is_empty() && wanted.is_empty() {
             continue;
         }
         let theirs = build(krate, &prepare(krate, &source, Flavour::Criterion));
@@ -186,6 +205,7 @@ fn main() {
         let ids: Vec<String> = String::from_utf8_lossy(&listed.stdout)
             .lines()
             .filter_map(|l| l.strip_suffix(": benchmark"))
+            .filter(|id| wanted.is_empty() || wanted.iter().any(|w| id.contains(w)))
             .map(str::to_owned)
             .collect();
         println!(
@@ -204,9 +224,9 @@ fn main() {
             for round in 0..rounds {
                 if (round + i) % 2 == 0 {
                     c.push(criterion_mean(krate, &theirs, id, &home));
-                    b.push(benchscope_mean(&ours, id, &scratch));
+                    b.push(benchscope_mean(krate, &ours, id, &scratch));
                 } else {
-                    b.push(benchscope_mean(&ours, id, &scratch));
+                    b.push(benchscope_mean(krate, &ours, id, &scratch));
                     c.push(criterion_mean(krate, &theirs, id, &home));
                 }
             }

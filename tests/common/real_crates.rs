@@ -19,6 +19,8 @@ pub struct Crate {
     pub bench: &'static str,
     /// Whether the bench file sets its own warm-up and measurement times.
     pub own_times: bool,
+    /// Whether its criterion (0.3) takes whole seconds on its command line.
+    pub whole_seconds: bool,
 }
 
 /// The crates used: small libraries whose only other dev-dependency is
@@ -30,24 +32,56 @@ pub const CRATES: &[Crate] = &[
         version: "1.0.3",
         bench: "benchmarks",
         own_times: false,
+        whole_seconds: false,
     },
     Crate {
         name: "semver",
         version: "1.0.28",
         bench: "parse",
         own_times: false,
+        whole_seconds: false,
     },
     Crate {
         name: "itoa",
         version: "1.0.19",
         bench: "bench",
         own_times: false,
+        whole_seconds: false,
     },
     Crate {
         name: "httparse",
         version: "1.10.1",
         bench: "parse",
         own_times: true,
+        whole_seconds: false,
+    },
+];
+
+/// Crates measured by the parity bench only (benches/criterion_parity.rs),
+/// not by the test command: larger bench targets (base64's pulls clap and
+/// rstest), criterion 0.7, 0.3 and 0.8 (under a `cfg(not(miri))` table), a
+/// routine that allocates on every iteration (base64's `encode`).
+pub const PARITY_ONLY: &[Crate] = &[
+    Crate {
+        name: "base64",
+        version: "0.23.1",
+        bench: "benchmarks",
+        own_times: true,
+        whole_seconds: false,
+    },
+    Crate {
+        name: "hex",
+        version: "0.4.3",
+        bench: "hex",
+        own_times: false,
+        whole_seconds: true,
+    },
+    Crate {
+        name: "ryu",
+        version: "1.0.23",
+        bench: "bench",
+        own_times: false,
+        whole_seconds: false,
     },
 ];
 
@@ -60,12 +94,17 @@ pub enum Flavour {
     Benchscope,
 }
 
-/// Where the crates' packages are unpacked by cargo: resolved once, through
-/// a scratch project that depends on them all.
+/// Where the packages of [`CRATES`] are unpacked by cargo.
 pub fn sources() -> Vec<(Crate, PathBuf)> {
+    sources_of(CRATES)
+}
+
+/// Where the packages of `crates` are unpacked by cargo: resolved once,
+/// through a scratch project that depends on them all.
+pub fn sources_of(crates: &[Crate]) -> Vec<(Crate, PathBuf)> {
     let root = scratch().join("fetch");
     std::fs::create_dir_all(root.join("src")).unwrap();
-    let deps: String = CRATES
+    let deps: String = crates
         .iter()
         .map(|c| format!("{} = \"={}\"\n", c.name, c.version))
         .collect();
@@ -88,7 +127,7 @@ pub fn sources() -> Vec<(Crate, PathBuf)> {
         String::from_utf8_lossy(&out.stderr)
     );
     let metadata: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    CRATES
+    crates
         .iter()
         .map(|c| {
             let manifest = metadata["packages"]
