@@ -101,6 +101,88 @@ pub(crate) fn output_within(cmd: &mut Command, limit: Duration) -> std::io::Resu
     })
 }
 
+/// A child that runs beside this process until [`Running::stop`] (a
+/// paired comparison's worker): in a process group of its own, registered
+/// so that [`interrupt`] stops it with everything it started, and stopped
+/// the same way when dropped. Its standard error is kept (the last 16 MiB)
+/// for the error that names it.
+#[cfg_attr(not(feature = "cli"), allow(dead_code))]
+pub(crate) struct Running {
+    child: std::process::Child,
+    group: u32,
+    stderr: Option<Drained>,
+    stopped: bool,
+}
+
+#[cfg_attr(not(feature = "cli"), allow(dead_code))]
+impl Running {
+    /// Starts `cmd` with its standard error piped.
+    pub(crate) fn start(cmd: &mut Command) -> std::io::Result<Running> {
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(cmd, 0);
+        let mut child = cmd.stderr(Stdio::piped()).spawn()?;
+        let group = child.id();
+        RUNNING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(group);
+        let stderr = child.stderr.take().map(|s| Drained::start(Box::new(s)));
+        Ok(Running {
+            child,
+            group,
+            stderr,
+            stopped: false,
+        })
+    }
+
+    /// Its exit status, if it has ended.
+    pub(crate) fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// Gives it up to `grace` to end by itself, then kills it with what it
+    /// started: its exit status (`None` when it had to be killed) and the
+    /// last line it wrote on standard error.
+    pub(crate) fn stop(mut self, grace: Duration) -> (Option<std::process::ExitStatus>, String) {
+        let deadline = Instant::now() + grace;
+        let status = loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => break Some(status),
+                Ok(None) if Instant::now() < deadline && !interrupted() => {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                _ => break None,
+            }
+        };
+        self.kill();
+        let words = self
+            .stderr
+            .take()
+            .map(|d| last_line(&d.take(Instant::now() + Duration::from_secs(1))))
+            .unwrap_or_default();
+        (status, words)
+    }
+
+    fn kill(&mut self) {
+        if std::mem::replace(&mut self.stopped, true) {
+            return;
+        }
+        kill_group(self.group);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        RUNNING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|g| *g != self.group);
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// Kills process group `group` (the child's id: it leads its group; on
 /// other systems than Linux the child alone is killed, by the caller).
 fn kill_group(group: u32) {

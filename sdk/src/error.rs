@@ -190,6 +190,10 @@ pub enum Error {
     /// The OpenTelemetry SDK refused an operation.
     #[error("OpenTelemetry: {0}")]
     Telemetry(String),
+    /// A paired comparison could not go on: a side's worker crashed, hung,
+    /// ended early or broke the protocol.
+    #[error("{0}")]
+    Paired(String),
     /// Ctrl-C (SIGINT) stopped the command; what it had started was
     /// stopped and its scratch files removed.
     #[error("interrupted (Ctrl-C): stopped before a verdict; nothing was decided")]

@@ -20,6 +20,7 @@ use crate::measure::bencher::Bencher;
 use crate::measure::callgrind;
 use crate::measure::flame;
 use crate::measure::registry::BenchOptions;
+use crate::measure::worker::{self, Link};
 use crate::results::Failure;
 use crate::suite::runner::{Session, Suite, panic_message};
 
@@ -53,21 +54,70 @@ pub struct Harness {
     selected: usize,
     /// Failures outside a measurement: a name given twice, a test that failed.
     failures: Vec<Failure>,
-    /// This process is the Callgrind child of one benchmark.
-    child: Option<CallgrindChild>,
+    /// This process runs one benchmark for another: counted under
+    /// Callgrind, or served to a paired comparison.
+    child: Option<Child>,
     /// The scratch folder of instruction counts, removed with the harness.
     scratch: Option<Scratch>,
 }
 
-/// What a process run under Callgrind to count one benchmark does.
+/// What a process run for one benchmark does.
 #[derive(Debug)]
-struct CallgrindChild {
-    /// The benchmark to count.
+struct Child {
+    /// The benchmark.
     target: String,
-    /// Iterations to count.
-    iterations: u64,
+    /// What it does with it.
+    role: Role,
     /// Whether it has run.
     ran: bool,
+}
+
+/// The two kinds of [`Child`].
+#[derive(Debug)]
+enum Role {
+    /// Counted under Callgrind: this many iterations.
+    Count(u64),
+    /// Served sample by sample to `benchscope compare --paired`.
+    Serve(Link),
+}
+
+impl Child {
+    /// The child this process's environment asks for, if any.
+    fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Option<Child>, Error> {
+        if let Some(target) = var(worker::WORKER_VAR) {
+            let addr = var(worker::ADDR_VAR).unwrap_or_default();
+            let token = var(worker::TOKEN_VAR).unwrap_or_default();
+            let link = Link::connect(&addr, &token).map_err(|e| Error::Argument {
+                flag: worker::ADDR_VAR.into(),
+                value: addr.clone(),
+                reason: format!(
+                    "cannot reach the comparison that started this worker: {e}; this variable is set by `benchscope compare --paired`, not by hand"
+                ),
+            })?;
+            return Ok(Some(Child {
+                target,
+                role: Role::Serve(link),
+                ran: false,
+            }));
+        }
+        Ok(var(callgrind::CHILD_VAR).map(|target| Child {
+            role: Role::Count(
+                var(callgrind::ITERATIONS_VAR)
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(1),
+            ),
+            target,
+            ran: false,
+        }))
+    }
+
+    /// The variable that named the benchmark.
+    fn variable(&self) -> &'static str {
+        match self.role {
+            Role::Count(_) => callgrind::CHILD_VAR,
+            Role::Serve(_) => worker::WORKER_VAR,
+        }
+    }
 }
 
 impl std::fmt::Debug for Harness {
@@ -114,16 +164,7 @@ impl Harness {
     ) -> Result<Option<Harness>, Error> {
         let env: Vec<(String, String)> = env.into_iter().collect();
         let var = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-        let child = var(callgrind::CHILD_VAR).map(|name| {
-            let iterations = var(callgrind::ITERATIONS_VAR)
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(1);
-            CallgrindChild {
-                target: name,
-                iterations,
-                ran: false,
-            }
-        });
+        let child = Child::from_env(var)?;
         let command = Command::from_args(args, env)?;
         if child.is_some() {
             // Nothing but the one routine: no outputs, no history.
@@ -241,7 +282,7 @@ impl Harness {
         mode: Mode,
         suite: Suite,
         #[cfg(feature = "history")] history: Option<crate::analysis::history::History>,
-        child: Option<CallgrindChild>,
+        child: Option<Child>,
     ) -> Harness {
         Harness {
             command,
@@ -289,8 +330,19 @@ impl Harness {
             if name == child.target && !child.ran {
                 child.ran = true;
                 let mut progress = |_| {};
-                let mut bencher = Bencher::counting(child.iterations, &mut progress);
-                body(&mut bencher);
+                match &mut child.role {
+                    Role::Count(iterations) => {
+                        body(&mut Bencher::counting(*iterations, &mut progress));
+                    }
+                    Role::Serve(link) => {
+                        body(&mut Bencher::serving(link, &mut progress));
+                        if let Some(e) = &link.error {
+                            return Err(Error::Paired(format!(
+                                "paired worker of {name}: the link to the comparison broke: {e}"
+                            )));
+                        }
+                    }
+                }
             }
             return Ok(());
         }
@@ -393,7 +445,7 @@ impl Harness {
                 return Ok(0);
             }
             return Err(Error::NoSuchCountedBenchmark {
-                variable: callgrind::CHILD_VAR,
+                variable: child.variable(),
                 name: child.target.clone(),
             });
         }

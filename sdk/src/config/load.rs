@@ -386,6 +386,7 @@ impl Loaded {
         for (name, value) in env {
             if name.starts_with("BENCHSCOPE_")
                 && !OTHER_BENCHSCOPE_VARS.contains(&name.as_str())
+                && !name.starts_with(crate::measure::worker::PREFIX)
                 && !ENV.iter().any(|(var, _, _)| var == name)
             {
                 let known: Vec<&str> = ENV

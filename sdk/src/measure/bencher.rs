@@ -35,6 +35,9 @@ pub struct Bencher<'a> {
     /// measuring thread waits for the routine's own threads, which is no
     /// disturbance, so nothing is probed or retaken.
     threads: usize,
+    /// A paired worker: serve samples to the comparison instead.
+    #[cfg(feature = "harness")]
+    serve: Option<&'a mut super::worker::Link>,
 }
 
 impl std::fmt::Debug for Bencher<'_> {
@@ -56,6 +59,21 @@ impl<'a> Bencher<'a> {
             once: false,
             count: None,
             threads: 1,
+            #[cfg(feature = "harness")]
+            serve: None,
+        }
+    }
+
+    /// A bencher for a paired worker: the routine's samples are served
+    /// over `link` (see [`worker`](super::worker)).
+    #[cfg(feature = "harness")]
+    pub(crate) fn serving(
+        link: &'a mut super::worker::Link,
+        progress: &'a mut dyn FnMut(Progress),
+    ) -> Self {
+        Bencher {
+            serve: Some(link),
+            ..Bencher::once(progress)
         }
     }
 
@@ -91,6 +109,19 @@ impl<'a> Bencher<'a> {
     /// returns the time it took; only the first measurement counts.
     fn take(&mut self, mut time_batch: impl FnMut(u64) -> Duration) {
         if self.measurement.is_some() {
+            return;
+        }
+        #[cfg(feature = "harness")]
+        if let Some(link) = self.serve.take() {
+            link.serve(&mut time_batch);
+            self.measurement = Some(Measurement {
+                samples_ns: Vec::new(),
+                batch: 1,
+                warmup_iterations: 0,
+                clock_cost_ns: 0.0,
+                allocations: None,
+                disturbance: None,
+            });
             return;
         }
         if let Some(iterations) = self.count {

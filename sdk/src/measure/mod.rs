@@ -16,6 +16,7 @@ pub(crate) mod sampling;
 pub(crate) mod stats;
 mod student_t;
 pub(crate) mod telemetry_cost;
+pub(crate) mod worker;
 
 #[cfg(feature = "cli")]
 pub(crate) use student_t::quantile_upper;
