@@ -20,14 +20,16 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::monitoring::scratch_dir;
-use common::{benchscope_binary, fleet_bench_binary, free_addr, isolated_command};
+use common::{
+    benchscope_binary, fleet_bench_binary, free_addr, isolated_command, process_mentions, script,
+};
 
 /// The measuring tests run one at a time: on a 2-core machine two at once
 /// disturb each other's figures.
@@ -51,25 +53,6 @@ fn fleet_sum() -> Command {
     let mut cmd = isolated_command(fleet_bench_binary());
     cmd.args(["--quick", "--exact", "fleet/sum_squares", "--no-history"]);
     cmd
-}
-
-/// Writes an executable shell script `name` into `dir`.
-fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let path = dir.join(name);
-    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    path
-}
-
-/// Whether any process's command line mentions `needle`.
-fn process_mentions(needle: &str) -> bool {
-    std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .filter_map(Result::ok)
-        .filter_map(|p| std::fs::read(p.path().join("cmdline")).ok())
-        .any(|cmdline| text(&cmdline).contains(needle))
 }
 
 #[test]

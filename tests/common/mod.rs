@@ -251,3 +251,28 @@ pub fn linter(var: &str) -> std::path::PathBuf {
     assert!(path.is_file(), "{} is missing", path.display());
     path
 }
+
+/// Writes an executable shell script `name` into `dir`: `body` under
+/// `#!/bin/sh`, unless it names its own interpreter.
+pub fn script(dir: &std::path::Path, name: &str, body: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    let shebang = if body.starts_with("#!") {
+        ""
+    } else {
+        "#!/bin/sh\n"
+    };
+    std::fs::write(&path, format!("{shebang}{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// Whether any process's command line mentions `needle`.
+pub fn process_mentions(needle: &str) -> bool {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter_map(|p| std::fs::read(p.path().join("cmdline")).ok())
+        .any(|cmdline| String::from_utf8_lossy(&cmdline).contains(needle))
+}

@@ -46,6 +46,15 @@ pub struct Paired {
     /// The significance level the verdict used (the policy's α over the
     /// benchmarks compared).
     pub alpha: f64,
+    /// The smallest change the test would have found at its noise: the
+    /// change (a fraction, 0.01 = 1 %) it finds four times in five at
+    /// `alpha`.
+    #[serde(default)]
+    pub detectable: f64,
+    /// With `compare --paired`, how the samples were taken and why the
+    /// sampling stopped; each of `rounds` is then one pair of processes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampling: Option<String>,
 }
 
 impl Paired {
@@ -65,14 +74,17 @@ impl Paired {
         let mean = d.iter().sum::<f64>() / n;
         let var = d.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
         let se = (var / n).sqrt();
-        let (p_value, half) = if se > 0.0 {
+        let (p_value, half, detectable) = if se > 0.0 {
+            let t = quantile_upper(1.0 - alpha / 2.0, n - 1.0);
             (
                 two_sided_p(mean / se, n - 1.0),
-                quantile_upper(1.0 - alpha / 2.0, n - 1.0) * se,
+                t * se,
+                // Power 0.8: the critical value plus the t quantile at 0.8.
+                ((t + quantile_upper(0.8, n - 1.0)) * se).exp() - 1.0,
             )
         } else {
             // Every round gave the same ratio (instruction counts, say).
-            (if mean == 0.0 { 1.0 } else { 0.0 }, 0.0)
+            (if mean == 0.0 { 1.0 } else { 0.0 }, 0.0, 0.0)
         };
         Some(Paired {
             rounds: rounds.to_vec(),
@@ -81,6 +93,8 @@ impl Paired {
             high: (mean + half).exp(),
             p_value,
             alpha,
+            detectable,
+            sampling: None,
         })
     }
 
@@ -108,15 +122,26 @@ impl Paired {
         }
     }
 
-    /// The rounds and interval in words: `10 rounds, ratio 1.031 (1.024-1.038)`.
+    /// The rounds and interval in words: `10 rounds, ratio 1.031
+    /// (1.024-1.038)`; with `--paired`, how the samples were taken and the
+    /// smallest change the run could have found.
     pub fn describe(&self) -> String {
-        format!(
-            "{} rounds, ratio {:.3} ({:.3}-{:.3})",
-            self.rounds.len(),
-            self.ratio,
-            self.low,
-            self.high
-        )
+        match &self.sampling {
+            None => format!(
+                "{} rounds, ratio {:.3} ({:.3}-{:.3})",
+                self.rounds.len(),
+                self.ratio,
+                self.low,
+                self.high
+            ),
+            Some(sampling) => format!(
+                "ratio {:.4} ({:.4}-{:.4}), could detect {:.1} %; {sampling}",
+                self.ratio,
+                self.low,
+                self.high,
+                self.detectable * 100.0
+            ),
+        }
     }
 }
 
@@ -187,6 +212,12 @@ mod tests {
         let p = Paired::of(&r, 0.05).unwrap();
         assert!((p.p_value - 0.0305).abs() < 0.0005, "{p:?}");
         assert!((p.ratio - 0.025f64.exp()).abs() < 1e-12);
+        // Detectable at power 0.8: (t(0.975, 3) + t(0.8, 3)) * se =
+        // (3.182 + 0.978) * 0.006455 = 0.02685 on the log scale.
+        assert!(
+            (p.detectable - (0.02685f64.exp() - 1.0)).abs() < 0.0003,
+            "{p:?}"
+        );
     }
 
     #[test]

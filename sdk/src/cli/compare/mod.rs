@@ -22,11 +22,12 @@ use serde::Serialize;
 use super::gate::FailOn;
 use crate::analysis::baseline::Baseline;
 use crate::analysis::guard::{Allow, GuardReport};
-use crate::analysis::paired::Paired;
+use crate::analysis::paired::{MIN_ROUNDS, Paired};
 use crate::command::{Ended, last_line, output_within};
 use crate::config::Loaded;
 
 mod build;
+mod lockstep;
 use crate::error::Error;
 use crate::files::Scratch;
 use crate::measure::stats::Stats;
@@ -96,6 +97,15 @@ pub(crate) struct CompareArgs {
     /// comparison fails.
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = humantime::parse_duration)]
     pub timeout: Duration,
+    /// Run both builds at once, kept in step sample by sample, a new pair
+    /// of processes every 0.4 s, and decide on the pairs (see
+    /// docs/PERFORMANCE.md part 16) instead of alternating whole rounds.
+    #[arg(long, conflicts_with_all = ["rounds", "full"])]
+    pub paired: bool,
+    /// With --paired: the most time one benchmark's sampling may take;
+    /// it stops sooner when its interval decides.
+    #[arg(long, value_name = "DURATION", default_value = "11s", value_parser = humantime::parse_duration, requires = "paired")]
+    pub budget: Duration,
 }
 
 /// `--output` values.
@@ -185,13 +195,23 @@ pub(crate) fn run(loaded: &Loaded, args: &CompareArgs) -> Result<Compared, Error
     let a_names = list(&a, args.filter.as_deref(), args.timeout)?;
     let b_names = list(&b, args.filter.as_deref(), args.timeout)?;
     let both: Vec<&String> = b_names.iter().filter(|n| a_names.contains(n)).collect();
-    eprintln!(
-        "compare: {} benchmark(s) on both sides, {} rounds each, alternating {} and {}",
-        both.len(),
-        args.rounds,
-        a.version,
-        b.version
-    );
+    if args.paired {
+        eprintln!(
+            "compare: {} benchmark(s) on both sides, {} and {} in step, at most {} each",
+            both.len(),
+            a.version,
+            b.version,
+            humantime::format_duration(args.budget)
+        );
+    } else {
+        eprintln!(
+            "compare: {} benchmark(s) on both sides, {} rounds each, alternating {} and {}",
+            both.len(),
+            args.rounds,
+            a.version,
+            b.version
+        );
+    }
     let scratch = Scratch::create("compare").map_err(|source| Error::Io {
         action: "cannot create the scratch folder",
         path: std::env::temp_dir(),
@@ -203,7 +223,37 @@ pub(crate) fn run(loaded: &Loaded, args: &CompareArgs) -> Result<Compared, Error
     let mut rounds: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
     let mut failed: Vec<(String, String)> = Vec::new();
     let mut templates: [Option<SuiteRun>; 2] = [None, None];
-    for (i, name) in both.iter().enumerate() {
+    let policy = &loaded.config.regression;
+    let mut sampling: BTreeMap<String, String> = BTreeMap::new();
+    if args.paired {
+        let plan = lockstep::Plan {
+            budget: args.budget,
+            timeout: args.timeout,
+            floor: policy.paired_floor,
+            alpha: policy.alpha / both.len().max(1) as f64,
+        };
+        let mut coin = lockstep::Coin::new();
+        for (i, name) in both.iter().enumerate() {
+            // A side that crashes, hangs or breaks the protocol stops the
+            // comparison: no verdict from half a measurement.
+            let got = lockstep::measure([&a, &b], name, &plan, &mut coin)?;
+            let ratio = Paired::of(&got.blocks, 1.0).map_or(f64::NAN, |p| p.ratio);
+            eprintln!(
+                "[{}/{}] {name}: ratio {ratio:.4}, {}",
+                i + 1,
+                both.len(),
+                got.describe()
+            );
+            for (side, into) in [(0, &mut a_results), (1, &mut b_results)] {
+                if let Some(r) = BenchResult::from_samples(*name, got.samples[side].clone()) {
+                    into.insert((*name).clone(), r);
+                }
+            }
+            sampling.insert((*name).clone(), got.describe());
+            rounds.insert((*name).clone(), got.blocks);
+        }
+    }
+    for (i, name) in both.iter().enumerate().filter(|_| !args.paired) {
         let mut pairs = Vec::new();
         let mut error = None;
         for round in 0..args.rounds {
@@ -300,7 +350,6 @@ pub(crate) fn run(loaded: &Loaded, args: &CompareArgs) -> Result<Compared, Error
         run: side_run(a_template, a_results, &a),
     };
     let candidate = side_run(b_template, b_results, &b);
-    let policy = &loaded.config.regression;
     let mut report = GuardReport::compare(
         &candidate,
         &baseline,
@@ -328,6 +377,11 @@ pub(crate) fn run(loaded: &Loaded, args: &CompareArgs) -> Result<Compared, Error
         .collect();
     report.incomparable.extend(failed);
     report.pair_rounds(&rounds, policy);
+    for row in &mut report.rows {
+        if let (Some(paired), Some(how)) = (row.paired.as_mut(), sampling.remove(&row.name)) {
+            paired.sampling = Some(how);
+        }
+    }
     Ok(Compared {
         report,
         candidate,
