@@ -35,7 +35,9 @@ fn gitlab_lint(file: &Path) -> (bool, String) {
 /// `text` with `from` replaced, written to a scratch file named `name`.
 fn broken(text: &str, from: &str, to: &str, name: &str) -> PathBuf {
     assert!(text.contains(from), "{from:?} not in the example");
-    let dir = common::monitoring::scratch_dir("ci-examples");
+    // A folder of its own: the tests run at once, and a scratch folder is
+    // emptied when made, so a shared one lost the other test's copy.
+    let dir = common::monitoring::scratch_dir(&format!("ci-examples-{name}"));
     let path = dir.join(name);
     std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
     path
