@@ -3,10 +3,11 @@
 //! arithmetic, a memory-bound walk, allocation) built once under each
 //! harness, the candidate the same executable copied under a name that
 //! makes it do 1 %, 2 % or 5 % more work (`cand-x1.01`), or nothing more
-//! (A/A). One thread of this process spins on the other core throughout.
+//! (A/A). One thread of this process spins on the other core throughout
+//! (unless `PAIRED_QUIET` is set).
 //!
-//! For each routine and each injected change it runs both tools' paired
-//! comparison of base against candidate, alternating which tool goes
+//! For each routine and each injected change it runs each tool's
+//! comparison of base against candidate, turning round which tool goes
 //! first, and prints: how often each found a significant change (a false
 //! alarm in A/A, a detection otherwise, a slowdown of the right sign),
 //! benchscope's verdict past its 1 % floor, and the wall time each took.
@@ -15,12 +16,19 @@
 //! cargo bench -p benchscope-benches --bench paired_gate                       # 20 A/A, 10 per change
 //! PAIRED_AA=100 PAIRED_INJECTED=10 cargo bench -p benchscope-benches --bench paired_gate
 //! cargo bench -p benchscope-benches --bench paired_gate -- memory             # one routine
+//! PAIRED_TOOLS=tango PAIRED_TANGO_ARGS="-t 1 -o" cargo bench ...              # tango alone, its options
+//! PAIRED_TOOLS=paired,rounds cargo bench ...                                 # against compare's rounds
+//! PAIRED_QUIET=1 cargo bench ...                                              # no spinning thread
 //! ```
 //!
 //! tango-bench runs as its README says (`EXE compare OTHER`), with `-t 1`
-//! (one second per benchmark, its "1 second, 1 percent" claim); benchscope
-//! with its defaults (`--budget 11s`, stopping sooner when it can decide).
-//! Neither is built by the test command: the scratch crates live under
+//! (one second per benchmark, its "1 second, 1 percent" claim) unless
+//! `PAIRED_TANGO_ARGS` gives its options; benchscope with its defaults
+//! (`--budget 11s`, stopping sooner when it can decide), or its rounds
+//! (`compare` without `--paired`: 10 rounds of `--quick` processes).
+//! `PAIRED_TOOLS` (of `paired`, `rounds`, `tango`; default
+//! `paired,tango`) picks who runs, and which goes first turns round.
+//! None is built by the test command: the scratch crates live under
 //! target/paired-gate with a workspace of their own.
 
 #[path = "../tests/common/mod.rs"]
@@ -107,11 +115,19 @@ struct Outcome {
     took: Duration,
 }
 
-fn benchscope_compare(base: &Path, cand: &Path, routine: &str) -> Outcome {
+fn benchscope_compare(
+    tool: &Path,
+    base: &Path,
+    cand: &Path,
+    routine: &str,
+    paired: bool,
+) -> Outcome {
     let start = Instant::now();
-    let out = Command::new(repo_root().join("target/release/benchscope"))
+    let out = Command::new(tool)
         .current_dir(base.parent().unwrap())
-        .args(["compare", "--paired", "--output", "json", "--filter"])
+        .arg("compare")
+        .args(paired.then_some("--paired"))
+        .args(["--output", "json", "--filter"])
         .arg(format!("paired/{routine}"))
         .arg("--baseline-exe")
         .arg(base)
@@ -158,14 +174,15 @@ fn plain(text: &str) -> String {
     out
 }
 
-fn tango_compare(base: &Path, cand: &Path, routine: &str) -> Outcome {
+fn tango_compare(base: &Path, cand: &Path, routine: &str, options: &[String]) -> Outcome {
     let start = Instant::now();
     // The executable run is tango's candidate, the one named its baseline.
     let out = Command::new(cand)
         .current_dir(base.parent().unwrap())
         .arg("compare")
         .arg(base)
-        .args(["-t", "1", "-f"])
+        .args(options)
+        .arg("-f")
         .arg(routine)
         .output()
         .expect("run tango");
@@ -196,6 +213,41 @@ fn tango_compare(base: &Path, cand: &Path, routine: &str) -> Outcome {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tool {
+    /// `benchscope compare --paired`.
+    Paired,
+    /// `benchscope compare`, its alternating rounds.
+    Rounds,
+    /// tango-bench's `compare`.
+    Tango,
+}
+
+/// A cell of the table: how often the tool found the change (a false
+/// alarm in A/A: significant either way; otherwise a significant
+/// slowdown), benchscope's verdicts past its floor, the median estimate
+/// and the mean wall time.
+fn describe(o: &[Outcome], change: f64, with_verdict: bool) -> String {
+    let found = o
+        .iter()
+        .filter(|o| o.significant && (change == 1.0 || o.change > 0.0))
+        .count();
+    let counted = o.iter().filter(|o| o.counted).count();
+    let mut changes: Vec<f64> = o.iter().map(|o| o.change * 100.0).collect();
+    changes.sort_by(f64::total_cmp);
+    let took: f64 = o.iter().map(|o| o.took.as_secs_f64()).sum::<f64>() / o.len().max(1) as f64;
+    format!(
+        "{found:>3}/{}{} med {:+.2}% {took:>5.1} s",
+        o.len(),
+        if with_verdict {
+            format!(" ({counted} past floor)")
+        } else {
+            String::new()
+        },
+        changes.get(changes.len() / 2).copied().unwrap_or(f64::NAN)
+    )
+}
+
 fn main() {
     let only: Vec<String> = std::env::args()
         .skip(1)
@@ -208,6 +260,21 @@ fn main() {
             .unwrap_or(default)
     };
     let (aa, injected) = (count("PAIRED_AA", 20), count("PAIRED_INJECTED", 10));
+    let tools: Vec<Tool> = std::env::var("PAIRED_TOOLS")
+        .unwrap_or_else(|_| "paired,tango".into())
+        .split(',')
+        .map(|t| match t.trim() {
+            "paired" => Tool::Paired,
+            "rounds" => Tool::Rounds,
+            "tango" => Tool::Tango,
+            other => panic!("PAIRED_TOOLS: {other:?} is not one of paired, rounds, tango"),
+        })
+        .collect();
+    let tango_options: Vec<String> = std::env::var("PAIRED_TANGO_ARGS")
+        .unwrap_or_else(|_| "-t 1".into())
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
     let root = repo_root();
     let scratch = root.join("target/paired-gate");
     let routines = root.join("benches/support/paired_routines.rs");
@@ -227,21 +294,7 @@ fn main() {
         ),
     );
     eprintln!("building the benchscope command and both targets");
-    let built = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .current_dir(&root)
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "benchscope",
-            "--features",
-            "cli",
-            "--bin",
-            "benchscope",
-        ])
-        .status()
-        .unwrap();
-    assert!(built.success(), "building the benchscope command failed");
+    let tool = benchscope_benches::release_tool();
     let target = scratch.join("target");
     let ours = copies(
         &build(&scratch.join("bs"), &target),
@@ -252,8 +305,9 @@ fn main() {
         &scratch.join("bin-tg"),
     );
 
-    // One busy process on the other core.
-    let stop = Arc::new(AtomicBool::new(false));
+    // One busy process on the other core, unless asked for a quiet machine.
+    let quiet = std::env::var_os("PAIRED_QUIET").is_some();
+    let stop = Arc::new(AtomicBool::new(quiet));
     let busy = {
         let stop = stop.clone();
         std::thread::spawn(move || {
@@ -265,57 +319,55 @@ fn main() {
     };
 
     println!(
-        "\npaired comparisons on a busy machine (one spinning thread beside them): {aa} A/A, {injected} per injected change"
+        "\npaired comparisons on {}: {aa} A/A, {injected} per injected change",
+        if quiet {
+            "a quiet machine (PAIRED_QUIET)"
+        } else {
+            "a busy machine (one spinning thread beside them)"
+        }
     );
-    println!(
-        "  {:<8} {:>7} {:>3}  {:<32} {:<32}",
-        "routine", "change", "n", "benchscope --paired", "tango-bench -t 1"
-    );
+    let mut heading = format!("  {:<8} {:>7} {:>3}", "routine", "change", "n");
+    for tool in &tools {
+        let name = match tool {
+            Tool::Paired => "benchscope compare --paired".to_owned(),
+            Tool::Rounds => "benchscope compare (rounds)".to_owned(),
+            Tool::Tango => format!("tango-bench {}", tango_options.join(" ")),
+        };
+        heading.push_str(&format!("  {name:<34}"));
+    }
+    println!("{heading}");
     for routine in ROUTINES {
         if !only.is_empty() && !only.iter().any(|o| o == routine) {
             continue;
         }
         for (c, change) in CHANGES.iter().enumerate() {
             let n = if *change == 1.0 { aa } else { injected };
-            let (mut b, mut t) = (Vec::new(), Vec::new());
+            let mut outcomes: Vec<Vec<Outcome>> = tools.iter().map(|_| Vec::new()).collect();
             for i in 0..n {
-                let run_b = || benchscope_compare(&ours[0], &ours[c + 1], routine);
-                let run_t = || tango_compare(&theirs[0], &theirs[c + 1], routine);
-                if i % 2 == 0 {
-                    b.push(run_b());
-                    t.push(run_t());
-                } else {
-                    t.push(run_t());
-                    b.push(run_b());
+                // Which tool goes first turns round.
+                for k in 0..tools.len() {
+                    let t = (i + k) % tools.len();
+                    outcomes[t].push(match tools[t] {
+                        Tool::Paired => {
+                            benchscope_compare(&tool, &ours[0], &ours[c + 1], routine, true)
+                        }
+                        Tool::Rounds => {
+                            benchscope_compare(&tool, &ours[0], &ours[c + 1], routine, false)
+                        }
+                        Tool::Tango => {
+                            tango_compare(&theirs[0], &theirs[c + 1], routine, &tango_options)
+                        }
+                    });
                 }
             }
-            let describe = |o: &[Outcome], with_verdict: bool| {
-                // A/A: significant either way; otherwise a significant slowdown.
-                let found = o
-                    .iter()
-                    .filter(|o| o.significant && (*change == 1.0 || o.change > 0.0))
-                    .count();
-                let counted = o.iter().filter(|o| o.counted).count();
-                let mut changes: Vec<f64> = o.iter().map(|o| o.change * 100.0).collect();
-                changes.sort_by(f64::total_cmp);
-                let took: f64 =
-                    o.iter().map(|o| o.took.as_secs_f64()).sum::<f64>() / o.len().max(1) as f64;
-                format!(
-                    "{found:>3}/{n}{} med {:+.2}% {took:>5.1} s",
-                    if with_verdict {
-                        format!(" ({counted} past floor)")
-                    } else {
-                        String::new()
-                    },
-                    changes.get(changes.len() / 2).copied().unwrap_or(f64::NAN)
-                )
-            };
-            println!(
-                "  {routine:<8} {:>+6.0}% {n:>3}  {:<32} {:<32}",
-                (change - 1.0) * 100.0,
-                describe(&b, true),
-                describe(&t, false)
-            );
+            let mut line = format!("  {routine:<8} {:>+6.0}% {n:>3}", (change - 1.0) * 100.0);
+            for (tool, o) in tools.iter().zip(&outcomes) {
+                line.push_str(&format!(
+                    "  {:<34}",
+                    describe(o, *change, *tool != Tool::Tango)
+                ));
+            }
+            println!("{line}");
         }
     }
     stop.store(true, Ordering::Relaxed);
