@@ -207,7 +207,20 @@ fn fleet_gates_through(backend: Backend, dir: &Path) {
     run_ok(suite(&c, "runner-c", "main", "c3c3c3c", 1, None));
     run_ok(suite(&c, "runner-c", "same-change", "5a5a5a5", 1, None));
     backend.wait_for_runs(8);
-    let same = tool(dir, &url, &gate);
+    let mut same = tool(dir, &url, &gate);
+    if same.status.code() == Some(1) {
+        // With two earlier runs the samples alone decide, and one `--quick`
+        // run caught by a burst of the machine's other work can measure
+        // +90 % (seen in CI). Measured again, unchanged code passes; a
+        // wrong baseline or a misread figure fails both times.
+        eprintln!(
+            "the unchanged run failed once; measuring it again:\n{}",
+            output_text(&same)
+        );
+        run_ok(suite(&c, "runner-c", "same-change", "5a5a5a5", 1, None));
+        backend.wait_for_runs(9);
+        same = tool(dir, &url, &gate);
+    }
     assert_eq!(
         same.status.code(),
         Some(0),
