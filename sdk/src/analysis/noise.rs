@@ -147,7 +147,7 @@ fn recent_logs(means: &[f64], last: usize) -> Vec<f64> {
     logs
 }
 
-/// The median of `xs` (not empty).
+/// The median of `xs` (NaN when empty).
 pub(crate) fn median(xs: &[f64]) -> f64 {
     let mut sorted = xs.to_vec();
     sorted.sort_by(f64::total_cmp);

@@ -27,6 +27,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use super::{Side, child};
+use crate::analysis::noise::median;
 use crate::analysis::paired::Paired;
 use crate::command::Running;
 use crate::error::Error;
@@ -179,13 +180,13 @@ pub(super) fn measure(
         for w in workers {
             finish(w)?;
         }
-        let mut logs: Vec<f64> = times[0]
+        let logs: Vec<f64> = times[0]
             .iter()
             .zip(&times[1])
             .map(|(a, b)| (b / a).ln())
             .collect();
-        let a_median = median(&mut times[0].clone());
-        blocks.push((a_median, a_median * median(&mut logs).exp()));
+        let a_median = median(&times[0]);
+        blocks.push((a_median, a_median * median(&logs).exp()));
         for (all, block) in samples.iter_mut().zip(times) {
             all.extend(block);
         }
@@ -485,20 +486,6 @@ impl Worker<'_> {
     }
 }
 
-/// The median of `v` (reordered).
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n == 0 {
-        return f64::NAN;
-    }
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        0.5 * (v[n / 2 - 1] + v[n / 2])
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -542,8 +529,8 @@ mod tests {
 
     #[test]
     fn medians_of_odd_and_even_counts() {
-        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
-        assert!(median(&mut []).is_nan());
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert!(median(&[]).is_nan());
     }
 }
